@@ -1,0 +1,175 @@
+package domain
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// SchemaVersion is the version of the event JSON contract. A v1 field never
+// changes meaning; new fields may be added. docs/schema/events-v1.json is
+// the JSON Schema of this file, and testdata/ pins the encoding.
+const SchemaVersion = 1
+
+// The event types of schema v1.
+const (
+	TypeMessageSent     = "MessageSent"
+	TypeMessageRead     = "MessageRead"
+	TypeMessageRecalled = "MessageRecalled"
+	TypeRecallRejected  = "RecallRejected"
+	TypeMessageExpired  = "MessageExpired"
+	TypeTenantPolicySet = "TenantPolicySet"
+)
+
+// Event is one recorded fact, as stored and as published. The store assigns
+// Stream, StreamVersion and Position when it appends; the rest is decided
+// here.
+type Event struct {
+	ID            string          `json:"event_id"`
+	Type          string          `json:"type"`
+	SchemaVersion int             `json:"schema_version"`
+	Tenant        string          `json:"tenant"`
+	Stream        string          `json:"stream"`
+	StreamVersion int64           `json:"stream_version"`
+	Position      uint64          `json:"position"`
+	OccurredAt    Time            `json:"occurred_at"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// MessageSent records a send. Content is kept verbatim; ContentSHA256 lets
+// the audit log prove content without keeping it.
+type MessageSent struct {
+	MsgID          MsgID       `json:"msg_id"`
+	ConversationID string      `json:"conversation_id"`
+	ChatType       ChatType    `json:"chat_type"`
+	From           UserID      `json:"from"`
+	To             UserID      `json:"to"`
+	MsgType        MessageType `json:"msg_type"`
+	Content        string      `json:"content"`
+	ContentSHA256  string      `json:"content_sha256"`
+	Platform       string      `json:"platform"`
+	ClientMsgID    string      `json:"client_msg_id,omitempty"`
+}
+
+// MessageRead records the first time a reader read a message.
+type MessageRead struct {
+	MsgID    MsgID  `json:"msg_id"`
+	Reader   UserID `json:"reader"`
+	Platform string `json:"platform"`
+}
+
+// MessageRecalled records an accepted recall. ReadBy is the exposure: who
+// had read the message before it was recalled.
+type MessageRecalled struct {
+	MsgID         MsgID    `json:"msg_id"`
+	Actor         UserID   `json:"actor"`
+	ActorRole     Role     `json:"actor_role"`
+	Platform      string   `json:"platform"`
+	ReasonText    string   `json:"reason_text,omitempty"`
+	RequestID     string   `json:"request_id,omitempty"`
+	ElapsedMs     int64    `json:"elapsed_ms"`
+	WindowMs      int64    `json:"window_ms"`
+	PolicyVersion int64    `json:"policy_version"`
+	ReadBy        []UserID `json:"read_by"`
+}
+
+// RecallRejected records a refused recall; refusals are facts too.
+type RecallRejected struct {
+	MsgID         MsgID  `json:"msg_id"`
+	Actor         UserID `json:"actor"`
+	ActorRole     Role   `json:"actor_role"`
+	Platform      string `json:"platform"`
+	Reason        Reason `json:"reason"`
+	ReasonText    string `json:"reason_text,omitempty"`
+	RequestID     string `json:"request_id,omitempty"`
+	ElapsedMs     int64  `json:"elapsed_ms"`
+	WindowMs      int64  `json:"window_ms"`
+	PolicyVersion int64  `json:"policy_version"`
+}
+
+// MessageExpired records that a message passed its tenant's retention.
+type MessageExpired struct {
+	MsgID      MsgID `json:"msg_id"`
+	RetentionS int64 `json:"retention_s"`
+}
+
+// TenantPolicySet records a whole new policy.
+type TenantPolicySet struct {
+	Policy
+	ChangedBy string `json:"changed_by"`
+}
+
+// NewEvent builds an event of type typ for tenant with data encoded as
+// JSON. The id must be unique (a UUID); the store fills in stream, version
+// and position.
+func NewEvent(id string, t Tenant, at time.Time, typ string, data any) (Event, error) {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
+	}
+	return Event{
+		ID: id, Type: typ, SchemaVersion: SchemaVersion, Tenant: t.String(),
+		OccurredAt: NewTime(at), Data: raw,
+	}, nil
+}
+
+// Decode returns the typed payload of e (MessageSent, MessageRead, …).
+func (e Event) Decode() (any, error) {
+	var v any
+	switch e.Type {
+	case TypeMessageSent:
+		v = &MessageSent{}
+	case TypeMessageRead:
+		v = &MessageRead{}
+	case TypeMessageRecalled:
+		v = &MessageRecalled{}
+	case TypeRecallRejected:
+		v = &RecallRejected{}
+	case TypeMessageExpired:
+		v = &MessageExpired{}
+	case TypeTenantPolicySet:
+		v = &TenantPolicySet{}
+	default:
+		return nil, fmt.Errorf("event %s: unknown type %q", e.ID, e.Type)
+	}
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
+	}
+	return v, nil
+}
+
+// Time is a UTC instant with millisecond precision, encoded in JSON as
+// RFC 3339 with exactly three fractional digits ("2026-11-24T10:00:00.120Z").
+// Recall windows are decided to the millisecond, so nothing finer is kept.
+type Time struct{ t time.Time }
+
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// NewTime truncates t to the millisecond, in UTC.
+func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)} }
+
+func (t Time) Time() time.Time    { return t.t }
+func (t Time) UnixMilli() int64   { return t.t.UnixMilli() }
+func (t Time) IsZero() bool       { return t.t.IsZero() }
+func (t Time) String() string     { return t.t.Format(timeLayout) }
+func (t Time) Before(u Time) bool { return t.t.Before(u.t) }
+
+func (t Time) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(timeLayout)+2)
+	b = append(b, '"')
+	b = t.t.AppendFormat(b, timeLayout)
+	return append(b, '"'), nil
+}
+
+func (t *Time) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("time: %w", err)
+	}
+	p, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf("time: %w", err)
+	}
+	*t = NewTime(p)
+	return nil
+}

@@ -1,0 +1,160 @@
+package domain
+
+import (
+	"time"
+)
+
+// RecallCommand is a validated request to recall a message.
+type RecallCommand struct {
+	MsgID      MsgID
+	Actor      UserID
+	Role       Role
+	Platform   string
+	ReasonText string
+	RequestID  string
+	// To, when set, names the recipient the caller believes the message
+	// went to (Easemob's batch recall); rule 5 checks it.
+	To UserID
+}
+
+// NewRecallCommand validates a recall request's fields.
+func NewRecallCommand(msgID, actor, role, platform, reason, requestID string) (RecallCommand, error) {
+	var c RecallCommand
+	var err error
+	if c.MsgID, err = ParseMsgID(msgID); err != nil {
+		return c, err
+	}
+	if c.Actor, err = ParseUserID("actor", actor); err != nil {
+		return c, err
+	}
+	if c.Role, err = ParseRole(role); err != nil {
+		return c, err
+	}
+	if c.Platform, err = ParsePlatform(platform); err != nil {
+		return c, err
+	}
+	if err = CheckReasonText(reason); err != nil {
+		return c, err
+	}
+	c.ReasonText = reason
+	if c.RequestID, err = ParseToken("request_id", requestID); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// Decision is the outcome of a recall attempt.
+type Decision struct {
+	Recalled      bool
+	Reason        Reason // empty when Recalled
+	ElapsedMs     int64
+	WindowMs      int64
+	PolicyVersion int64
+	ReadBy        []UserID // exposure: who had read it, when recalled
+}
+
+// DecideRecall applies the rules of recall, in order, to cmd against the
+// message state m under policy p at the server's time now. The first rule
+// that fails is the outcome. It returns the decision and the event payload
+// that records it (*MessageRecalled or *RecallRejected).
+func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decision, any) {
+	d := Decision{PolicyVersion: p.Version}
+	admin := cmd.Role == RoleTenantAdmin ||
+		(m.Sent.ChatType.IsGroup() && (cmd.Role == RoleGroupOwner || cmd.Role == RoleGroupAdmin))
+	if m.Exists {
+		d.ElapsedMs = max(0, now.Sub(m.SentAt.Time()).Milliseconds())
+		d.WindowMs = p.SenderWindow().Milliseconds()
+		if admin {
+			d.WindowMs = p.AdminWindow().Milliseconds()
+		}
+	}
+
+	switch {
+	case !p.RecallEnabled:
+		d.Reason = ReasonServiceDisabled
+	case !m.Exists:
+		d.Reason = ReasonNotFound
+	case m.Expired || m.pastRetention(p, now):
+		d.Reason = ReasonExpired
+	case m.Recalled:
+		d.Reason = ReasonAlreadyRecalled
+	case cmd.To != "" && cmd.To != m.Sent.To:
+		d.Reason = ReasonRecipientMismatch
+	case p.Denied(cmd.Actor) || !(admin || cmd.Actor == m.Sent.From):
+		d.Reason = ReasonForbidden
+	case !p.Recallable(m.Sent.MsgType):
+		d.Reason = ReasonTypeNotRecallable
+	case d.ElapsedMs > d.WindowMs:
+		d.Reason = ReasonExceedTimeLimit
+	case p.BlockAfterRead && m.readByRecipient():
+		d.Reason = ReasonReadByRecipient
+	default:
+		d.Recalled = true
+		d.ReadBy = append([]UserID{}, m.ReadBy...)
+		return d, &MessageRecalled{
+			MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
+			ReasonText: cmd.ReasonText, RequestID: cmd.RequestID, ElapsedMs: d.ElapsedMs,
+			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy,
+		}
+	}
+	return d, &RecallRejected{
+		MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
+		Reason: d.Reason, ReasonText: cmd.ReasonText, RequestID: cmd.RequestID,
+		ElapsedMs: d.ElapsedMs, WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion,
+	}
+}
+
+// DecideExpire returns the MessageExpired payload when m has passed its
+// retention under p at now and is not expired yet; a message never expires
+// twice.
+func DecideExpire(m Message, p Policy, now time.Time) (*MessageExpired, bool) {
+	if !m.Exists || m.Expired || !m.pastRetention(p, now) {
+		return nil, false
+	}
+	return &MessageExpired{MsgID: m.Sent.MsgID, RetentionS: p.MessageRetentionS}, true
+}
+
+// ReadCommand is a validated read receipt.
+type ReadCommand struct {
+	MsgID    MsgID
+	Reader   UserID
+	Platform string
+}
+
+// NewReadCommand validates a read receipt's fields.
+func NewReadCommand(msgID, reader, platform string) (ReadCommand, error) {
+	var c ReadCommand
+	var err error
+	if c.MsgID, err = ParseMsgID(msgID); err != nil {
+		return c, err
+	}
+	if c.Reader, err = ParseUserID("reader", reader); err != nil {
+		return c, err
+	}
+	if c.Platform, err = ParsePlatform(platform); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// DecideRead returns the MessageRead payload for the first read of m by
+// the reader; nothing for a repeat, the sender's own read, or a message
+// no longer shown (recalled or expired). Reading a message that does not
+// exist, or a one-to-one message by a stranger, is an error.
+func DecideRead(cmd ReadCommand, m Message) (*MessageRead, error) {
+	if !m.Exists {
+		return nil, &NotFoundError{What: "message " + string(cmd.MsgID)}
+	}
+	if m.Sent.ChatType == ChatSingle && cmd.Reader != m.Sent.To && cmd.Reader != m.Sent.From {
+		return nil, invalid("not_a_recipient", "reader %s is not in this one-to-one chat", cmd.Reader)
+	}
+	if m.Expired || m.Recalled || cmd.Reader == m.Sent.From {
+		return nil, nil
+	}
+	for _, r := range m.ReadBy {
+		if r == cmd.Reader {
+			return nil, nil
+		}
+	}
+	return &MessageRead{MsgID: cmd.MsgID, Reader: cmd.Reader, Platform: cmd.Platform}, nil
+}

@@ -1,0 +1,3 @@
+module github.com/recallledger/recall
+
+go 1.26.8
