@@ -1,0 +1,32 @@
+# Recall Ledger — the project's front door. `make help` lists the targets.
+GO      ?= go
+DATA    ?= ./data
+ADDR    ?= 127.0.0.1:8080
+
+.PHONY: help run test bench lint fmt build clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+run: ## start recalld on $(ADDR) with $(DATA), creating tenant demo/demo on first start
+	$(GO) run ./cmd/recalld --data $(DATA) --addr $(ADDR) --demo demo/demo
+
+test: ## vet, then every test with the race detector
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 12m ./...
+
+bench: ## micro-benchmarks of the hot paths (figures, not pass/fail)
+	$(GO) test -run '^$$' -bench . -benchtime 2s ./domain/... ./adapters/...
+
+lint: ## gofmt check and vet
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet ./...
+
+fmt: ## format the code
+	gofmt -w .
+
+build: ## build the commands into ./bin
+	$(GO) build -o bin/ ./cmd/...
+
+clean: ## remove built binaries (never the data directory)
+	rm -rf bin

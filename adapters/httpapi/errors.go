@@ -1,0 +1,138 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
+)
+
+// apiError is the body of every error: a stable code and a sentence.
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, apiError{Error: code, Message: msg})
+}
+
+// easemobError is Easemob's error body, kept for the Easemob-compatible
+// batch endpoint so existing clients parse it; message is ours, added.
+type easemobError struct {
+	Error            string `json:"error"`
+	Exception        string `json:"exception"`
+	Timestamp        int64  `json:"timestamp"`
+	Duration         int    `json:"duration"`
+	ErrorDescription string `json:"error_description"`
+	Message          string `json:"message"`
+}
+
+var easemobExceptions = map[string]string{
+	"forbidden_op":  "EasemobForbiddenOpException",
+	"unauthorized":  "EasemobUnauthorizedException",
+	"not_found":     "EasemobResourceNotFoundException",
+	"rate_limited":  "EasemobTooManyRequestsException",
+	"internal":      "EasemobInternalException",
+	"invalid_body":  "EasemobBadRequestException",
+	"unknown_field": "EasemobBadRequestException",
+}
+
+func writeEasemobError(w http.ResponseWriter, status int, code, msg string) {
+	exc, ok := easemobExceptions[code]
+	if !ok {
+		exc = "EasemobBadRequestException"
+	}
+	writeJSON(w, status, easemobError{
+		Error: code, Exception: exc, Timestamp: time.Now().UnixMilli(),
+		ErrorDescription: msg, Message: msg,
+	})
+}
+
+// failure maps an error from decoding or the ledger to status and code: the
+// one table of error statuses. Anything unknown is a 500 whose detail goes
+// to the log, not to the client.
+func (s *Server) failure(r *http.Request, err error) (int, string, string) {
+	var inv *domain.InvalidError
+	var conflict *domain.ConflictError
+	var nf *domain.NotFoundError
+	var body *bodyError
+	switch {
+	case errors.As(err, &body):
+		return body.status, body.code, body.msg
+	case errors.As(err, &inv):
+		return http.StatusBadRequest, inv.Code, inv.Msg
+	case errors.As(err, &conflict):
+		return http.StatusConflict, conflict.Code, conflict.Msg
+	case errors.As(err, &nf):
+		return http.StatusNotFound, "not_found", nf.Error()
+	case errors.Is(err, ledger.ErrContention):
+		return http.StatusServiceUnavailable, "contention", err.Error()
+	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
+		return 499, "canceled", "request canceled"
+	}
+	s.log.Error("request failed", slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
+	return http.StatusServiceUnavailable, "unavailable", "the ledger could not record this now; it was not recorded, retry"
+}
+
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := s.failure(r, err)
+	writeError(w, status, code, msg)
+}
+
+// bodyError is a request body that could not be decoded.
+type bodyError struct {
+	status    int
+	code, msg string
+}
+
+func (e *bodyError) Error() string { return e.msg }
+
+// decode reads exactly one JSON object into v: bounded in size, unknown
+// fields refused, nothing after it.
+func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
+		return &bodyError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json"}
+	}
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &bodyError{http.StatusRequestEntityTooLarge, "body_too_large", fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes)}
+		}
+		return &bodyError{http.StatusBadRequest, "invalid_body", "the body could not be read"}
+	}
+	if !utf8.Valid(data) {
+		return &bodyError{http.StatusBadRequest, "invalid_body", "the body is not valid UTF-8"}
+	}
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 || trimmed[0] != '{' {
+		return &bodyError{http.StatusBadRequest, "invalid_body", "the body must be one JSON object"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return &bodyError{http.StatusBadRequest, "unknown_field", "unknown field " + f}
+		}
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return &bodyError{http.StatusBadRequest, "invalid_body", fmt.Sprintf("field %q: want %s", typeErr.Field, typeErr.Type)}
+		}
+		return &bodyError{http.StatusBadRequest, "invalid_body", "malformed JSON: " + err.Error()}
+	}
+	if dec.InputOffset() != int64(len(trimmed)) {
+		return &bodyError{http.StatusBadRequest, "invalid_body", "the body must be one JSON object, with nothing after it"}
+	}
+	return nil
+}

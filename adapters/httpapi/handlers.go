@@ -1,0 +1,300 @@
+package httpapi
+
+import (
+	"bufio"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
+)
+
+type sendRequest struct {
+	From        string `json:"from"`
+	To          string `json:"to"`
+	ChatType    string `json:"chat_type"`
+	Type        string `json:"type"`
+	Content     string `json:"content"`
+	Platform    string `json:"platform"`
+	ClientMsgID string `json:"client_msg_id"`
+}
+
+type sendResponse struct {
+	MsgID          domain.MsgID `json:"msg_id"`
+	ConversationID string       `json:"conversation_id"`
+	SentAt         domain.Time  `json:"sent_at"`
+}
+
+func (s *Server) send(w http.ResponseWriter, r *http.Request, c caller) {
+	var req sendRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Type == "" {
+		req.Type = "txt"
+	}
+	cmd, err := domain.NewSendCommand(req.From, req.To, req.ChatType, req.Type, req.Content, req.Platform, req.ClientMsgID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.ledger.Send(r.Context(), c.Tenant, cmd)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, sendResponse{MsgID: res.MsgID, ConversationID: res.ConversationID, SentAt: res.SentAt})
+}
+
+type readRequest struct {
+	Reader   string `json:"reader"`
+	Platform string `json:"platform"`
+}
+
+func (s *Server) read(w http.ResponseWriter, r *http.Request, c caller) {
+	var req readRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cmd, err := domain.NewReadCommand(r.PathValue("msg_id"), req.Reader, req.Platform)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	recorded, err := s.ledger.Read(r.Context(), c.Tenant, cmd)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"msg_id": cmd.MsgID, "reader": cmd.Reader, "recorded": recorded})
+}
+
+type recallRequest struct {
+	Actor     string `json:"actor"`
+	ActorRole string `json:"actor_role"`
+	Platform  string `json:"platform"`
+	Reason    string `json:"reason"`
+	RequestID string `json:"request_id"`
+}
+
+type recallResponse struct {
+	MsgID         domain.MsgID  `json:"msg_id"`
+	Recalled      bool          `json:"recalled"`
+	RecalledAt    *domain.Time  `json:"recalled_at,omitempty"`
+	Reason        domain.Reason `json:"reason,omitempty"`
+	ElapsedMs     int64         `json:"elapsed_ms"`
+	WindowMs      int64         `json:"window_ms"`
+	PolicyVersion int64         `json:"policy_version"`
+	Replayed      bool          `json:"replayed"`
+}
+
+// refusalStatus is the status of each refusal reason; the rest are 409.
+var refusalStatus = map[domain.Reason]int{
+	domain.ReasonServiceDisabled: http.StatusForbidden,
+	domain.ReasonForbidden:       http.StatusForbidden,
+	domain.ReasonNotFound:        http.StatusNotFound,
+}
+
+func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
+	var req recallRequest
+	if err := s.decode(w, r, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	cmd, err := domain.NewRecallCommand(r.PathValue("msg_id"), req.Actor, req.ActorRole, req.Platform, req.Reason, req.RequestID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out, err := s.ledger.Recall(r.Context(), c.Tenant, cmd)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.metrics.recallOutcome(out)
+	d := out.Decision
+	resp := recallResponse{
+		MsgID: out.MsgID, Recalled: d.Recalled, Reason: d.Reason, ElapsedMs: d.ElapsedMs,
+		WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, Replayed: out.Replayed,
+	}
+	if d.Recalled {
+		resp.RecalledAt = &out.At
+		writeJSON(w, http.StatusOK, resp)
+		return
+	}
+	status, ok := refusalStatus[d.Reason]
+	if !ok {
+		status = http.StatusConflict
+	}
+	writeJSON(w, status, resp)
+}
+
+type batchRequest struct {
+	Msgs []batchItem `json:"msgs"`
+}
+
+type batchItem struct {
+	MsgID    string `json:"msg_id"`
+	To       string `json:"to"`
+	ChatType string `json:"chat_type"`
+}
+
+// batchResult is one message of Easemob's batch recall answer. A refusal
+// keeps Easemob's failure string in recallfailed and adds our reason code.
+type batchResult struct {
+	MsgID        domain.MsgID    `json:"msg_id"`
+	Recalled     string          `json:"recalled"`
+	RecallFailed string          `json:"recallfailed,omitempty"`
+	Reason       domain.Reason   `json:"reason,omitempty"`
+	From         domain.UserID   `json:"from"`
+	To           domain.UserID   `json:"to"`
+	ChatType     domain.ChatType `json:"chattype"`
+}
+
+func (s *Server) batchRecall(w http.ResponseWriter, r *http.Request, c caller) {
+	var req batchRequest
+	if err := s.decode(w, r, &req); err != nil {
+		status, code, msg := s.failure(r, err)
+		writeEasemobError(w, status, code, msg)
+		return
+	}
+	if len(req.Msgs) == 0 || len(req.Msgs) > ledger.MaxBatch {
+		writeEasemobError(w, http.StatusBadRequest, "invalid_msgs", "msgs must name 1 to 100 messages")
+		return
+	}
+	items := make([]ledger.BatchItem, len(req.Msgs))
+	for i, m := range req.Msgs {
+		var err error
+		if items[i].MsgID, err = domain.ParseMsgID(m.MsgID); err == nil {
+			if items[i].To, err = domain.ParseUserID("to", m.To); err == nil {
+				items[i].ChatType, err = domain.ParseChatType(m.ChatType)
+			}
+		}
+		if err != nil {
+			status, code, msg := s.failure(r, err)
+			writeEasemobError(w, status, code, "msgs["+strconv.Itoa(i)+"]: "+msg)
+			return
+		}
+	}
+	outs, err := s.ledger.BatchRecall(r.Context(), c.Tenant, items, "admin-api")
+	if err != nil {
+		status, code, msg := s.failure(r, err)
+		writeEasemobError(w, status, code, msg)
+		return
+	}
+	disabled := 0
+	for _, o := range outs {
+		s.metrics.recallOutcome(o)
+		if o.Decision.Reason == domain.ReasonServiceDisabled {
+			disabled++
+		}
+	}
+	if disabled == len(outs) {
+		writeEasemobError(w, http.StatusForbidden, "forbidden_op", domain.ReasonServiceDisabled.Easemob())
+		return
+	}
+	results := make([]batchResult, len(outs))
+	for i, o := range outs {
+		results[i] = batchResult{MsgID: o.MsgID, Recalled: "yes", From: ledger.BatchAdmin, To: items[i].To, ChatType: items[i].ChatType}
+		if !o.Decision.Recalled {
+			results[i].Recalled = "no"
+			results[i].RecallFailed = o.Decision.Reason.Easemob()
+			results[i].Reason = o.Decision.Reason
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"msgs": results})
+}
+
+func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, c caller) {
+	p, err := s.ledger.Policy(r.Context(), c.Tenant)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, c caller) {
+	var spec domain.PolicySpec
+	if err := s.decode(w, r, &spec); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := domain.NewPolicy(spec)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	set, err := s.ledger.SetPolicy(r.Context(), c.Tenant, p, "token:"+string(c.Role))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, set)
+}
+
+// Events pages are bounded so one request cannot hold the server.
+const (
+	defaultEventsLimit = 1000
+	maxEventsLimit     = 10000
+)
+
+// events writes the tenant's events from a position as JSON lines, the
+// schema v1 envelope one to a line; X-Next-Position says where to resume.
+func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
+	q := r.URL.Query()
+	from, err := uintParam(q.Get("from_position"), 0, 1<<62)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_from_position", "from_position: "+err.Error())
+		return
+	}
+	limit, err := uintParam(q.Get("limit"), defaultEventsLimit, maxEventsLimit)
+	if err != nil || limit == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 10000")
+		return
+	}
+	evs, err := s.ledger.Store().ReadAll(r.Context(), from, c.Tenant.String(), int(limit))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	next := from
+	if len(evs) > 0 {
+		next = evs[len(evs)-1].Position + 1
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.Header().Set("X-Next-Position", strconv.FormatUint(next, 10))
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for _, e := range evs {
+		if err := enc.Encode(e); err != nil {
+			return
+		}
+	}
+	_ = bw.Flush()
+}
+
+// uintParam parses an optional query number within [0, max].
+func uintParam(s string, def, max uint64) (uint64, error) {
+	if s == "" {
+		return def, nil
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, errBadNumber
+	}
+	if v > max {
+		return 0, errBadNumber
+	}
+	return v, nil
+}
+
+var errBadNumber = &domain.InvalidError{Code: "invalid_query", Msg: "want a whole number in range"}

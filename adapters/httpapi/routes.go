@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	_ "embed"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// route is one endpoint: who may call it and what serves it. Tenant routes
+// get the caller's tenant, checked against the path.
+type route struct {
+	method, pattern string
+	roles           []tenants.Role // nil: public
+	easemob         bool           // errors in Easemob's shape
+	handle          func(w http.ResponseWriter, r *http.Request, c caller)
+}
+
+// caller is an authenticated request's principal, its tenant matching the
+// path's {org}/{app}.
+type caller struct {
+	tenants.Principal
+}
+
+var (
+	service      = []tenants.Role{tenants.RoleService}
+	admin        = []tenants.Role{tenants.RoleAdmin}
+	adminAuditor = []tenants.Role{tenants.RoleAdmin, tenants.RoleAuditor}
+)
+
+func (s *Server) register() {
+	s.routes = []route{
+		{method: "POST", pattern: "/v1/{org}/{app}/messages", roles: service, handle: s.send},
+		{method: "POST", pattern: "/v1/{org}/{app}/messages/{msg_id}/read", roles: service, handle: s.read},
+		{method: "POST", pattern: "/v1/{org}/{app}/messages/{msg_id}/recall", roles: service, handle: s.recall},
+		{method: "POST", pattern: "/{org}/{app}/messages/recall", roles: admin, easemob: true, handle: s.batchRecall},
+		{method: "GET", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.getPolicy},
+		{method: "PUT", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.putPolicy},
+		{method: "GET", pattern: "/v1/{org}/{app}/events", roles: adminAuditor, handle: s.events},
+		{method: "GET", pattern: "/healthz", handle: s.healthz},
+		{method: "GET", pattern: "/readyz", handle: s.readyz},
+		{method: "GET", pattern: "/metrics", handle: s.serveMetrics},
+		{method: "GET", pattern: "/openapi.json", handle: s.openapi},
+	}
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, s.guard(rt)))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
+	})
+}
+
+// guard authenticates and authorises a tenant route before its handler:
+// 401 without a valid token, 404 for another tenant's path (never
+// revealing that it exists), 403 for a role the route does not allow, 429
+// over the tenant's rate.
+func (s *Server) guard(rt route) http.Handler {
+	fail := writeError
+	if rt.easemob {
+		fail = writeEasemobError
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.roles == nil {
+			rt.handle(w, r, caller{})
+			return
+		}
+		token, ok := bearer(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger"`)
+			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+			return
+		}
+		p, ok := s.tenants.Authenticate(token)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger", error="invalid_token"`)
+			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
+			return
+		}
+		t, err := domain.NewTenant(r.PathValue("org"), r.PathValue("app"))
+		if err != nil || t != p.Tenant {
+			fail(w, http.StatusNotFound, "not_found", "no such tenant")
+			return
+		}
+		if !slices.Contains(rt.roles, p.Role) {
+			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint is not for the "+string(p.Role)+" role")
+			return
+		}
+		if l := s.limiter(t); !l.Allow() {
+			w.Header().Set("Retry-After", retryAfter(l))
+			fail(w, http.StatusTooManyRequests, "rate_limited", "over the tenant's request rate")
+			return
+		}
+		rt.handle(w, r, caller{p})
+	})
+}
+
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return "", false
+	}
+	return strings.TrimSpace(h[len(prefix):]), true
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ caller) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPI)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ caller) {
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ caller) {
+	if s.ready != nil {
+		if err := s.ready(r.Context()); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": err.Error()})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+}

@@ -1,0 +1,133 @@
+// Package httpapi is Recall Ledger's HTTP API v1: a thin layer that
+// authenticates, decodes and validates a request, hands it to the ledger,
+// and maps the outcome to a status and a JSON body. Rules live in domain;
+// nothing here decides a recall.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
+)
+
+// Config tunes the server; the zero value of a field takes its default.
+type Config struct {
+	// RatePerTenant is the sustained requests/s one tenant may make
+	// (default 20000); Burst is the bucket size (default 2×rate).
+	RatePerTenant float64
+	Burst         int
+	// MaxBodyBytes bounds a request body (default 256 KiB: a message's
+	// content is at most 64 KiB, JSON escaping can triple it).
+	MaxBodyBytes int64
+}
+
+func (c Config) withDefaults() Config {
+	if c.RatePerTenant <= 0 {
+		c.RatePerTenant = 20000
+	}
+	if c.Burst <= 0 {
+		c.Burst = int(2 * c.RatePerTenant)
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 256 << 10
+	}
+	return c
+}
+
+// Readiness reports whether the server can serve reads that depend on
+// background work (projections caught up). Nil means always ready.
+type Readiness func(ctx context.Context) error
+
+// Server serves the API over a ledger and a tenant registry.
+type Server struct {
+	ledger  *ledger.Service
+	tenants *tenants.Registry
+	log     *slog.Logger
+	cfg     Config
+	metrics *Metrics
+	ready   Readiness
+
+	limMu    sync.Mutex
+	limiters map[domain.Tenant]*rate.Limiter
+
+	mux    *http.ServeMux
+	routes []route
+}
+
+// New builds the server. metrics may be shared with other parts of the
+// process (the store's append latency is observed there).
+func New(l *ledger.Service, reg *tenants.Registry, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness) *Server {
+	s := &Server{
+		ledger: l, tenants: reg, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready,
+		limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
+	}
+	s.register()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Routes lists the method-and-pattern of every route the server registers,
+// so tests can hold the OpenAPI document to them.
+func (s *Server) Routes() []string {
+	out := make([]string, len(s.routes))
+	for i, rt := range s.routes {
+		out[i] = rt.method + " " + rt.pattern
+	}
+	return out
+}
+
+// HTTPServer wraps h with the timeouts and limits that stop slow or
+// greedy clients from holding the process.
+func HTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// limiter returns the tenant's token bucket.
+func (s *Server) limiter(t domain.Tenant) *rate.Limiter {
+	s.limMu.Lock()
+	defer s.limMu.Unlock()
+	l, ok := s.limiters[t]
+	if !ok {
+		l = rate.NewLimiter(rate.Limit(s.cfg.RatePerTenant), s.cfg.Burst)
+		s.limiters[t] = l
+	}
+	return l
+}
+
+// retryAfter is the whole seconds until the limiter would admit a request.
+func retryAfter(l *rate.Limiter) string {
+	r := l.Reserve()
+	d := r.Delay()
+	r.Cancel()
+	return strconv.Itoa(max(1, int((d+time.Second-1)/time.Second)))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,287 @@
+// Package ledger is the command side of Recall Ledger: it loads a message's
+// state from the EventStore, asks the domain to decide, and appends the
+// outcome with optimistic concurrency, retrying on a concurrent change.
+//
+// It holds no lock across messages: two recalls of one message race on the
+// stream's expected version, the loser reloads and sees already_recalled.
+// It does no I/O of its own; storage is the EventStore port.
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recallledger/recall/domain"
+)
+
+// maxAttempts bounds the optimistic retries of one command. Each retry
+// follows a successful append by someone else, so running out means the
+// stream is under extreme contention, not that a bug loops forever.
+const maxAttempts = 64
+
+// ErrContention is returned when a command lost the race maxAttempts times.
+var ErrContention = errors.New("too much contention on the stream, try again")
+
+// idNamespace makes server-side ids derived from client keys (client_msg_id,
+// request_id) stable across restarts and instances.
+var idNamespace = uuid.MustParse("5f2b8a0e-6d0c-4c59-9a86-2f1f0c6a4e11")
+
+// Service decides and records commands.
+type Service struct {
+	store domain.EventStore
+	clock domain.Clock
+
+	mu       sync.Mutex
+	policies map[domain.Tenant]cachedPolicy
+}
+
+type cachedPolicy struct {
+	policy  domain.Policy
+	version int64 // tenant stream version it was read at
+}
+
+// New returns a service over store, deciding by clock.
+func New(store domain.EventStore, clock domain.Clock) *Service {
+	return &Service{store: store, clock: clock, policies: map[domain.Tenant]cachedPolicy{}}
+}
+
+// Store is the event store the service appends to.
+func (s *Service) Store() domain.EventStore { return s.store }
+
+// SendResult is a recorded send.
+type SendResult struct {
+	MsgID          domain.MsgID
+	ConversationID string
+	SentAt         domain.Time
+	// Created is false when the send repeated an earlier one with the same
+	// client_msg_id: nothing new was recorded.
+	Created bool
+}
+
+// MsgIDFor is the message id of a send: derived from (tenant, sender,
+// client_msg_id) so a retry lands on the same stream, random otherwise.
+func MsgIDFor(t domain.Tenant, cmd domain.SendCommand) domain.MsgID {
+	if cmd.ClientMsgID == "" {
+		return domain.MsgID(uuid.NewString())
+	}
+	return domain.MsgID(uuid.NewSHA1(idNamespace, []byte(t.String()+"\x00"+string(cmd.From)+"\x00"+cmd.ClientMsgID)).String())
+}
+
+// Send records a message. A repeat with the same client_msg_id and content
+// returns the original; with other content it is a *domain.ConflictError.
+func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendCommand) (SendResult, error) {
+	id := MsgIDFor(t, cmd)
+	sent := cmd.Sent(id)
+	now := s.clock.Now()
+	ev, err := domain.NewEvent(uuid.NewString(), t, now, domain.TypeMessageSent, sent)
+	if err != nil {
+		return SendResult{}, err
+	}
+	stream := domain.MessageStream(t, id)
+	stored, err := s.store.Append(ctx, stream, domain.NoStream, []domain.Event{ev})
+	if err == nil {
+		return SendResult{MsgID: id, ConversationID: sent.ConversationID, SentAt: stored[0].OccurredAt, Created: true}, nil
+	}
+	var wrong *domain.WrongVersionError
+	if !errors.As(err, &wrong) {
+		return SendResult{}, fmt.Errorf("send %s: %w", id, err)
+	}
+	m, err := s.load(ctx, stream)
+	if err != nil {
+		return SendResult{}, err
+	}
+	if !m.Exists || !cmd.SameSend(m.Sent) {
+		return SendResult{}, &domain.ConflictError{Code: "client_msg_id_conflict",
+			Msg: fmt.Sprintf("client_msg_id %q was already used by %s for a different message", cmd.ClientMsgID, cmd.From)}
+	}
+	return SendResult{MsgID: id, ConversationID: m.Sent.ConversationID, SentAt: m.SentAt}, nil
+}
+
+// Read records a read receipt. It reports whether anything new was
+// recorded: a repeat, the sender's own read or a read of a recalled or
+// expired message records nothing.
+func (s *Service) Read(ctx context.Context, t domain.Tenant, cmd domain.ReadCommand) (bool, error) {
+	stream := domain.MessageStream(t, cmd.MsgID)
+	return s.retry(ctx, t, stream, func(m domain.Message, _ time.Time) (any, string, error) {
+		read, err := domain.DecideRead(cmd, m)
+		if err != nil || read == nil {
+			return nil, "", err
+		}
+		return read, domain.TypeMessageRead, nil
+	})
+}
+
+// Outcome is the result of a recall attempt.
+type Outcome struct {
+	MsgID    domain.MsgID
+	Decision domain.Decision
+	// At is when the attempt was decided (the server's time at receipt).
+	At domain.Time
+	// Replayed is true when a retry with the same request_id returned the
+	// original outcome and recorded nothing.
+	Replayed bool
+}
+
+// Recall decides a recall attempt at the server's time of receipt and
+// records it, accepted or refused, as exactly one event.
+func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.RecallCommand) (Outcome, error) {
+	now := s.clock.Now()
+	stream := domain.MessageStream(t, cmd.MsgID)
+	for range maxAttempts {
+		p, err := s.Policy(ctx, t)
+		if err != nil {
+			return Outcome{}, err
+		}
+		m, err := s.load(ctx, stream)
+		if err != nil {
+			return Outcome{}, err
+		}
+		if a, ok := m.Replay(cmd.Actor, cmd.RequestID); ok {
+			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
+		}
+		d, payload := domain.DecideRecall(cmd, m, p, now)
+		typ := domain.TypeRecallRejected
+		if d.Recalled {
+			typ = domain.TypeMessageRecalled
+		}
+		ev, err := domain.NewEvent(s.attemptID(t, cmd), t, now, typ, payload)
+		if err != nil {
+			return Outcome{}, err
+		}
+		out := Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}
+		if !m.Exists {
+			// No message stream to guard: record the attempt where it cannot
+			// create one. A retry with the same request_id reuses the event
+			// id, which the store's idempotency turns into a no-op.
+			stored, err := s.store.Append(ctx, domain.RecallStream(t), domain.AnyVersion, []domain.Event{ev})
+			if err != nil {
+				return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
+			}
+			out.Replayed = stored[0].OccurredAt != ev.OccurredAt
+			return out, nil
+		}
+		_, err = s.store.Append(ctx, stream, m.Version, []domain.Event{ev})
+		var wrong *domain.WrongVersionError
+		if errors.As(err, &wrong) {
+			continue
+		}
+		if err != nil {
+			return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
+		}
+		return out, nil
+	}
+	return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, ErrContention)
+}
+
+// attemptID is the event id of a recall attempt: stable for a request_id so
+// that a retry is idempotent at the store too, random without one.
+func (s *Service) attemptID(t domain.Tenant, cmd domain.RecallCommand) string {
+	if cmd.RequestID == "" {
+		return uuid.NewString()
+	}
+	return uuid.NewSHA1(idNamespace, []byte("recall\x00"+t.String()+"\x00"+string(cmd.MsgID)+"\x00"+string(cmd.Actor)+"\x00"+cmd.RequestID)).String()
+}
+
+// BatchItem is one message of an admin batch recall (Easemob's shape).
+type BatchItem struct {
+	MsgID    domain.MsgID
+	To       domain.UserID
+	ChatType domain.ChatType
+}
+
+// MaxBatch is the most messages one batch recall may name.
+const MaxBatch = 100
+
+// BatchAdmin is the actor recorded for an admin batch recall.
+const BatchAdmin domain.UserID = "admin"
+
+// BatchRecall force-recalls each item as the tenant admin, checking that the
+// named recipient matches. Every item is one recorded attempt.
+func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform string) ([]Outcome, error) {
+	if len(items) > MaxBatch {
+		return nil, &domain.InvalidError{Code: "too_many_messages", Msg: fmt.Sprintf("at most %d messages a call", MaxBatch)}
+	}
+	out := make([]Outcome, len(items))
+	for i, it := range items {
+		o, err := s.Recall(ctx, t, domain.RecallCommand{
+			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.RoleTenantAdmin, Platform: platform, To: it.To,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = o
+	}
+	return out, nil
+}
+
+// Expire records that the message passed its tenant's retention. It reports
+// whether it did; a message that is not due, or already expired, is left
+// alone.
+func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) (bool, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return false, err
+	}
+	return s.retry(ctx, t, domain.MessageStream(t, id), func(m domain.Message, now time.Time) (any, string, error) {
+		exp, ok := domain.DecideExpire(m, p, now)
+		if !ok {
+			return nil, "", nil
+		}
+		return exp, domain.TypeMessageExpired, nil
+	})
+}
+
+// Message returns the current state of a message.
+func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID) (domain.Message, error) {
+	return s.load(ctx, domain.MessageStream(t, id))
+}
+
+// retry runs decide against the stream's current state and appends what it
+// returns with the state's version, again on a concurrent change. It
+// reports whether an event was appended.
+func (s *Service) retry(ctx context.Context, t domain.Tenant, stream string, decide func(domain.Message, time.Time) (any, string, error)) (bool, error) {
+	for range maxAttempts {
+		m, err := s.load(ctx, stream)
+		if err != nil {
+			return false, err
+		}
+		now := s.clock.Now()
+		payload, typ, err := decide(m, now)
+		if err != nil || payload == nil {
+			return false, err
+		}
+		ev, err := domain.NewEvent(uuid.NewString(), t, now, typ, payload)
+		if err != nil {
+			return false, err
+		}
+		_, err = s.store.Append(ctx, stream, m.Version, []domain.Event{ev})
+		var wrong *domain.WrongVersionError
+		if errors.As(err, &wrong) {
+			continue
+		}
+		if err != nil {
+			return false, fmt.Errorf("append %s: %w", stream, err)
+		}
+		return true, nil
+	}
+	return false, fmt.Errorf("append %s: %w", stream, ErrContention)
+}
+
+func (s *Service) load(ctx context.Context, stream string) (domain.Message, error) {
+	evs, err := s.store.ReadStream(ctx, stream)
+	if err != nil {
+		return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	m := domain.NewMessage()
+	for _, e := range evs {
+		if err := m.Apply(e); err != nil {
+			return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
+		}
+	}
+	return m, nil
+}

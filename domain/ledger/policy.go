@@ -1,0 +1,89 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/recallledger/recall/domain"
+)
+
+// Policy returns the tenant's current policy: the last TenantPolicySet on
+// its stream, or the default (version 0) if none was ever set.
+//
+// Policies are cached: every change made through this service updates the
+// cache after its append, so one process always decides by the newest
+// policy it has recorded.
+func (s *Service) Policy(ctx context.Context, t domain.Tenant) (domain.Policy, error) {
+	s.mu.Lock()
+	c, ok := s.policies[t]
+	s.mu.Unlock()
+	if ok {
+		return c.policy, nil
+	}
+	c, err := s.loadPolicy(ctx, t)
+	if err != nil {
+		return domain.Policy{}, err
+	}
+	s.remember(t, c)
+	return c.policy, nil
+}
+
+// SetPolicy replaces the tenant's policy with p as its next version.
+func (s *Service) SetPolicy(ctx context.Context, t domain.Tenant, p domain.Policy, changedBy string) (domain.Policy, error) {
+	stream := domain.TenantStream(t)
+	for range maxAttempts {
+		cur, err := s.loadPolicy(ctx, t)
+		if err != nil {
+			return domain.Policy{}, err
+		}
+		set := p.Next(cur.policy, changedBy)
+		ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeTenantPolicySet, set)
+		if err != nil {
+			return domain.Policy{}, err
+		}
+		stored, err := s.store.Append(ctx, stream, cur.version, []domain.Event{ev})
+		var wrong *domain.WrongVersionError
+		if errors.As(err, &wrong) {
+			continue
+		}
+		if err != nil {
+			return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, err)
+		}
+		s.remember(t, cachedPolicy{policy: set.Policy, version: stored[0].StreamVersion})
+		return set.Policy, nil
+	}
+	return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, ErrContention)
+}
+
+// remember caches c unless a newer version is cached already.
+func (s *Service) remember(t domain.Tenant, c cachedPolicy) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.policies[t]; !ok || old.version < c.version {
+		s.policies[t] = c
+	}
+}
+
+func (s *Service) loadPolicy(ctx context.Context, t domain.Tenant) (cachedPolicy, error) {
+	stream := domain.TenantStream(t)
+	evs, err := s.store.ReadStream(ctx, stream)
+	if err != nil {
+		return cachedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	c := cachedPolicy{policy: domain.DefaultPolicy(), version: domain.NoStream}
+	for _, e := range evs {
+		c.version = e.StreamVersion
+		if e.Type != domain.TypeTenantPolicySet {
+			continue
+		}
+		payload, err := e.Decode()
+		if err != nil {
+			return cachedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
+		}
+		c.policy = payload.(*domain.TenantPolicySet).Policy
+	}
+	return c, nil
+}
