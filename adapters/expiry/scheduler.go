@@ -1,0 +1,270 @@
+// Package expiry appends MessageExpired when a message passes its tenant's
+// message retention.
+//
+// It keeps its own durable index of live messages by (tenant, sent_at),
+// built from the event store's feed with a checkpoint, so a restart resumes
+// where it stopped and memory does not grow with history. The index is a
+// cache of the log: losing its last writes in a crash only means events are
+// applied again, and applying is idempotent. A message never expires twice
+// because the decision is the domain's (DecideExpire) and the append is
+// guarded by the message stream's expected version.
+package expiry
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
+)
+
+var (
+	keyCheckpoint = []byte("c")
+	prefixDue     = []byte("d") // d tenant 0x00 sent_at(8) msg_id -> nil
+	prefixMsg     = []byte("m") // m tenant 0x00 msg_id -> sent_at(8)
+)
+
+// Scheduler finds and expires messages past retention.
+type Scheduler struct {
+	db     *pebble.DB
+	ledger *ledger.Service
+	clock  domain.Clock
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	position uint64 // last position applied to the index
+	wake     chan struct{}
+}
+
+// Open opens the scheduler's index in dir.
+func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (*Scheduler, error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("open expiry index %s: %w", dir, err)
+	}
+	s := &Scheduler{db: db, ledger: l, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	v, closer, err := db.Get(keyCheckpoint)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("read expiry checkpoint: %w", err)
+	default:
+		s.position = binary.BigEndian.Uint64(v)
+		closer.Close()
+	}
+	return s, nil
+}
+
+// Close releases the index.
+func (s *Scheduler) Close() error { return s.db.Close() }
+
+// Position is the last event position the index has applied.
+func (s *Scheduler) Position() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.position
+}
+
+// Run follows the store and sweeps until ctx ends. Sweeps happen when the
+// first message of some tenant falls due, and at least every second so
+// that new sends and policy changes are seen.
+func (s *Scheduler) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() {
+		errc <- s.ledger.Store().Follow(ctx, s.Position()+1, "", s.Apply)
+	}()
+	for {
+		next, err := s.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("expiry sweep failed", slog.Any("err", err))
+		}
+		wait := time.Second
+		if !next.IsZero() {
+			wait = min(wait, max(time.Millisecond, next.Sub(s.clock.Now())))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			<-errc
+			return ctx.Err()
+		case err := <-errc:
+			t.Stop()
+			return fmt.Errorf("expiry feed: %w", err)
+		case <-s.wake:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Apply folds one event into the index, with the checkpoint in the same
+// batch. Events at or before the checkpoint are skipped.
+func (s *Scheduler) Apply(e domain.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.Position <= s.position {
+		return nil
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	switch e.Type {
+	case domain.TypeMessageSent:
+		var sent domain.MessageSent
+		if err := jsonDecode(e, &sent); err != nil {
+			return err
+		}
+		at := uint64(e.OccurredAt.UnixMilli())
+		_ = b.Set(dueKey(e.Tenant, at, sent.MsgID), nil, nil)
+		_ = b.Set(msgKey(e.Tenant, sent.MsgID), be64(at), nil)
+	case domain.TypeMessageExpired:
+		var exp domain.MessageExpired
+		if err := jsonDecode(e, &exp); err != nil {
+			return err
+		}
+		mk := msgKey(e.Tenant, exp.MsgID)
+		v, closer, err := s.db.Get(mk)
+		if err == nil {
+			_ = b.Delete(dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID), nil)
+			closer.Close()
+			_ = b.Delete(mk, nil)
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+	case domain.TypeTenantPolicySet:
+		defer s.poke()
+	}
+	_ = b.Set(keyCheckpoint, be64(e.Position), nil)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("expiry index commit: %w", err)
+	}
+	s.position = e.Position
+	return nil
+}
+
+func (s *Scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Sweep expires every message past retention at the clock's now, and
+// returns when the next one falls due (zero if none is indexed).
+func (s *Scheduler) Sweep(ctx context.Context) (time.Time, error) {
+	var next time.Time
+	tenant := []byte{}
+	for {
+		t, ok, err := s.nextTenant(tenant)
+		if err != nil || !ok {
+			return next, err
+		}
+		tenant = t
+		due, err := s.sweepTenant(ctx, string(t))
+		if err != nil {
+			return next, err
+		}
+		if !due.IsZero() && (next.IsZero() || due.Before(next)) {
+			next = due
+		}
+	}
+}
+
+// nextTenant returns the first tenant in the index after the one given.
+func (s *Scheduler) nextTenant(after []byte) ([]byte, bool, error) {
+	lower := append(append([]byte{}, prefixDue...), after...)
+	if len(after) > 0 {
+		lower = append(lower, 0x01) // past every key of that tenant
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{prefixDue[0] + 1}})
+	if err != nil {
+		return nil, false, err
+	}
+	defer it.Close()
+	if !it.First() {
+		return nil, false, it.Error()
+	}
+	k := it.Key()[len(prefixDue):]
+	i := bytes.IndexByte(k, 0)
+	if i < 0 {
+		return nil, false, fmt.Errorf("expiry index: bad key %q", it.Key())
+	}
+	return append([]byte{}, k[:i]...), true, nil
+}
+
+// sweepTenant expires the tenant's due messages, oldest first, and returns
+// when its oldest remaining message falls due.
+func (s *Scheduler) sweepTenant(ctx context.Context, tenant string) (time.Time, error) {
+	t, err := domain.ParseTenant(tenant)
+	if err != nil {
+		return time.Time{}, err
+	}
+	p, err := s.ledger.Policy(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	prefix := append(append(append([]byte{}, prefixDue...), tenant...), 0)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: append(prefix[:len(prefix)-1:len(prefix)-1], 1)})
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer it.Close()
+	now := s.clock.Now()
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()[len(prefix):]
+		sentAt := time.UnixMilli(int64(binary.BigEndian.Uint64(k[:8])))
+		due := sentAt.Add(p.MessageRetention()).Add(time.Millisecond)
+		if now.Before(due) {
+			return due, nil
+		}
+		id := domain.MsgID(k[8:])
+		if _, err := s.ledger.Expire(ctx, t, id); err != nil {
+			return time.Time{}, fmt.Errorf("expire %s %s: %w", tenant, id, err)
+		}
+	}
+	return time.Time{}, it.Error()
+}
+
+func dueKey(tenant string, at uint64, id domain.MsgID) []byte {
+	k := make([]byte, 0, len(prefixDue)+len(tenant)+1+8+len(id))
+	k = append(append(append(k, prefixDue...), tenant...), 0)
+	k = binary.BigEndian.AppendUint64(k, at)
+	return append(k, id...)
+}
+
+func msgKey(tenant string, id domain.MsgID) []byte {
+	k := make([]byte, 0, len(prefixMsg)+len(tenant)+1+len(id))
+	k = append(append(append(k, prefixMsg...), tenant...), 0)
+	return append(k, id...)
+}
+
+func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func jsonDecode(e domain.Event, v any) error {
+	if err := json.Unmarshal(e.Data, v); err != nil {
+		return fmt.Errorf("expiry index: decode %s %s: %w", e.Type, e.ID, err)
+	}
+	return nil
+}
+
+// pebbleLogger keeps pebble's informational chatter out of the server log
+// and passes its errors on.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (pebbleLogger) Infof(string, ...any) {}
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Error("expiry index: " + fmt.Sprintf(format, args...))
+}
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	panic("expiry index: " + fmt.Sprintf(format, args...))
+}

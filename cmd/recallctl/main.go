@@ -1,0 +1,256 @@
+// Command recallctl administers Recall Ledger: tenants and their tokens,
+// and exports of the event log.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+)
+
+const usage = `usage:
+  recallctl [--data DIR] tenant create ORG/APP
+  recallctl [--data DIR] tenant rotate ORG/APP ROLE
+  recallctl [--data DIR] export events [--from-position N] [--tenant ORG/APP]
+  recallctl --server URL --token T export events --tenant ORG/APP [--from-position N]
+
+--data defaults to $RECALL_DATA or ./data. Exporting with --data reads the
+store directly and needs recalld stopped; with --server it reads a running
+server's GET /v1/{org}/{app}/events.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "recallctl:", err)
+		os.Exit(2)
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("recallctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	data := getenv("RECALL_DATA")
+	if data == "" {
+		data = "./data"
+	}
+	fs.StringVar(&data, "data", data, "data directory")
+	server := fs.String("server", getenv("RECALL_SERVER"), "URL of a running recalld")
+	token := fs.String("token", getenv("RECALL_TOKEN"), "bearer token for --server")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) < 2 {
+		fs.Usage()
+		return errors.New("missing command")
+	}
+	switch rest[0] + " " + rest[1] {
+	case "tenant create":
+		if len(rest) != 3 {
+			return errors.New("usage: tenant create ORG/APP")
+		}
+		return tenantCreate(data, rest[2], stdout)
+	case "tenant rotate":
+		if len(rest) != 4 {
+			return errors.New("usage: tenant rotate ORG/APP ROLE")
+		}
+		return tenantRotate(data, rest[2], rest[3], stdout)
+	case "export events":
+		return exportEvents(ctx, data, *server, *token, rest[2:], stdout, stderr)
+	}
+	fs.Usage()
+	return fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))
+}
+
+func tenantCreate(data, name string, stdout io.Writer) error {
+	t, err := domain.ParseTenant(name)
+	if err != nil {
+		return err
+	}
+	reg, err := tenants.Open(data)
+	if err != nil {
+		return err
+	}
+	toks, err := reg.Create(t)
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, map[string]any{"tenant": t.String(), "tokens": toks})
+}
+
+func tenantRotate(data, name, roleName string, stdout io.Writer) error {
+	t, err := domain.ParseTenant(name)
+	if err != nil {
+		return err
+	}
+	role, err := tenants.ParseRole(roleName)
+	if err != nil {
+		return err
+	}
+	reg, err := tenants.Open(data)
+	if err != nil {
+		return err
+	}
+	tok, err := reg.Rotate(t, role)
+	if err != nil {
+		return err
+	}
+	return printJSON(stdout, map[string]any{"tenant": t.String(), "role": role, "token": tok})
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// exportPage is how many events one read fetches.
+const exportPage = 1000
+
+func exportEvents(ctx context.Context, data, server, token string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export events", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	from := fs.Uint64("from-position", 0, "first position to export")
+	tenant := fs.String("tenant", "", "only this ORG/APP's events (required with --server)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *tenant != "" {
+		if _, err := domain.ParseTenant(*tenant); err != nil {
+			return err
+		}
+	}
+	out := bufio.NewWriter(stdout)
+	defer out.Flush()
+	progress := newProgress(stderr)
+	if server != "" {
+		if *tenant == "" {
+			return errors.New("--server needs --tenant ORG/APP")
+		}
+		return exportFromServer(ctx, server, token, *tenant, *from, out, progress)
+	}
+	store, err := embedded.Open(filepath.Join(data, "events"))
+	if err != nil {
+		return fmt.Errorf("%w (is recalld running on this data directory? stop it, or use --server)", err)
+	}
+	defer store.Close()
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	pos, head := *from, store.Head()
+	for {
+		evs, err := store.ReadAll(ctx, pos, *tenant, exportPage)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			progress.done()
+			return nil
+		}
+		for _, e := range evs {
+			if err := enc.Encode(e); err != nil {
+				return err
+			}
+		}
+		pos = evs[len(evs)-1].Position + 1
+		progress.show(pos-1, head)
+	}
+}
+
+func exportFromServer(ctx context.Context, server, token, tenant string, from uint64, out io.Writer, progress *progress) error {
+	client := &http.Client{Timeout: time.Minute}
+	pos := from
+	for {
+		u := strings.TrimRight(server, "/") + "/v1/" + tenant + "/events?" + url.Values{
+			"from_position": {strconv.FormatUint(pos, 10)}, "limit": {strconv.Itoa(exportPage)},
+		}.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("export: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+		if len(body) == 0 {
+			progress.done()
+			return nil
+		}
+		if _, err := out.Write(body); err != nil {
+			return err
+		}
+		next, err := strconv.ParseUint(resp.Header.Get("X-Next-Position"), 10, 64)
+		if err != nil || next <= pos {
+			return fmt.Errorf("export: bad X-Next-Position %q", resp.Header.Get("X-Next-Position"))
+		}
+		pos = next
+		progress.show(pos-1, 0)
+	}
+}
+
+// progress shows how far a long export got, on a terminal only, so piped
+// output stays clean JSON lines.
+type progress struct {
+	w    io.Writer
+	tty  bool
+	last time.Time
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) show(pos, head uint64) {
+	if !p.tty || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	if head > 0 {
+		fmt.Fprintf(p.w, "\rexported up to position %d of %d (%.0f%%)", pos, head, 100*float64(pos)/float64(head))
+	} else {
+		fmt.Fprintf(p.w, "\rexported up to position %d", pos)
+	}
+}
+
+func (p *progress) done() {
+	if p.tty && !p.last.IsZero() {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+)
+
+// server is a real recalld, started by run() on a loopback port with a
+// fresh data directory, as main would start it.
+type server struct {
+	t      *testing.T
+	base   string
+	dir    string
+	tokens map[string]map[tenants.Role]string // tenant -> role -> token
+	stop   func()
+}
+
+// lineWriter hands the first line that starts with prefix to a channel.
+type lineWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	prefix string
+	found  chan string
+	sent   bool
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if !w.sent {
+		sc := bufio.NewScanner(bytes.NewReader(w.buf.Bytes()))
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), w.prefix); ok {
+				w.found <- rest
+				w.sent = true
+				break
+			}
+		}
+	}
+	return len(p), nil
+}
+
+// startServer starts recalld with tenants a/a and b/b registered.
+func startServer(t *testing.T, args ...string) *server {
+	t.Helper()
+	dir := t.TempDir()
+	return startServerIn(t, dir, args...)
+}
+
+func startServerIn(t *testing.T, dir string, args ...string) *server {
+	t.Helper()
+	reg, err := tenants.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{t: t, dir: dir, tokens: map[string]map[tenants.Role]string{}}
+	for _, name := range []string{"a/a", "b/b"} {
+		tn, _ := domain.ParseTenant(name)
+		if reg.Has(tn) {
+			continue
+		}
+		toks, err := reg.Create(tn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.tokens[name] = toks
+	}
+	out := &lineWriter{prefix: "recalld listening on ", found: make(chan string, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	argv := append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
+	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, io.Discard) }()
+	select {
+	case s.base = <-out.found:
+	case err := <-done:
+		cancel()
+		t.Fatalf("recalld exited: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("recalld did not start")
+	}
+	s.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("recalld: %v", err)
+		}
+	}
+	t.Cleanup(func() {
+		if s.stop != nil {
+			s.stop()
+		}
+	})
+	return s
+}
+
+// shutdown stops the server now (the cleanup then does nothing).
+func (s *server) shutdown() {
+	s.stop()
+	s.stop = nil
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("status %d, body %q is not a JSON object: %v", r.status, r.body, err)
+	}
+	return m
+}
+
+// do sends a request with token (none if empty) and a raw body.
+func (s *server) do(method, path, token, body string) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (s *server) token(tenant string, role tenants.Role) string { return s.tokens[tenant][role] }
+
+// send records a message in tenant a/a and returns its msg_id.
+func (s *server) send(from, to, chat, typ, content, clientID string) string {
+	s.t.Helper()
+	body, _ := json.Marshal(map[string]string{"from": from, "to": to, "chat_type": chat, "type": typ,
+		"content": content, "platform": "ios", "client_msg_id": clientID})
+	r := s.do("POST", "/v1/a/a/messages", s.token("a/a", tenants.RoleService), string(body))
+	if r.status != http.StatusCreated {
+		s.t.Fatalf("send: %d %s", r.status, r.body)
+	}
+	return r.json(s.t)["msg_id"].(string)
+}
+
+// events returns all of tenant a/a's events.
+func (s *server) events() []domain.Event {
+	s.t.Helper()
+	r := s.do("GET", "/v1/a/a/events?from_position=0&limit=10000", s.token("a/a", tenants.RoleAuditor), "")
+	if r.status != http.StatusOK {
+		s.t.Fatalf("events: %d %s", r.status, r.body)
+	}
+	var out []domain.Event
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	for dec.More() {
+		var e domain.Event
+		if err := dec.Decode(&e); err != nil {
+			s.t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}

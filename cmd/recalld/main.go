@@ -1,0 +1,194 @@
+// Command recalld is the Recall Ledger server: the HTTP API over the event
+// store, with the expiry scheduler. With no other process needed it runs on
+// the embedded store in a data directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/expiry"
+	"github.com/recallledger/recall/adapters/httpapi"
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "recalld:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	data      string
+	addr      string
+	store     string
+	bus       string
+	demo      string
+	rate      float64
+	logLevel  string
+	shutdownT time.Duration
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	env := func(k, def string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return def
+	}
+	var c config
+	fs := flag.NewFlagSet("recalld", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.data, "data", env("RECALL_DATA", "./data"), "data directory (env RECALL_DATA)")
+	fs.StringVar(&c.addr, "addr", env("RECALL_ADDR", "127.0.0.1:8080"), "listen address (env RECALL_ADDR)")
+	fs.StringVar(&c.store, "store", env("RECALL_STORE", "embedded"), "event store: embedded (env RECALL_STORE)")
+	fs.StringVar(&c.bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc (env RECALL_BUS)")
+	fs.StringVar(&c.demo, "demo", env("RECALL_DEMO", ""), "create this ORG/APP tenant on first start and print its tokens (env RECALL_DEMO)")
+	rate, _ := strconv.ParseFloat(env("RECALL_RATE_PER_TENANT", "0"), 64)
+	fs.Float64Var(&c.rate, "rate-per-tenant", rate, "requests/s one tenant may make; 0 = default 20000 (env RECALL_RATE_PER_TENANT)")
+	fs.StringVar(&c.logLevel, "log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
+	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.store != "embedded" {
+		return c, fmt.Errorf("--store %s: only the embedded store is available in this build", c.store)
+	}
+	if c.bus != "inproc" {
+		return c, fmt.Errorf("--bus %s: only the in-process bus is available in this build", c.bus)
+	}
+	return c, nil
+}
+
+// run wires the server from its configuration and serves until ctx ends;
+// end-to-end tests call it as main does.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log.Info("starting", slog.String("data", cfg.data), slog.String("addr", cfg.addr),
+		slog.String("store", cfg.store), slog.String("bus", cfg.bus), slog.Float64("rate_per_tenant", cfg.rate))
+
+	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	store, err := embedded.Open(filepath.Join(cfg.data, "events"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg, err := tenants.Open(cfg.data)
+	if err != nil {
+		return err
+	}
+	if cfg.demo != "" {
+		if err := ensureDemo(reg, cfg, stdout); err != nil {
+			return err
+		}
+	}
+
+	metrics := httpapi.NewMetrics()
+	l := ledger.New(metrics.InstrumentStore(store), domain.SystemClock{})
+	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, domain.SystemClock{}, log)
+	if err != nil {
+		return err
+	}
+	defer sched.Close()
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, nil)
+	srv := httpapi.HTTPServer(cfg.addr, api, log)
+
+	bg, cancelBG := context.WithCancel(context.Background())
+	schedDone := make(chan error, 1)
+	go func() { schedDone <- sched.Run(bg) }()
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "recalld listening on http://%s\n", ln.Addr())
+	log.Info("listening", slog.String("addr", ln.Addr().String()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveDone:
+		runErr = fmt.Errorf("serve: %w", err)
+	case err := <-schedDone:
+		runErr = fmt.Errorf("expiry scheduler: %w", err)
+	}
+
+	// Shutdown order: stop taking requests and let those in flight finish
+	// (their appends are acknowledged only once durable), then stop
+	// background work, then close the stores (deferred).
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownT)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("shutdown", slog.Any("err", err))
+	}
+	cancelBG()
+	select {
+	case <-schedDone:
+	case <-sctx.Done():
+	}
+	return runErr
+}
+
+// ensureDemo creates the demo tenant on first start and prints its tokens.
+// The tokens are also written to DATA/demo.env (mode 0600) so a developer
+// can `source` them on later runs: the registry itself keeps only hashes.
+func ensureDemo(reg *tenants.Registry, cfg config, stdout io.Writer) error {
+	t, err := domain.ParseTenant(cfg.demo)
+	if err != nil {
+		return fmt.Errorf("--demo: %w", err)
+	}
+	envFile := filepath.Join(cfg.data, "demo.env")
+	if reg.Has(t) {
+		fmt.Fprintf(stdout, "tenant %s exists; its tokens are in %s (source it)\n", t, envFile)
+		return nil
+	}
+	toks, err := reg.Create(t)
+	if err != nil {
+		return err
+	}
+	env := fmt.Sprintf("export SERVICE_TOKEN=%s\nexport ADMIN_TOKEN=%s\nexport AUDITOR_TOKEN=%s\n",
+		toks[tenants.RoleService], toks[tenants.RoleAdmin], toks[tenants.RoleAuditor])
+	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", envFile, err)
+	}
+	base := "http://" + cfg.addr
+	fmt.Fprintf(stdout, "created tenant %s; tokens (also in %s):\n%s", t, envFile, env)
+	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"alice\",\"to\":\"bob\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello bob\",\"client_msg_id\":\"c1\"}'\n",
+		envFile, base, t)
+	return nil
+}
