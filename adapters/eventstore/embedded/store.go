@@ -119,6 +119,11 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	}
 	req := &appendReq{stream: stream, expected: expected, events: events, reply: make(chan appendResult, 1)}
 	select {
+	case <-s.closed:
+		return nil, ErrClosed
+	default:
+	}
+	select {
 	case s.reqs <- req:
 	case <-s.closed:
 		return nil, ErrClosed
@@ -131,6 +136,14 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	select {
 	case res := <-req.reply:
 		return res.events, res.err
+	case <-s.done:
+		// the committer stopped; it may have answered just before
+		select {
+		case res := <-req.reply:
+			return res.events, res.err
+		default:
+			return nil, ErrClosed
+		}
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}

@@ -1,0 +1,171 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recallledger/recall/adapters/eventstore/eventstoretest"
+	"github.com/recallledger/recall/domain"
+)
+
+func openTemp(t *testing.T) domain.EventStore {
+	t.Helper()
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+func TestContract(t *testing.T) { eventstoretest.Run(t, openTemp) }
+
+func TestReopenKeepsEverythingAndContinues(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	originals := []domain.Event{eventstoretest.Event(t, "a/a", 1), eventstoretest.Event(t, "a/a", 2)}
+	if _, err := s.Append(ctx, "x-a/a.1", domain.NoStream, originals); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "x-a/a.1", 1, []domain.Event{eventstoretest.Event(t, "a/a", 3)}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("append after close: %v", err)
+	}
+
+	s, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Head() != 2 {
+		t.Fatalf("head after reopen %d, want 2", s.Head())
+	}
+	// the idempotency index survives too
+	again, err := s.Append(ctx, "x-a/a.1", domain.NoStream, originals)
+	if err != nil || again[1].Position != 2 {
+		t.Fatalf("retry after reopen: %v %+v", err, again)
+	}
+	next, err := s.Append(ctx, "x-a/a.1", 1, []domain.Event{eventstoretest.Event(t, "a/a", 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next[0].Position != 3 || next[0].StreamVersion != 2 {
+		t.Fatalf("after reopen: position %d version %d, want 3 and 2", next[0].Position, next[0].StreamVersion)
+	}
+}
+
+func TestSecondOpenOfALiveDirectoryIsRefused(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s2, err := Open(dir); err == nil {
+		s2.Close()
+		t.Fatal("a second store opened the same directory")
+	}
+}
+
+func TestUnwritableDirectoryIsAClearError(t *testing.T) {
+	if os.Geteuid() == 0 {
+		// root ignores permissions; use a path under a file instead
+		f := filepath.Join(t.TempDir(), "file")
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(filepath.Join(f, "events")); err == nil {
+			t.Fatal("opened a store under a regular file")
+		}
+		return
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(filepath.Join(dir, "events")); err == nil {
+		t.Fatal("opened a store in an unwritable directory")
+	}
+}
+
+var eventTime = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+// benchEvent is a ~300-byte event like a real send.
+func benchEvent(tn domain.Tenant, i int) domain.Event {
+	e, _ := domain.NewEvent(uuid.NewString(), tn, eventTime, domain.TypeMessageSent, domain.MessageSent{
+		MsgID: domain.MsgID(fmt.Sprint("m", i)), ConversationID: "chat:alice:bob", ChatType: "chat",
+		From: "alice", To: "bob", MsgType: "txt", Content: "see you at the station at nine, bring the tickets",
+		ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios",
+	})
+	return e
+}
+
+// BenchmarkAppend measures durable single-event appends, each to its own
+// stream, at concurrency 1 and 64 (group commit shares the fsyncs).
+func BenchmarkAppend(b *testing.B) {
+	for _, conc := range []int{1, 64} {
+		b.Run(fmt.Sprint("concurrency=", conc), func(b *testing.B) {
+			s, err := Open(b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			tn, _ := domain.ParseTenant("bench/app")
+			var n atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range conc {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := int(n.Add(1))
+						if i > b.N {
+							return
+						}
+						stream := fmt.Sprint("message-bench/app.", i)
+						if _, err := s.Append(context.Background(), stream, domain.NoStream, []domain.Event{benchEvent(tn, i)}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkRawPebble is the baseline: the same number of synced writes of
+// the same bytes straight to pebble, with no ledger logic.
+func BenchmarkRawPebble(b *testing.B) {
+	for _, conc := range []int{1, 64} {
+		b.Run(fmt.Sprint("concurrency=", conc), func(b *testing.B) {
+			rate, err := RawBaseline(b.TempDir(), conc, b.N)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(rate, "events/s")
+		})
+	}
+}
