@@ -3,9 +3,12 @@
 //
 // One committer goroutine owns every write. It takes all appends pending at
 // once, checks each one's expected version and event ids, gives the
-// accepted events contiguous positions, writes them in one pebble batch and
-// syncs it: concurrent appends share one fsync (group commit), positions
-// never have gaps, and an append is acknowledged only once it is on disk.
+// accepted events contiguous positions and applies them as one pebble
+// batch; a second goroutine waits for each batch's fsync, in order, and
+// only then acknowledges its appends and advances the head. Concurrent
+// appends share one fsync (group commit), the next group is prepared while
+// the last one syncs, positions never have gaps, and nothing is visible to
+// readers or acknowledged before it is on disk.
 //
 // Keys (all integers big-endian, so they sort by number):
 //
@@ -13,6 +16,7 @@
 //	s <stream> 0x00 <version>       -> position
 //	i <event_id>                    -> position
 //	t <tenant> 0x00 <position>      -> nothing (the tenant's feed)
+//	v <stream>                      -> the stream's last version
 //
 // Nothing of the history is held in memory; the committer keeps a bounded
 // cache of recent stream versions.
@@ -30,6 +34,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 
 	"github.com/recallledger/recall/domain"
 )
@@ -49,27 +54,28 @@ const (
 
 // Store is the embedded event store.
 type Store struct {
-	db   *pebble.DB
-	reqs chan *appendReq
-	done chan struct{}
+	db    *pebble.DB
+	reqs  chan *appendReq
+	syncs chan *group
+	done  chan struct{}
 
-	head atomic.Uint64
+	head   atomic.Uint64
+	failed atomic.Pointer[error] // sticky: a batch whose durability is unknown
 
 	closeOnce sync.Once
 	closed    chan struct{}
 
 	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after each commit
+	notify   chan struct{} // closed and replaced after each durable group
 
-	// owned by the committer goroutine
-	versions map[string]int64
-	failed   error
+	versions map[string]int64 // owned by the committer goroutine
 }
 
 type appendReq struct {
 	stream   string
 	expected int64
 	events   []domain.Event
+	encoded  []envelope
 	reply    chan appendResult
 }
 
@@ -78,14 +84,24 @@ type appendResult struct {
 	err    error
 }
 
+// group is a batch applied in order and waiting for its fsync.
+type group struct {
+	batch   *pebble.Batch
+	reqs    []*appendReq
+	results []appendResult
+	head    uint64 // the last position in the batch
+}
+
 // Open opens (or creates) the store in dir.
 func Open(dir string) (*Store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	opts := pebbleOptions()
+	db, err := pebble.Open(dir, opts)
+	opts.Cache.Unref() // the DB holds its own reference
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s: %w", dir, err)
 	}
 	s := &Store{
-		db: db, reqs: make(chan *appendReq, maxGroup), done: make(chan struct{}),
+		db: db, reqs: make(chan *appendReq, maxGroup), syncs: make(chan *group, 64), done: make(chan struct{}),
 		closed: make(chan struct{}), notify: make(chan struct{}), versions: map[string]int64{},
 	}
 	head, err := s.lastPosition()
@@ -95,7 +111,22 @@ func Open(dir string) (*Store, error) {
 	}
 	s.head.Store(head)
 	go s.commitLoop()
+	go s.syncLoop()
 	return s, nil
+}
+
+// pebbleOptions tunes pebble for this workload: most lookups on the write
+// path are of keys that do not exist (a new event id, a new stream), which
+// bloom filters answer without reading blocks; the cache is bounded so
+// memory stays flat as history grows.
+func pebbleOptions() *pebble.Options {
+	opts := &pebble.Options{Logger: quietLogger{}, Cache: pebble.NewCache(64 << 20), MemTableSize: 8 << 20}
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].FilterType = pebble.TableFilter
+	}
+	return opts.EnsureDefaults()
 }
 
 // Close stops accepting appends, finishes those already taken, and closes
@@ -117,7 +148,19 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	if stream == "" || len(stream) > 512 || strings.IndexByte(stream, 0) >= 0 {
 		return nil, fmt.Errorf("append: invalid stream name %q", stream)
 	}
-	req := &appendReq{stream: stream, expected: expected, events: events, reply: make(chan appendResult, 1)}
+	// Encoding happens here, on the caller's goroutine, so that the one
+	// committer only splices in versions and positions.
+	encoded := make([]envelope, len(events))
+	for i, e := range events {
+		if e.ID == "" || strings.IndexByte(e.ID, 0) >= 0 || strings.IndexByte(e.Tenant, 0) >= 0 {
+			return nil, fmt.Errorf("append %s: event needs an id and a tenant without NUL", stream)
+		}
+		var err error
+		if encoded[i], err = encodeEnvelope(e, stream); err != nil {
+			return nil, fmt.Errorf("append %s: %w", stream, err)
+		}
+	}
+	req := &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}
 	select {
 	case <-s.closed:
 		return nil, ErrClosed
@@ -149,36 +192,70 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	}
 }
 
+// commitLoop validates and applies groups in order. It does not wait for
+// a group's fsync: the next group is prepared while the previous one
+// syncs, and syncLoop acknowledges each once it is durable.
 func (s *Store) commitLoop() {
-	defer close(s.done)
+	defer close(s.syncs)
+	next := s.head.Load() + 1
 	for {
 		var first *appendReq
 		select {
 		case first = <-s.reqs:
 		case <-s.closed:
-			// drain what was queued before the close
-			for {
+			for { // what was queued before the close still commits
 				select {
 				case r := <-s.reqs:
-					s.commit([]*appendReq{r})
+					next = s.commit([]*appendReq{r}, next)
 				default:
 					return
 				}
 			}
 		}
-		group := []*appendReq{first}
+		reqs := []*appendReq{first}
 	drain:
-		for len(group) < maxGroup {
+		for len(reqs) < maxGroup {
 			select {
 			case r := <-s.reqs:
-				group = append(group, r)
+				reqs = append(reqs, r)
 			default:
 				break drain
 			}
 		}
-		s.commit(group)
+		next = s.commit(reqs, next)
 	}
 }
+
+// syncLoop waits for each group's fsync, in order, then publishes the new
+// head and answers the group's appends.
+func (s *Store) syncLoop() {
+	defer close(s.done)
+	for g := range s.syncs {
+		if g.batch != nil {
+			err := g.batch.SyncWait()
+			g.batch.Close()
+			if err == nil {
+				if f := s.failed.Load(); f != nil {
+					err = *f
+				}
+			}
+			if err != nil {
+				s.fail(fmt.Errorf("event store: sync failed, restart required: %w", err))
+				for i := range g.results {
+					g.results[i] = appendResult{err: *s.failed.Load()}
+				}
+			} else {
+				s.head.Store(g.head)
+				s.wake()
+			}
+		}
+		for i, r := range g.reqs {
+			r.reply <- g.results[i]
+		}
+	}
+}
+
+func (s *Store) fail(err error) { s.failed.CompareAndSwap(nil, &err) }
 
 // staged is an event accepted into the group being committed.
 type staged struct {
@@ -186,98 +263,84 @@ type staged struct {
 	event  domain.Event
 }
 
-// commit validates a group in order, writes the accepted appends in one
-// synced batch, and answers every request.
-func (s *Store) commit(group []*appendReq) {
-	if s.failed != nil {
-		for _, r := range group {
-			r.reply <- appendResult{err: s.failed}
+// commit validates a group in order, applies the accepted appends as one
+// batch and hands it to syncLoop. It returns the next free position.
+func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
+	g := &group{reqs: reqs, results: make([]appendResult, len(reqs))}
+	if f := s.failed.Load(); f != nil {
+		for i := range g.results {
+			g.results[i] = appendResult{err: *f}
 		}
-		return
+		s.syncs <- g
+		return next
 	}
 	b := s.db.NewBatch()
-	defer b.Close()
-	next := s.head.Load() + 1
+	start := next
 	pendingVersions := map[string]int64{}
 	pendingIDs := map[string]staged{}
-	results := make([]appendResult, len(group))
-
-	for gi, r := range group {
+	var buf []byte
+	for gi, r := range reqs {
 		stored, dup, err := s.findExisting(r, pendingIDs)
 		if err != nil {
-			results[gi] = appendResult{err: err}
+			g.results[gi] = appendResult{err: err}
 			continue
 		}
 		if dup {
-			results[gi] = appendResult{events: stored}
+			g.results[gi] = appendResult{events: stored}
 			continue
 		}
 		cur, ok := pendingVersions[r.stream]
 		if !ok {
 			if cur, err = s.streamVersion(r.stream); err != nil {
-				results[gi] = appendResult{err: err}
+				g.results[gi] = appendResult{err: err}
 				continue
 			}
 		}
 		if r.expected != domain.AnyVersion && r.expected != cur {
-			results[gi] = appendResult{err: &domain.WrongVersionError{Stream: r.stream, Expected: r.expected, Actual: cur}}
+			g.results[gi] = appendResult{err: &domain.WrongVersionError{Stream: r.stream, Expected: r.expected, Actual: cur}}
 			continue
 		}
 		out := make([]domain.Event, len(r.events))
-		var encErr error
 		for i, e := range r.events {
 			cur++
 			e.Stream, e.StreamVersion, e.Position = r.stream, cur, next
 			next++
-			data, err := json.Marshal(e)
-			if err != nil {
-				encErr = fmt.Errorf("append %s: encode %s: %w", r.stream, e.ID, err)
-				break
-			}
 			out[i] = e
+			buf = r.encoded[i].appendTo(buf[:0], cur, e.Position)
 			pos := be64(e.Position)
-			_ = b.Set(eventKey(e.Position), data, nil)
-			_ = b.Set(streamKey(r.stream, uint64(e.StreamVersion)), pos, nil)
+			_ = b.Set(eventKey(e.Position), buf, nil)
+			_ = b.Set(streamKey(r.stream, uint64(cur)), pos, nil)
 			_ = b.Set(idKey(e.ID), pos, nil)
 			_ = b.Set(tenantKey(e.Tenant, e.Position), nil, nil)
 			pendingIDs[e.ID] = staged{stream: r.stream, event: e}
 		}
-		if encErr != nil {
-			// Encoding happens before anything is committed; an event that
-			// cannot be encoded is a programming error, refuse the group.
-			s.failGroup(group, encErr)
-			return
-		}
+		_ = b.Set(versionKey(r.stream), be64(uint64(cur)), nil)
 		pendingVersions[r.stream] = cur
-		results[gi] = appendResult{events: out}
+		g.results[gi] = appendResult{events: out}
 	}
-
-	if !b.Empty() {
-		if err := b.Commit(pebble.Sync); err != nil {
-			// Whether the batch reached the disk is unknown: refuse every
-			// later append rather than risk gaps or duplicates.
-			s.failed = fmt.Errorf("event store: commit failed, restart required: %w", err)
-			s.failGroup(group, s.failed)
-			return
+	if next == start {
+		b.Close()
+		s.syncs <- g
+		return next
+	}
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		b.Close()
+		s.fail(fmt.Errorf("event store: apply failed, restart required: %w", err))
+		for i := range g.results {
+			g.results[i] = appendResult{err: *s.failed.Load()}
 		}
-		if len(s.versions) > versionCacheLimit {
-			clear(s.versions)
-		}
-		for stream, v := range pendingVersions {
-			s.versions[stream] = v
-		}
-		s.head.Store(next - 1)
-		s.wake()
+		s.syncs <- g
+		return start
 	}
-	for gi, r := range group {
-		r.reply <- results[gi]
+	if len(s.versions) > versionCacheLimit {
+		clear(s.versions)
 	}
-}
-
-func (s *Store) failGroup(group []*appendReq, err error) {
-	for _, r := range group {
-		r.reply <- appendResult{err: err}
+	for stream, v := range pendingVersions {
+		s.versions[stream] = v
 	}
+	g.batch, g.head = b, next-1
+	s.syncs <- g
+	return next
 }
 
 // findExisting reports whether every event id of r is already stored (or
@@ -323,23 +386,22 @@ func (s *Store) findExisting(r *appendReq, pending map[string]staged) ([]domain.
 	return found, true, nil
 }
 
-// streamVersion is the version of the stream's last event, NoStream if none.
+// streamVersion is the version of the stream's last event, NoStream if
+// none. It sees groups applied but not yet synced, as it must: they come
+// before the group being validated.
 func (s *Store) streamVersion(stream string) (int64, error) {
 	if v, ok := s.versions[stream]; ok {
 		return v, nil
 	}
-	prefix := streamPrefix(stream)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return 0, fmt.Errorf("version of %s: %w", stream, err)
-	}
-	defer it.Close()
 	v := domain.NoStream
-	if it.Last() {
-		v = int64(binary.BigEndian.Uint64(it.Key()[len(prefix):]))
-	}
-	if err := it.Error(); err != nil {
+	raw, closer, err := s.db.Get(versionKey(stream))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
 		return 0, fmt.Errorf("version of %s: %w", stream, err)
+	default:
+		v = int64(binary.BigEndian.Uint64(raw))
+		closer.Close()
 	}
 	s.versions[stream] = v
 	return v, nil
@@ -367,8 +429,13 @@ func (s *Store) ReadStream(ctx context.Context, stream string) ([]domain.Event, 
 	}
 	defer it.Close()
 	out := []domain.Event{}
+	head := s.Head()
 	for it.First(); it.Valid(); it.Next() {
-		e, err := s.eventAt(binary.BigEndian.Uint64(it.Value()))
+		pos := binary.BigEndian.Uint64(it.Value())
+		if pos > head {
+			break // applied but not yet durable: not there until acknowledged
+		}
+		e, err := s.eventAt(pos)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", stream, err)
 		}
@@ -502,6 +569,8 @@ func streamKey(stream string, version uint64) []byte {
 }
 
 func idKey(id string) []byte { return append([]byte{'i'}, id...) }
+
+func versionKey(stream string) []byte { return append([]byte{'v'}, stream...) }
 
 func tenantKey(tenant string, pos uint64) []byte {
 	k := make([]byte, 0, len(tenant)+2+8)

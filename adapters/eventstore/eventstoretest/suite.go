@@ -380,7 +380,7 @@ func followStops(t *testing.T, s domain.EventStore) {
 }
 
 func concurrentAppends(t *testing.T, s domain.EventStore) {
-	const writers, perWriter = 32, 40
+	const writers, perWriter = 32, 16
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	acked := map[string]uint64{}
