@@ -210,7 +210,7 @@ func (r *Registry) Rotate(t domain.Tenant, role Role) (string, error) {
 	return tok, err
 }
 
-// newToken makes "rl<role initial>_<key id>_<secret>": the key id (64
+// newToken makes "rl<role letter>_<key id>_<secret>": the key id (64
 // random bits) finds the record without touching the secret (256 bits).
 func newToken(role Role) (string, tokenHash, error) {
 	b := make([]byte, 8+32)
@@ -218,10 +218,14 @@ func newToken(role Role) (string, tokenHash, error) {
 		return "", tokenHash{}, fmt.Errorf("new token: %w", err)
 	}
 	id := hex.EncodeToString(b[:8])
-	tok := "rl" + string(role[0]) + "_" + id + "_" + base64.RawURLEncoding.EncodeToString(b[8:])
+	tok := "rl" + tokenLetter[role] + "_" + id + "_" + base64.RawURLEncoding.EncodeToString(b[8:])
 	sum := sha256.Sum256([]byte(tok))
 	return tok, tokenHash{ID: id, SHA256: hex.EncodeToString(sum[:])}, nil
 }
+
+// tokenLetter marks a token's role in its prefix, so a leaked token in a
+// log or a ticket says what it can do.
+var tokenLetter = map[Role]string{RoleService: "s", RoleAdmin: "a", RoleAuditor: "u"}
 
 // tokenID returns the key id of a well-formed token.
 func tokenID(tok string) (string, bool) {
