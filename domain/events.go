@@ -19,6 +19,7 @@ const (
 	TypeRecallRejected  = "RecallRejected"
 	TypeMessageExpired  = "MessageExpired"
 	TypeTenantPolicySet = "TenantPolicySet"
+	TypeAuditQueried    = "AuditQueried"
 )
 
 // Event is one recorded fact, as stored and as published. The store assigns
@@ -99,6 +100,18 @@ type TenantPolicySet struct {
 	ChangedBy string `json:"changed_by"`
 }
 
+// AuditQueried records that someone searched or exported the audit log:
+// who looked, with which filter. Compliance asks who read the history too.
+type AuditQueried struct {
+	Viewer  string `json:"viewer"` // the token's role, e.g. "auditor"
+	Query   string `json:"query"`  // the filter, as a URL query string
+	Format  string `json:"format"`
+	Results int    `json:"results"`
+}
+
+// AuditStream holds a tenant's audit queries.
+func AuditStream(t Tenant) string { return "audit-" + t.String() }
+
 // NewEvent builds an event of type typ for tenant with data encoded as
 // JSON. The id must be unique (a UUID); the store fills in stream, version
 // and position.
@@ -129,6 +142,8 @@ func (e Event) Decode() (any, error) {
 		v = &MessageExpired{}
 	case TypeTenantPolicySet:
 		v = &TenantPolicySet{}
+	case TypeAuditQueried:
+		v = &AuditQueried{}
 	default:
 		return nil, fmt.Errorf("event %s: unknown type %q", e.ID, e.Type)
 	}

@@ -30,18 +30,22 @@ func goldenEvents(t *testing.T) map[string]Event {
 			ElapsedMs: 120001, WindowMs: 120000, PolicyVersion: 2},
 		TypeMessageExpired:  MessageExpired{MsgID: "m-1", RetentionS: 604800},
 		TypeTenantPolicySet: policy.Next(policy, "token:admin"),
+		TypeAuditQueried:    AuditQueried{Viewer: "auditor", Query: "actor=alice&format=csv", Format: "csv", Results: 3},
 	}
 	out := map[string]Event{}
 	i := 0
-	for _, typ := range []string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet} {
+	for _, typ := range []string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried} {
 		i++
 		e, err := NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d000"+string(rune('0'+i)), tn, at, typ, payloads[typ])
 		if err != nil {
 			t.Fatal(err)
 		}
 		e.Stream, e.StreamVersion, e.Position = MessageStream(tn, "m-1"), int64(i-1), uint64(100+i)
-		if typ == TypeTenantPolicySet {
+		switch typ {
+		case TypeTenantPolicySet:
 			e.Stream, e.StreamVersion = TenantStream(tn), 0
+		case TypeAuditQueried:
+			e.Stream, e.StreamVersion = AuditStream(tn), 0
 		}
 		out[typ] = e
 	}

@@ -47,7 +47,7 @@ func validate(s *jsonschema.Schema, raw []byte) error {
 func TestGoldenEventsMatchTheSchema(t *testing.T) {
 	s := compileSchema(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "*.golden.json"))
-	if err != nil || len(files) != 6 {
+	if err != nil || len(files) != 7 {
 		t.Fatalf("golden files: %v %v", files, err)
 	}
 	for _, f := range files {

@@ -24,7 +24,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
 		t.Fatalf("openapi %q, want 3.1", doc.OpenAPI)
 	}
-	s := New(nil, nil, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil)
+	s := New(nil, nil, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, nil)
 	registered := map[string]bool{}
 	for _, r := range s.Routes() {
 		registered[r] = true

@@ -50,12 +50,14 @@ type Readiness func(ctx context.Context) error
 
 // Server serves the API over a ledger and a tenant registry.
 type Server struct {
-	ledger  *ledger.Service
-	tenants *tenants.Registry
-	log     *slog.Logger
-	cfg     Config
-	metrics *Metrics
-	ready   Readiness
+	ledger     *ledger.Service
+	tenants    *tenants.Registry
+	log        *slog.Logger
+	cfg        Config
+	metrics    *Metrics
+	ready      Readiness
+	readModels *ReadSide
+	notify     *notifier
 
 	limMu    sync.Mutex
 	limiters map[domain.Tenant]*rate.Limiter
@@ -66,10 +68,15 @@ type Server struct {
 
 // New builds the server. metrics may be shared with other parts of the
 // process (the store's append latency is observed there).
-func New(l *ledger.Service, reg *tenants.Registry, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness) *Server {
+//
+// read may be nil: the process then serves only the command side.
+func New(l *ledger.Service, reg *tenants.Registry, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness, read *ReadSide) *Server {
 	s := &Server{
-		ledger: l, tenants: reg, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready,
-		limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
+		ledger: l, tenants: reg, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready, readModels: read,
+		notify: newNotifier(), limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
+	}
+	if read != nil && read.Conversations != nil {
+		read.Conversations.Watch(func(domain.Event) { s.notify.wake() })
 	}
 	s.register()
 	return s

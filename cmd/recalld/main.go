@@ -21,10 +21,15 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/expiry"
+	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
+	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/conversation"
 )
 
 func main() {
@@ -123,16 +128,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer sched.Close()
 
+	rm, err := readmodel.Open(filepath.Join(cfg.data, "readmodels"))
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	runners, err := all.Runners(rm)
+	if err != nil {
+		return err
+	}
+	registerProjectionMetrics(metrics, store, runners)
+	var convRunner *projections.Runner
+	for _, r := range runners {
+		if r.Name() == conversation.Name {
+			convRunner = r
+		}
+	}
+
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, nil)
+	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
+		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	srv := httpapi.HTTPServer(cfg.addr, api, log)
 
 	bg, cancelBG := context.WithCancel(context.Background())
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(bg) }()
+	projDone := make(chan error, 1)
+	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
+	go purgeAuditLoop(bg, rm, reg, log)
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "recalld listening on http://%s\n", ln.Addr())
@@ -145,6 +171,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		runErr = fmt.Errorf("serve: %w", err)
 	case err := <-schedDone:
 		runErr = fmt.Errorf("expiry scheduler: %w", err)
+	case err := <-projDone:
+		runErr = fmt.Errorf("projections: %w", err)
 	}
 
 	// Shutdown order: stop taking requests and let those in flight finish
@@ -157,9 +185,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("shutdown", slog.Any("err", err))
 	}
 	cancelBG()
-	select {
-	case <-schedDone:
-	case <-sctx.Done():
+	for _, done := range []chan error{schedDone, projDone} {
+		select {
+		case <-done:
+		case <-sctx.Done():
+		}
 	}
 	return runErr
 }

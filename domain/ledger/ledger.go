@@ -285,3 +285,15 @@ func (s *Service) load(ctx context.Context, stream string) (domain.Message, erro
 	}
 	return m, nil
 }
+
+// RecordAuditQuery records that the audit log was searched or exported.
+func (s *Service) RecordAuditQuery(ctx context.Context, t domain.Tenant, q domain.AuditQueried) error {
+	ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeAuditQueried, q)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.Append(ctx, domain.AuditStream(t), domain.AnyVersion, []domain.Event{ev}); err != nil {
+		return fmt.Errorf("record audit query: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+// Package feedbus carries the event store's feed over watermill: a
+// message.Subscriber whose topics are read models, each subscription
+// starting at its projection's checkpoint (catch-up from the store, then
+// live), and a Router that runs every projection as a handler with
+// recovery and retry.
+//
+// The feed comes from the store itself, never from an in-process bus
+// alone: a bus holds nothing across a restart, the store does.
+package feedbus
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/recallledger/recall/domain"
+)
+
+// PositionKey is the metadata key carrying an event's global position.
+const PositionKey = "position"
+
+// Subscriber is a watermill subscriber over an event store. Each message
+// carries one event's JSON (schema v1); the next is sent only once the
+// previous is acked, and a nacked one is sent again, so a handler sees the
+// log in order, at least once.
+type Subscriber struct {
+	store domain.EventStore
+	from  func(topic string) uint64
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+var _ message.Subscriber = (*Subscriber)(nil)
+
+// NewSubscriber returns a subscriber over store; from tells where a topic's
+// subscription starts (its consumer's checkpoint + 1).
+func NewSubscriber(store domain.EventStore, from func(topic string) uint64) *Subscriber {
+	return &Subscriber{store: store, from: from, closing: make(chan struct{})}
+}
+
+// ErrClosed is returned by Subscribe after Close.
+var ErrClosed = errors.New("feed subscriber closed")
+
+// Subscribe implements message.Subscriber.
+func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	select {
+	case <-s.closing:
+		return nil, ErrClosed
+	default:
+	}
+	out := make(chan *message.Message)
+	ctx, cancel := context.WithCancel(ctx)
+	s.wg.Add(2)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-s.closing:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	go func() {
+		defer s.wg.Done()
+		defer close(out)
+		_ = s.store.Follow(ctx, s.from(topic), "", func(e domain.Event) error {
+			payload, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			return deliver(ctx, out, e, payload)
+		})
+	}()
+	return out, nil
+}
+
+// deliver sends one event until a handler acks it.
+func deliver(ctx context.Context, out chan<- *message.Message, e domain.Event, payload []byte) error {
+	for {
+		msg := message.NewMessage(e.ID, payload)
+		msg.Metadata.Set(PositionKey, strconv.FormatUint(e.Position, 10))
+		msg.Metadata.Set("type", e.Type)
+		msg.Metadata.Set("tenant", e.Tenant)
+		msg.SetContext(ctx)
+		select {
+		case out <- msg:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case <-msg.Acked():
+			return nil
+		case <-msg.Nacked():
+			// sent again: the handler's retries are spent, keep the order
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close ends every subscription.
+func (s *Subscriber) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.wg.Wait()
+	return nil
+}

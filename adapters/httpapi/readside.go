@@ -1,0 +1,342 @@
+package httpapi
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/conversation"
+	"github.com/recallledger/recall/projections/recallreport"
+)
+
+// ReadSide is what the read endpoints need: the read-model store, and the
+// conversation runner whose commits wake live streams.
+type ReadSide struct {
+	Store         projections.Store
+	Conversations *projections.Runner
+}
+
+// notifier wakes every waiter after each commit of the conversation view.
+type notifier struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
+
+func (n *notifier) wait() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ch
+}
+
+func (n *notifier) wake() {
+	n.mu.Lock()
+	close(n.ch)
+	n.ch = make(chan struct{})
+	n.mu.Unlock()
+}
+
+func (s *Server) readSideMissing(w http.ResponseWriter) bool {
+	if s.readModels == nil || s.readModels.Store == nil {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "read models are not served by this process")
+		return true
+	}
+	return false
+}
+
+func (s *Server) viewerParams(w http.ResponseWriter, r *http.Request) (conv string, viewer domain.UserID, locale string, ok bool) {
+	conv, err := domain.ParseConversationID(r.PathValue("conversation_id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return "", "", "", false
+	}
+	viewer, err = domain.ParseUserID("viewer", r.URL.Query().Get("viewer"))
+	if err != nil {
+		s.fail(w, r, err)
+		return "", "", "", false
+	}
+	// a one-to-one conversation is shown only to its two participants
+	if rest, isChat := strings.CutPrefix(conv, "chat:"); isChat {
+		a, b, _ := strings.Cut(rest, ":")
+		if string(viewer) != a && string(viewer) != b {
+			writeError(w, http.StatusForbidden, "not_a_participant", "the viewer is not in this conversation")
+			return "", "", "", false
+		}
+	}
+	locale = r.URL.Query().Get("locale")
+	if locale == "" {
+		locale = "en"
+	}
+	if !slices.Contains(conversation.Locales, locale) {
+		writeError(w, http.StatusBadRequest, "invalid_locale", "locale: want en, zh-CN or ja")
+		return "", "", "", false
+	}
+	return conv, viewer, locale, true
+}
+
+func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.readSideMissing(w) {
+		return
+	}
+	conv, viewer, locale, ok := s.viewerParams(w, r)
+	if !ok {
+		return
+	}
+	limit, err := uintParam(r.URL.Query().Get("limit"), 50, 500)
+	if err != nil || limit == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
+		return
+	}
+	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// streamUpdate is an update as one viewer is told it.
+type streamUpdate struct {
+	conversation.Update
+	Notice string `json:"notice,omitempty"`
+}
+
+// conversationStream pushes the conversation's updates as server-sent
+// events. The event id is the update's position: a client reconnecting
+// with Last-Event-ID is sent every later update, so none is missed.
+func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.readSideMissing(w) {
+		return
+	}
+	conv, viewer, locale, ok := s.viewerParams(w, r)
+	if !ok {
+		return
+	}
+	last := uint64(0)
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		v, err := strconv.ParseUint(id, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID: not one this server sent")
+			return
+		}
+		last = v
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	bw := bufio.NewWriter(w)
+	heartbeat := time.NewTicker(15 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		wake := s.notify.wait() // before reading, so no commit is missed
+		err := conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, func(u conversation.Update) error {
+			su := streamUpdate{Update: u}
+			if u.Kind == "recalled" {
+				su.Notice = conversation.Notice(locale, u.Actor, string(viewer))
+			}
+			data, err := json.Marshal(su)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(bw, "id: %d\nevent: %s\ndata: %s\n\n", u.ID, u.Kind, data)
+			last = u.ID
+			return nil
+		})
+		if err != nil {
+			s.log.Warn("conversation stream", "err", err)
+			return
+		}
+		if bw.Flush() != nil || rc.Flush() != nil {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-wake:
+		case <-heartbeat.C:
+			fmt.Fprint(bw, ": keep-alive\n\n")
+		}
+	}
+}
+
+// auditFilter reads the audit query parameters.
+func auditFilter(q url.Values) (auditlog.Filter, string, error) {
+	var f auditlog.Filter
+	bad := func(code, msg string) (auditlog.Filter, string, error) {
+		return f, "", &domain.InvalidError{Code: code, Msg: msg}
+	}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return bad("invalid_"+name, name+": want RFC 3339, e.g. 2026-11-24T10:00:00Z")
+			}
+			*dst = t
+		}
+	}
+	f.Actor, f.ConversationID, f.MsgID = q.Get("actor"), q.Get("conversation_id"), q.Get("msg_id")
+	f.Action, f.Outcome = q.Get("action"), q.Get("outcome")
+	for name, v := range map[string]string{"actor": f.Actor, "conversation_id": f.ConversationID, "msg_id": f.MsgID, "action": f.Action, "outcome": f.Outcome} {
+		if len(v) > 128 || strings.ContainsAny(v, "\x00\r\n") {
+			return bad("invalid_"+name, name+": at most 128 characters, no control characters")
+		}
+	}
+	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit}, f.Action) {
+		return bad("invalid_action", "action: want send, read, recall, expire, policy or audit")
+	}
+	if c := q.Get("cursor"); c != "" {
+		v, err := strconv.ParseUint(c, 10, 64)
+		if err != nil {
+			return bad("invalid_cursor", "cursor: not one this server gave")
+		}
+		f.After = v
+	}
+	limit, err := uintParam(q.Get("limit"), 100, 1000)
+	if err != nil || limit == 0 {
+		return bad("invalid_limit", "limit: want 1 to 1000")
+	}
+	f.Limit = int(limit)
+	format := q.Get("format")
+	if format == "" {
+		format = "json"
+	}
+	if format != "json" && format != "jsonl" && format != "csv" {
+		return bad("invalid_format", "format: want json, jsonl or csv")
+	}
+	return f, format, nil
+}
+
+func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.readSideMissing(w) {
+		return
+	}
+	f, format, err := auditFilter(r.URL.Query())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, err := auditlog.Query(s.readModels.Store, c.Tenant.String(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// who looked, with which filter, is itself audited; the answer waits
+	// until that is recorded
+	if err := s.ledger.RecordAuditQuery(r.Context(), c.Tenant, domain.AuditQueried{
+		Viewer: string(c.Role), Query: r.URL.Query().Encode(), Format: format, Results: len(page.Entries),
+	}); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if page.NextCursor != 0 {
+		w.Header().Set("X-Next-Cursor", strconv.FormatUint(page.NextCursor, 10))
+	}
+	switch format {
+	case "json":
+		writeJSON(w, http.StatusOK, page)
+	case "jsonl":
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		for _, e := range page.Entries {
+			_ = enc.Encode(e)
+		}
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="audit.csv"`)
+		cw, err := auditlog.NewCSV(w)
+		if err != nil {
+			return
+		}
+		for _, e := range page.Entries {
+			_ = cw.Write(e)
+		}
+		_ = cw.Flush()
+	}
+}
+
+func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.readSideMissing(w) {
+		return
+	}
+	res, err := auditlog.Verify(s.readModels.Store, c.Tenant.String())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.readSideMissing(w) {
+		return
+	}
+	q := r.URL.Query()
+	to := time.Now()
+	from := to.Add(-24 * time.Hour)
+	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_"+name, name+": want RFC 3339")
+				return
+			}
+			*dst = t
+		}
+	}
+	loc := time.UTC
+	if tz := q.Get("tz"); tz != "" {
+		l, err := time.LoadLocation(tz)
+		if err != nil || strings.Contains(tz, "..") {
+			writeError(w, http.StatusBadRequest, "invalid_tz", "tz: want an IANA time zone such as Asia/Shanghai")
+			return
+		}
+		loc = l
+	}
+	groupBy := q.Get("group_by")
+	if groupBy == "" {
+		groupBy = "outcome"
+	}
+	rep, err := recallreport.Query(s.readModels.Store, c.Tenant.String(), from, to, groupBy, loc)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	switch q.Get("format") {
+	case "", "json":
+		writeJSON(w, http.StatusOK, rep)
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		bw := bufio.NewWriter(w)
+		fmt.Fprintf(bw, "key,attempts,recalled,refused,timeouts\r\n")
+		for _, row := range rep.Rows {
+			fmt.Fprintf(bw, "%s,%d,%d,%d,%d\r\n", csvCell(row.Key), row.Attempts, row.Recalled, row.Refused, row.Timeouts)
+		}
+		_ = bw.Flush()
+	default:
+		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
+	}
+}
+
+// csvCell quotes and neutralises one CSV cell (RFC 4180).
+func csvCell(s string) string {
+	s = auditlog.Neutralise(s)
+	if strings.ContainsAny(s, ",\"\r\n") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}

@@ -1,0 +1,164 @@
+// Package readmodel stores read models durably in the data directory, on
+// pebble: one database, a namespace (key prefix) per projection.
+//
+// Updates commit without waiting for an fsync: a read model is derived
+// from the event log, and its checkpoint commits in the same batch, so a
+// crash can only lose a suffix of updates together with the checkpoint
+// that covers them, which the runner then applies again.
+package readmodel
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
+
+	"github.com/recallledger/recall/projections"
+)
+
+// Store is the pebble read-model store.
+type Store struct {
+	db *pebble.DB
+}
+
+var _ projections.Store = (*Store)(nil)
+
+// Open opens (or creates) the store in dir.
+func Open(dir string) (*Store, error) {
+	opts := &pebble.Options{Logger: pebbleLogger{}, Cache: pebble.NewCache(32 << 20), MemTableSize: 16 << 20}
+	opts.Levels = make([]pebble.LevelOptions, 7)
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		opts.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, opts.EnsureDefaults())
+	opts.Cache.Unref()
+	if err != nil {
+		return nil, fmt.Errorf("open read models %s: %w", dir, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close flushes and closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func namespace(ns string) []byte { return append([]byte(ns), 0) }
+
+// Update implements projections.Store.
+func (s *Store) Update(ns string, fn func(projections.Tx) error) error {
+	b := s.db.NewIndexedBatch()
+	defer b.Close()
+	if err := fn(&tx{r: b, w: b, prefix: namespace(ns)}); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("commit %s: %w", ns, err)
+	}
+	return nil
+}
+
+// View implements projections.Store.
+func (s *Store) View(ns string, fn func(projections.Tx) error) error {
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+	return fn(&tx{r: snap, prefix: namespace(ns)})
+}
+
+// Drop implements projections.Store.
+func (s *Store) Drop(ns string) error {
+	p := namespace(ns)
+	if err := s.db.DeleteRange(p, projections.PrefixEnd(p), pebble.Sync); err != nil {
+		return fmt.Errorf("drop %s: %w", ns, err)
+	}
+	return nil
+}
+
+// Dump calls fn with every key and value of the namespace, in order: the
+// read model's bytes, for rebuild comparisons.
+func (s *Store) Dump(ns string, fn func(key, value []byte)) error {
+	return s.View(ns, func(t projections.Tx) error {
+		return t.Scan(nil, nil, false, func(k, v []byte) bool { fn(k, v); return true })
+	})
+}
+
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(*pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+type tx struct {
+	r      reader
+	w      *pebble.Batch // nil in a view
+	prefix []byte
+}
+
+func (t *tx) key(k []byte) []byte {
+	return append(append(make([]byte, 0, len(t.prefix)+len(k)), t.prefix...), k...)
+}
+
+func (t *tx) Get(k []byte) ([]byte, error) {
+	v, closer, err := t.r.Get(t.key(k))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte{}, v...), nil
+}
+
+func (t *tx) Set(k, v []byte) error {
+	if t.w == nil {
+		return fmt.Errorf("read-only transaction")
+	}
+	return t.w.Set(t.key(k), v, nil)
+}
+
+func (t *tx) Delete(k []byte) error {
+	if t.w == nil {
+		return fmt.Errorf("read-only transaction")
+	}
+	return t.w.Delete(t.key(k), nil)
+}
+
+func (t *tx) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) bool) error {
+	lo := t.key(lower)
+	hi := projections.PrefixEnd(t.prefix)
+	if upper != nil {
+		hi = t.key(upper)
+	}
+	it, err := t.r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	n := len(t.prefix)
+	if reverse {
+		for ok := it.Last(); ok; ok = it.Prev() {
+			if !fn(it.Key()[n:], it.Value()) {
+				break
+			}
+		}
+	} else {
+		for ok := it.First(); ok; ok = it.Next() {
+			if !fn(it.Key()[n:], it.Value()) {
+				break
+			}
+		}
+	}
+	return it.Error()
+}
+
+type pebbleLogger struct{}
+
+func (pebbleLogger) Infof(string, ...any) {}
+func (pebbleLogger) Errorf(format string, args ...any) {
+	slog.Error("read models: " + fmt.Sprintf(format, args...))
+}
+func (pebbleLogger) Fatalf(format string, args ...any) {
+	panic("read models: " + fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/httpapi"
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/auditlog"
+)
+
+// readyLag is how far behind the log a projection may be and still count
+// as caught up once it has reached the head it saw at start.
+const readyLag = 10_000
+
+// readiness is ready once every projection has reached the store's head as
+// it was at start, and stays ready while none lags by more than readyLag.
+func readiness(store *embedded.Store, runners []*projections.Runner) httpapi.Readiness {
+	startHead := store.Head()
+	return func(context.Context) error {
+		head := store.Head()
+		for _, r := range runners {
+			pos := r.Position()
+			if pos < startHead {
+				return fmt.Errorf("projection %s catching up: at %d of %d", r.Name(), pos, startHead)
+			}
+			if head > pos && head-pos > readyLag {
+				return fmt.Errorf("projection %s lags by %d events", r.Name(), head-pos)
+			}
+		}
+		return nil
+	}
+}
+
+func registerProjectionMetrics(m *httpapi.Metrics, store *embedded.Store, runners []*projections.Runner) {
+	m.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "recall_store_head_position", Help: "Position of the last durable event.",
+	}, func() float64 { return float64(store.Head()) }))
+	for _, r := range runners {
+		r := r
+		labels := prometheus.Labels{"projection": r.Name()}
+		m.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recall_projection_position", Help: "Last position a projection applied.", ConstLabels: labels},
+				func() float64 { return float64(r.Position()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recall_projection_lag_events", Help: "Events a projection is behind the log.", ConstLabels: labels},
+				func() float64 { return float64(store.Head() - min(store.Head(), r.Position())) }),
+		)
+	}
+}
+
+// purgeAuditLoop applies every tenant's audit retention at start and then
+// hourly.
+func purgeAuditLoop(ctx context.Context, rm projections.Store, reg *tenants.Registry, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		ts, err := reg.Tenants()
+		if err != nil {
+			log.Warn("audit retention", slog.Any("err", err))
+		}
+		for _, tn := range ts {
+			n, _, err := auditlog.Purge(rm, tn.String(), time.Now())
+			if err != nil {
+				log.Warn("audit retention", slog.String("tenant", tn.String()), slog.Any("err", err))
+			} else if n > 0 {
+				log.Info("audit retention purged entries", slog.String("tenant", tn.String()), slog.Int("entries", n))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,28 @@
+// Package all lists every read model the server keeps, in one place, for
+// the server and `recallctl projections rebuild`.
+package all
+
+import (
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/conversation"
+	"github.com/recallledger/recall/projections/recallreport"
+)
+
+// Projections returns every projection.
+func Projections() []projections.Projection {
+	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}}
+}
+
+// Runners opens a runner for each projection over store.
+func Runners(store projections.Store) ([]*projections.Runner, error) {
+	var out []*projections.Runner
+	for _, p := range Projections() {
+		r, err := projections.NewRunner(p, store)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

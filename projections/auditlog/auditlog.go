@@ -1,0 +1,258 @@
+// Package auditlog is the enterprise audit log: one entry per event (send,
+// read, recall accepted or refused, expire, policy change), per tenant, in
+// a hash chain that makes any later change to a stored entry detectable.
+//
+// Each entry's hash is SHA-256 over the previous entry's hash and the
+// entry's canonical encoding (the Entry fields in declaration order, as
+// encoding/json writes a struct, without content, prev_hash and hash).
+// Content is outside the hash so that it can be dropped after a recall
+// when the tenant's policy says so; content_sha256 is inside it, and
+// verification checks that any content still kept matches it.
+package auditlog
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections"
+)
+
+// Name is the projection's name.
+const Name = "audit_log"
+
+// Entry is one audited action.
+type Entry struct {
+	Seq            uint64      `json:"seq"`
+	At             domain.Time `json:"at"`
+	Position       uint64      `json:"position"`
+	EventID        string      `json:"event_id"`
+	Action         string      `json:"action"`
+	Actor          string      `json:"actor"`
+	ActorRole      string      `json:"actor_role"`
+	Platform       string      `json:"platform"`
+	MsgID          string      `json:"msg_id"`
+	ConversationID string      `json:"conversation_id"`
+	Outcome        string      `json:"outcome"`
+	Reason         string      `json:"reason"`
+	ReasonText     string      `json:"reason_text"`
+	ContentSHA256  string      `json:"content_sha256"`
+	Detail         string      `json:"detail"`
+	Content        *string     `json:"content,omitempty"`
+	PrevHash       string      `json:"prev_hash"`
+	Hash           string      `json:"hash"`
+}
+
+// Actions and outcomes.
+const (
+	ActionSend   = "send"
+	ActionRead   = "read"
+	ActionRecall = "recall"
+	ActionExpire = "expire"
+	ActionPolicy = "policy"
+	ActionAudit  = "audit"
+)
+
+// ComputeHash is the chain hash of e after prev.
+func ComputeHash(prev string, e Entry) string {
+	e.Content, e.PrevHash, e.Hash = nil, "", ""
+	canon, _ := json.Marshal(e) // a struct of strings and numbers always encodes
+	h := sha256.New()
+	h.Write([]byte(prev))
+	h.Write([]byte{'\n'})
+	h.Write(canon)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Projection builds the audit log.
+type Projection struct{}
+
+func (Projection) Name() string { return Name }
+
+// link is the chain position of a tenant: the last entry's seq and hash.
+type link struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// msgInfo is what later entries of a message need from its send.
+type msgInfo struct {
+	Conv    string `json:"c"`
+	SendSeq uint64 `json:"s"`
+}
+
+// tenantPolicy is what the audit log keeps of the tenant's policy.
+type tenantPolicy struct {
+	KeepContent bool  `json:"k"`
+	RetentionS  int64 `json:"r"`
+}
+
+func tkey(kind, tenant string, parts ...[]byte) []byte {
+	k := append(append(append([]byte(kind), 0), tenant...), 0)
+	for _, p := range parts {
+		k = append(k, p...)
+	}
+	return k
+}
+
+func seqBytes(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+func entryKey(tenant string, seq uint64) []byte { return tkey("e", tenant, seqBytes(seq)) }
+func headKey(tenant string) []byte              { return tkey("h", tenant) }
+func anchorKey(tenant string) []byte            { return tkey("a", tenant) }
+func msgKey(tenant, msg string) []byte          { return tkey("m", tenant, []byte(msg)) }
+func policyKey(tenant string) []byte            { return tkey("p", tenant) }
+func timeKey(tenant string, ms int64, seq uint64) []byte {
+	return tkey("t", tenant, binary.BigEndian.AppendUint64(nil, uint64(max(0, ms))), seqBytes(seq))
+}
+
+// indexKey indexes an entry by one filterable field.
+func indexKey(tenant, field, value string, seq uint64) []byte {
+	return tkey("i", tenant, []byte(field), []byte{0}, []byte(value), []byte{0}, seqBytes(seq))
+}
+
+// indexed lists the filterable fields of an entry.
+func indexed(e Entry) [][2]string {
+	return [][2]string{{"actor", e.Actor}, {"conversation_id", e.ConversationID}, {"msg_id", e.MsgID}, {"action", e.Action}, {"outcome", e.Outcome}}
+}
+
+func getJSON(tx projections.Tx, key []byte, v any) (bool, error) {
+	b, err := tx.Get(key)
+	if err != nil || b == nil {
+		return false, err
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+func setJSON(tx projections.Tx, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Set(key, b)
+}
+
+// Apply implements projections.Projection.
+func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
+	payload, err := ev.Decode()
+	if err != nil {
+		return err
+	}
+	t := ev.Tenant
+	e := Entry{At: ev.OccurredAt, Position: ev.Position, EventID: ev.ID}
+	var content *string
+	var recalledMsg string
+	switch p := payload.(type) {
+	case *domain.MessageSent:
+		e.Action, e.Outcome = ActionSend, "recorded"
+		e.Actor, e.ActorRole, e.Platform = string(p.From), "sender", p.Platform
+		e.MsgID, e.ConversationID, e.ContentSHA256 = string(p.MsgID), p.ConversationID, p.ContentSHA256
+		e.Detail = "to=" + string(p.To) + " chat_type=" + string(p.ChatType) + " type=" + string(p.MsgType)
+		c := p.Content
+		content = &c
+	case *domain.MessageRead:
+		e.Action, e.Outcome = ActionRead, "recorded"
+		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Reader), "reader", p.Platform, string(p.MsgID)
+	case *domain.MessageRecalled:
+		e.Action, e.Outcome = ActionRecall, "recalled"
+		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
+		e.ReasonText = p.ReasonText
+		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d read_by=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion, len(p.ReadBy))
+		recalledMsg = string(p.MsgID)
+	case *domain.RecallRejected:
+		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
+		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
+		e.ReasonText = p.ReasonText
+		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion)
+	case *domain.MessageExpired:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionExpire, "expired", "system", "system"
+		e.MsgID, e.Detail = string(p.MsgID), "retention_s="+strconv.FormatInt(p.RetentionS, 10)
+	case *domain.TenantPolicySet:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
+		e.Detail = p.Policy.String()
+		if err := setJSON(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
+			return err
+		}
+	case *domain.AuditQueried:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer
+		e.Detail = fmt.Sprintf("format=%s results=%d query=%s", p.Format, p.Results, p.Query)
+	default:
+		return nil
+	}
+
+	var head link
+	if _, err := getJSON(tx, headKey(t), &head); err != nil {
+		return err
+	}
+	if head.Seq == 0 {
+		if _, err := getJSON(tx, anchorKey(t), &head); err != nil {
+			return err
+		}
+	}
+	e.Seq = head.Seq + 1
+	if e.MsgID != "" && e.Action != ActionSend {
+		var info msgInfo
+		if _, err := getJSON(tx, msgKey(t, e.MsgID), &info); err != nil {
+			return err
+		}
+		e.ConversationID = info.Conv
+	}
+	e.PrevHash = head.Hash
+	e.Hash = ComputeHash(e.PrevHash, e)
+	e.Content = content
+	if err := setJSON(tx, entryKey(t, e.Seq), e); err != nil {
+		return err
+	}
+	for _, f := range indexed(e) {
+		if f[1] == "" {
+			continue
+		}
+		if err := tx.Set(indexKey(t, f[0], f[1], e.Seq), nil); err != nil {
+			return err
+		}
+	}
+	if err := tx.Set(timeKey(t, e.At.UnixMilli(), e.Seq), nil); err != nil {
+		return err
+	}
+	if err := setJSON(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash}); err != nil {
+		return err
+	}
+	if e.Action == ActionSend {
+		if err := setJSON(tx, msgKey(t, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq}); err != nil {
+			return err
+		}
+	}
+	if recalledMsg != "" {
+		return dropContentIfPolicySaysSo(tx, t, recalledMsg)
+	}
+	return nil
+}
+
+// dropContentIfPolicySaysSo removes a recalled message's content from its
+// send entry when the tenant does not keep recalled content; the entry's
+// hash covers content_sha256, not content, so the chain still verifies.
+func dropContentIfPolicySaysSo(tx projections.Tx, tenant, msg string) error {
+	pol := tenantPolicy{KeepContent: true}
+	if _, err := getJSON(tx, policyKey(tenant), &pol); err != nil {
+		return err
+	}
+	if pol.KeepContent {
+		return nil
+	}
+	var info msgInfo
+	found, err := getJSON(tx, msgKey(tenant, msg), &info)
+	if err != nil || !found {
+		return err
+	}
+	var send Entry
+	found, err = getJSON(tx, entryKey(tenant, info.SendSeq), &send)
+	if err != nil || !found {
+		return err
+	}
+	send.Content = nil
+	return setJSON(tx, entryKey(tenant, info.SendSeq), send)
+}

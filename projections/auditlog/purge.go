@@ -1,0 +1,86 @@
+package auditlog
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections"
+)
+
+// purgeBatch bounds the entries one purge transaction deletes.
+const purgeBatch = 10_000
+
+// Purge deletes the tenant's entries older than its audit retention at now
+// (default 180 days), oldest first, and moves the chain's anchor to the
+// last one deleted, so Verify still checks everything kept. It returns how
+// many entries it deleted and the position of the newest event behind
+// them (0 if none), so the events can be purged from the store too.
+func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
+	total, lastPos := 0, uint64(0)
+	for {
+		n, pos, err := purgeSome(store, tenant, now)
+		total += n
+		lastPos = max(lastPos, pos)
+		if err != nil || n < purgeBatch {
+			return total, lastPos, err
+		}
+	}
+}
+
+func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
+	n, lastPos := 0, uint64(0)
+	err := store.Update(Name, func(tx projections.Tx) error {
+		pol := tenantPolicy{RetentionS: domain.DefaultAuditRetentionS}
+		if _, err := getJSON(tx, policyKey(tenant), &pol); err != nil {
+			return err
+		}
+		cutoff := now.Add(-time.Duration(pol.RetentionS) * time.Second)
+		var anchor link
+		if _, err := getJSON(tx, anchorKey(tenant), &anchor); err != nil {
+			return err
+		}
+		prefix := tkey("e", tenant)
+		var doomed []Entry
+		var scanErr error
+		err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(_, v []byte) bool {
+			var e Entry
+			if scanErr = json.Unmarshal(v, &e); scanErr != nil {
+				return false
+			}
+			if !e.At.Time().Before(cutoff) || len(doomed) == purgeBatch {
+				return false
+			}
+			doomed = append(doomed, e)
+			return true
+		})
+		if err == nil {
+			err = scanErr
+		}
+		if err != nil || len(doomed) == 0 {
+			return err
+		}
+		for _, e := range doomed {
+			keys := [][]byte{entryKey(tenant, e.Seq), timeKey(tenant, e.At.UnixMilli(), e.Seq)}
+			for _, f := range indexed(e) {
+				if f[1] != "" {
+					keys = append(keys, indexKey(tenant, f[0], f[1], e.Seq))
+				}
+			}
+			for _, k := range keys {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+			lastPos = max(lastPos, e.Position)
+		}
+		last := doomed[len(doomed)-1]
+		n = len(doomed)
+		return setJSON(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash})
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("purge audit log of %s: %w", tenant, err)
+	}
+	return n, lastPos, nil
+}

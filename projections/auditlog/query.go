@@ -1,0 +1,274 @@
+package auditlog
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/recallledger/recall/projections"
+)
+
+// Filter selects entries. Zero fields match everything.
+type Filter struct {
+	From, To       time.Time // at in [From, To]
+	Actor          string
+	ConversationID string
+	MsgID          string
+	Action         string
+	Outcome        string
+	After          uint64 // cursor: entries with seq > After
+	Limit          int
+}
+
+// Page is one page of a query; NextCursor is 0 at the end.
+type Page struct {
+	Entries    []Entry `json:"entries"`
+	NextCursor uint64  `json:"next_cursor,omitempty"`
+}
+
+// maxExamined bounds the entries one page reads, so a query whose filters
+// match little cannot hold the server: the page ends early with a cursor.
+const maxExamined = 50_000
+
+// timeSlack covers events whose occurred_at is slightly out of position
+// order (a decision's receipt time precedes its append).
+const timeSlack = time.Minute
+
+func (f Filter) matches(e Entry) bool {
+	return (f.Actor == "" || e.Actor == f.Actor) &&
+		(f.ConversationID == "" || e.ConversationID == f.ConversationID) &&
+		(f.MsgID == "" || e.MsgID == f.MsgID) &&
+		(f.Action == "" || e.Action == f.Action) &&
+		(f.Outcome == "" || e.Outcome == f.Outcome) &&
+		(f.From.IsZero() || !e.At.Time().Before(f.From)) &&
+		(f.To.IsZero() || !e.At.Time().After(f.To))
+}
+
+// Query returns a page of the tenant's entries matching f, in seq order,
+// driven by the most selective index among the filters.
+func Query(store projections.Store, tenant string, f Filter) (Page, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	page := Page{Entries: []Entry{}}
+	err := store.View(Name, func(tx projections.Tx) error {
+		var field, value string
+		for _, c := range [][2]string{{"msg_id", f.MsgID}, {"conversation_id", f.ConversationID}, {"actor", f.Actor}, {"action", f.Action}, {"outcome", f.Outcome}} {
+			if c[1] != "" {
+				field, value = c[0], c[1]
+				break
+			}
+		}
+		examined := 0
+		var last uint64
+		var scanErr error
+		visit := func(seq uint64) bool {
+			examined++
+			last = seq
+			var e Entry
+			if _, err := getJSON(tx, entryKey(tenant, seq), &e); err != nil {
+				scanErr = err
+				return false
+			}
+			if e.Seq != 0 && f.matches(e) {
+				page.Entries = append(page.Entries, e)
+			}
+			return len(page.Entries) <= f.Limit && examined < maxExamined
+		}
+		var err error
+		if field != "" {
+			prefix := tkey("i", tenant, []byte(field), []byte{0}, []byte(value), []byte{0})
+			err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(f.After+1)...), projections.PrefixEnd(prefix), false, func(k, _ []byte) bool {
+				return visit(binary.BigEndian.Uint64(k[len(prefix):]))
+			})
+		} else {
+			lo, hi := f.After+1, uint64(1<<63)
+			if !f.From.IsZero() || !f.To.IsZero() {
+				var tlo, thi uint64
+				if tlo, thi, err = seqRange(tx, tenant, f.From, f.To); err != nil {
+					return err
+				}
+				lo, hi = max(lo, tlo), thi
+			}
+			prefix := tkey("e", tenant)
+			if lo <= hi {
+				err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(lo)...), append(append([]byte{}, prefix...), seqBytes(hi+1)...), false, func(k, _ []byte) bool {
+					return visit(binary.BigEndian.Uint64(k[len(prefix):]))
+				})
+			}
+		}
+		if err == nil {
+			err = scanErr
+		}
+		if len(page.Entries) > f.Limit {
+			page.Entries = page.Entries[:f.Limit]
+			page.NextCursor = page.Entries[f.Limit-1].Seq
+		} else if examined >= maxExamined {
+			page.NextCursor = last
+		}
+		return err
+	})
+	if err != nil {
+		return Page{}, fmt.Errorf("audit query %s: %w", tenant, err)
+	}
+	return page, nil
+}
+
+// seqRange finds the seqs whose entries may fall in [from, to] by the time
+// index, widened by timeSlack.
+func seqRange(tx projections.Tx, tenant string, from, to time.Time) (uint64, uint64, error) {
+	prefix := tkey("t", tenant)
+	lo, hi := uint64(0), uint64(0)
+	fromKey := append(append([]byte{}, prefix...), binary.BigEndian.AppendUint64(nil, uint64(max(0, from.Add(-timeSlack).UnixMilli())))...)
+	if from.IsZero() {
+		fromKey = prefix
+	}
+	var toKey []byte
+	if to.IsZero() {
+		toKey = projections.PrefixEnd(prefix)
+	} else {
+		toKey = append(append([]byte{}, prefix...), binary.BigEndian.AppendUint64(nil, uint64(to.Add(timeSlack).UnixMilli()+1))...)
+	}
+	first := true
+	err := tx.Scan(fromKey, toKey, false, func(k, _ []byte) bool {
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		if first || seq < lo {
+			lo = seq
+		}
+		first = false
+		hi = max(hi, seq)
+		return true
+	})
+	if first {
+		return 1, 0, err // nothing in range
+	}
+	return lo, hi, err
+}
+
+// VerifyResult is the outcome of recomputing a tenant's chain.
+type VerifyResult struct {
+	OK       bool   `json:"ok"`
+	Entries  uint64 `json:"entries"`
+	Head     string `json:"head"`
+	Anchor   uint64 `json:"anchor_seq"`
+	BrokenAt uint64 `json:"broken_seq,omitempty"`
+	Problem  string `json:"problem,omitempty"`
+}
+
+// Verify recomputes the tenant's chain from its anchor (the last purged
+// entry, or the start) to the head and names the first broken entry.
+func Verify(store projections.Store, tenant string) (VerifyResult, error) {
+	var res VerifyResult
+	err := store.View(Name, func(tx projections.Tx) error {
+		var anchor, head link
+		if _, err := getJSON(tx, anchorKey(tenant), &anchor); err != nil {
+			return err
+		}
+		if _, err := getJSON(tx, headKey(tenant), &head); err != nil {
+			return err
+		}
+		res.Anchor = anchor.Seq
+		prev, expect := anchor.Hash, anchor.Seq+1
+		prefix := tkey("e", tenant)
+		var scanErr error
+		err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
+			var e Entry
+			if err := json.Unmarshal(v, &e); err != nil {
+				res.BrokenAt, res.Problem = binary.BigEndian.Uint64(k[len(prefix):]), "entry does not decode: "+err.Error()
+				return false
+			}
+			seq := binary.BigEndian.Uint64(k[len(prefix):])
+			switch {
+			case seq != expect || e.Seq != seq:
+				res.BrokenAt, res.Problem = expect, fmt.Sprintf("entry %d missing or renumbered (found %d)", expect, e.Seq)
+			case e.PrevHash != prev:
+				res.BrokenAt, res.Problem = seq, "prev_hash does not match the previous entry's hash"
+			case ComputeHash(prev, e) != e.Hash:
+				res.BrokenAt, res.Problem = seq, "hash does not match the entry's contents"
+			case e.Content != nil && sha(*e.Content) != e.ContentSHA256:
+				res.BrokenAt, res.Problem = seq, "content does not match content_sha256"
+			}
+			if res.BrokenAt != 0 {
+				return false
+			}
+			res.Entries++
+			prev, expect = e.Hash, seq+1
+			return true
+		})
+		if err == nil {
+			err = scanErr
+		}
+		if err != nil {
+			return err
+		}
+		if res.BrokenAt == 0 && (expect-1 != max(head.Seq, anchor.Seq) || prev != head.Hash && head.Seq != 0) {
+			res.BrokenAt, res.Problem = expect, fmt.Sprintf("chain ends at %d but the head is %d", expect-1, head.Seq)
+		}
+		res.OK = res.BrokenAt == 0
+		res.Head = prev
+		return nil
+	})
+	if err != nil {
+		return VerifyResult{}, fmt.Errorf("verify %s: %w", tenant, err)
+	}
+	return res, nil
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// CSVHeader is the column order of CSV exports.
+var CSVHeader = []string{"seq", "at", "action", "actor", "actor_role", "platform", "msg_id", "conversation_id", "outcome", "reason", "reason_text", "content", "content_sha256", "detail", "prev_hash", "hash"}
+
+// NewCSV writes the header and returns a writer for entries. Cells a
+// spreadsheet would run as a formula are neutralised with a leading
+// apostrophe; quoting follows RFC 4180.
+func NewCSV(w io.Writer) (*CSVWriter, error) {
+	cw := csv.NewWriter(w)
+	cw.UseCRLF = true
+	if err := cw.Write(CSVHeader); err != nil {
+		return nil, err
+	}
+	return &CSVWriter{w: cw}, nil
+}
+
+// CSVWriter writes entries as CSV rows.
+type CSVWriter struct{ w *csv.Writer }
+
+// Write writes one entry.
+func (c *CSVWriter) Write(e Entry) error {
+	content := ""
+	if e.Content != nil {
+		content = *e.Content
+	}
+	row := []string{strconv.FormatUint(e.Seq, 10), e.At.String(), e.Action, e.Actor, e.ActorRole, e.Platform, e.MsgID,
+		e.ConversationID, e.Outcome, e.Reason, e.ReasonText, content, e.ContentSHA256, e.Detail, e.PrevHash, e.Hash}
+	for i := range row {
+		row[i] = Neutralise(row[i])
+	}
+	return c.w.Write(row)
+}
+
+// Flush flushes buffered rows.
+func (c *CSVWriter) Flush() error {
+	c.w.Flush()
+	return c.w.Error()
+}
+
+// Neutralise makes a cell inert in spreadsheets: one starting with = + - @
+// or a tab or carriage return gets a leading apostrophe.
+func Neutralise(s string) string {
+	if s != "" && bytes.IndexByte([]byte("=+-@\t\r"), s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
+}

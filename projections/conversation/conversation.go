@@ -1,0 +1,279 @@
+// Package conversation is the live conversation view: each conversation's
+// messages in order, as each participant sees them — recalled messages
+// replaced by a notice in the viewer's language, expired ones gone — and a
+// per-conversation change log that live clients resume from.
+package conversation
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections"
+)
+
+// Name is the projection's name.
+const Name = "conversations"
+
+// Projection builds the conversation view.
+type Projection struct{}
+
+func (Projection) Name() string { return Name }
+
+// record is a message as stored; the view per viewer is made at read time.
+type record struct {
+	MsgID      string      `json:"msg_id"`
+	From       string      `json:"from"`
+	To         string      `json:"to"`
+	ChatType   string      `json:"chat_type"`
+	Type       string      `json:"type"`
+	SentAt     domain.Time `json:"sent_at"`
+	Content    string      `json:"content,omitempty"`
+	Recalled   bool        `json:"recalled,omitempty"`
+	RecalledBy string      `json:"recalled_by,omitempty"`
+	RecalledAt domain.Time `json:"recalled_at"`
+	ReadBy     []string    `json:"read_by"`
+}
+
+// Update is one change to a conversation, as pushed to live clients. ID is
+// the event's position: a client that reconnects with Last-Event-ID gets
+// every later update.
+type Update struct {
+	ID             uint64      `json:"id"`
+	Kind           string      `json:"kind"` // sent, read, recalled, expired
+	ConversationID string      `json:"conversation_id"`
+	MsgID          string      `json:"msg_id"`
+	Actor          string      `json:"actor"`
+	At             domain.Time `json:"at"`
+}
+
+func key(kind byte, tenant, conv string, pos uint64) []byte {
+	k := append(append(append(append([]byte{kind, 0}, tenant...), 0), conv...), 0)
+	return binary.BigEndian.AppendUint64(k, pos)
+}
+
+func convPrefix(kind byte, tenant, conv string) []byte {
+	return append(append(append(append([]byte{kind, 0}, tenant...), 0), conv...), 0)
+}
+
+func pointerKey(tenant, msg string) []byte {
+	return append(append(append([]byte("m\x00"), tenant...), 0), msg...)
+}
+
+// pointer is where a message's record lives.
+type pointer struct {
+	Conv string `json:"c"`
+	Pos  uint64 `json:"p"`
+}
+
+// Apply implements projections.Projection.
+func (Projection) Apply(tx projections.Tx, e domain.Event) error {
+	payload, err := e.Decode()
+	if err != nil {
+		return err
+	}
+	t := e.Tenant
+	switch p := payload.(type) {
+	case *domain.MessageSent:
+		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
+			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}}
+		if err := put(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
+			return err
+		}
+		if err := put(tx, pointerKey(t, r.MsgID), pointer{Conv: p.ConversationID, Pos: e.Position}); err != nil {
+			return err
+		}
+		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt})
+	case *domain.MessageRead:
+		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
+			if slices.Contains(r.ReadBy, string(p.Reader)) {
+				return "", "", false
+			}
+			r.ReadBy = append(r.ReadBy, string(p.Reader))
+			return "read", string(p.Reader), true
+		}, e)
+	case *domain.MessageRecalled:
+		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
+			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content = true, string(p.Actor), e.OccurredAt, ""
+			return "recalled", string(p.Actor), true
+		}, e)
+	case *domain.MessageExpired:
+		var ptr pointer
+		found, err := get(tx, pointerKey(t, string(p.MsgID)), &ptr)
+		if err != nil || !found {
+			return err
+		}
+		if err := tx.Delete(key('c', t, ptr.Conv, ptr.Pos)); err != nil {
+			return err
+		}
+		if err := tx.Delete(pointerKey(t, string(p.MsgID))); err != nil {
+			return err
+		}
+		return logUpdate(tx, t, Update{ID: e.Position, Kind: "expired", ConversationID: ptr.Conv, MsgID: string(p.MsgID), Actor: "system", At: e.OccurredAt})
+	}
+	return nil
+}
+
+// change rewrites a message's record with fn and logs the update it names.
+func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor string, changed bool), e domain.Event) error {
+	var ptr pointer
+	found, err := get(tx, pointerKey(tenant, msg), &ptr)
+	if err != nil || !found {
+		return err
+	}
+	k := key('c', tenant, ptr.Conv, ptr.Pos)
+	var r record
+	if found, err = get(tx, k, &r); err != nil || !found {
+		return err
+	}
+	kind, actor, changed := fn(&r)
+	if !changed {
+		return nil
+	}
+	if err := put(tx, k, r); err != nil {
+		return err
+	}
+	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt})
+}
+
+func logUpdate(tx projections.Tx, tenant string, u Update) error {
+	return put(tx, key('u', tenant, u.ConversationID, u.ID), u)
+}
+
+func get(tx projections.Tx, k []byte, v any) (bool, error) {
+	b, err := tx.Get(k)
+	if err != nil || b == nil {
+		return false, err
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+func put(tx projections.Tx, k []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Set(k, b)
+}
+
+// Message is one message as a viewer sees it.
+type Message struct {
+	MsgID   string      `json:"msg_id"`
+	From    string      `json:"from"`
+	SentAt  domain.Time `json:"sent_at"`
+	Status  string      `json:"status"` // visible or recalled
+	Content *string     `json:"content,omitempty"`
+	Notice  string      `json:"notice,omitempty"`
+	ReadBy  []string    `json:"read_by"`
+}
+
+// View is a page of a conversation as a viewer sees it.
+type View struct {
+	ConversationID string    `json:"conversation_id"`
+	Unread         int       `json:"unread"`
+	Messages       []Message `json:"messages"`
+	NextCursor     string    `json:"next_cursor,omitempty"`
+}
+
+// Locales lists the languages of recall notices.
+var Locales = []string{"en", "zh-CN", "ja"}
+
+// Notice is the recall notice in locale, for a viewer: "You recalled a
+// message" when the viewer recalled it, "<actor> recalled a message" for
+// everyone else.
+func Notice(locale, actor, viewer string) string {
+	self := actor == viewer
+	switch locale {
+	case "zh-CN":
+		if self {
+			return "你撤回了一条消息"
+		}
+		return actor + " 撤回了一条消息"
+	case "ja":
+		if self {
+			return "メッセージの送信を取り消しました"
+		}
+		return actor + "がメッセージの送信を取り消しました"
+	}
+	if self {
+		return "You recalled a message"
+	}
+	return actor + " recalled a message"
+}
+
+// Query returns the conversation as viewer sees it: up to limit messages
+// after cursor, oldest first, and the viewer's unread count (visible
+// messages from others that the viewer has not read; a recall of an unread
+// message lowers it).
+func Query(store projections.Store, tenant, conv, viewer, locale, cursor string, limit int) (View, error) {
+	v := View{ConversationID: conv, Messages: []Message{}}
+	after := uint64(0)
+	if cursor != "" {
+		var err error
+		if after, err = strconv.ParseUint(cursor, 10, 64); err != nil {
+			return v, &domain.InvalidError{Code: "invalid_cursor", Msg: "cursor: not one this server gave"}
+		}
+	}
+	prefix := convPrefix('c', tenant, conv)
+	var decodeErr error
+	var lastPos uint64
+	err := store.View(Name, func(tx projections.Tx) error {
+		return tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
+			var r record
+			if decodeErr = json.Unmarshal(b, &r); decodeErr != nil {
+				return false
+			}
+			if !r.Recalled && r.From != viewer && !slices.Contains(r.ReadBy, viewer) {
+				v.Unread++
+			}
+			pos := binary.BigEndian.Uint64(k[len(prefix):])
+			if pos <= after {
+				return true
+			}
+			if len(v.Messages) == limit {
+				v.NextCursor = strconv.FormatUint(lastPos, 10) // more follow
+				return true
+			}
+			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: r.ReadBy}
+			if r.Recalled {
+				m.Status, m.Notice = "recalled", Notice(locale, r.RecalledBy, viewer)
+			} else {
+				c := r.Content
+				m.Content = &c
+			}
+			v.Messages = append(v.Messages, m)
+			lastPos = pos
+			return true
+		})
+	})
+	if err == nil {
+		err = decodeErr
+	}
+	if err != nil {
+		return View{}, fmt.Errorf("conversation %s: %w", conv, err)
+	}
+	return v, nil
+}
+
+// Updates calls fn for each update of the conversation after id, in order.
+func Updates(store projections.Store, tenant, conv string, after uint64, fn func(Update) error) error {
+	prefix := convPrefix('u', tenant, conv)
+	var cbErr error
+	err := store.View(Name, func(tx projections.Tx) error {
+		return tx.Scan(binary.BigEndian.AppendUint64(append([]byte{}, prefix...), after+1), projections.PrefixEnd(prefix), false, func(_, b []byte) bool {
+			var u Update
+			if cbErr = json.Unmarshal(b, &u); cbErr != nil {
+				return false
+			}
+			cbErr = fn(u)
+			return cbErr == nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	return cbErr
+}

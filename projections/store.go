@@ -1,0 +1,37 @@
+package projections
+
+// Tx is a read-model transaction: reads see the transaction's own writes;
+// writes land together or not at all. Keys are the projection's own: the
+// runner keeps each projection in a namespace of its own.
+type Tx interface {
+	// Get returns a copy of the value, or nil when the key is absent.
+	Get(key []byte) ([]byte, error)
+	Set(key, value []byte) error
+	Delete(key []byte) error
+	// Scan calls fn for each key in [lower, upper) in order (reverse: from
+	// the end) until fn returns false. The slices are valid only during fn.
+	Scan(lower, upper []byte, reverse bool, fn func(key, value []byte) bool) error
+}
+
+// Store is durable storage for read models.
+type Store interface {
+	// Update runs fn in a write transaction committed when fn returns nil.
+	Update(namespace string, fn func(Tx) error) error
+	// View runs fn in a read-only transaction over a consistent snapshot.
+	View(namespace string, fn func(Tx) error) error
+	// Drop deletes every key of the namespace.
+	Drop(namespace string) error
+}
+
+// PrefixEnd returns the smallest key greater than every key that starts
+// with prefix: the upper bound of a prefix scan.
+func PrefixEnd(prefix []byte) []byte {
+	end := append([]byte{}, prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
