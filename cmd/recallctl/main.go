@@ -30,10 +30,16 @@ const usage = `usage:
   recallctl [--data DIR] tenant rotate ORG/APP ROLE
   recallctl [--data DIR] export events [--from-position N] [--tenant ORG/APP]
   recallctl --server URL --token T export events --tenant ORG/APP [--from-position N]
+  recallctl [--data DIR] projections rebuild [NAME...]   (conversations, audit_log, recall_reports)
+  recallctl [--data DIR | --server URL --token T] audit verify --tenant ORG/APP
+  recallctl --server URL --token T audit query|export --tenant ORG/APP [--from T] [--to T]
+            [--actor A] [--conversation-id C] [--msg-id M] [--action A] [--outcome O] [--format jsonl|json|csv]
+  recallctl [--data DIR | --server URL --token T] report recalls --tenant ORG/APP
+            [--group-by outcome|hour|day|platform|chat_type|actor|elapsed] [--from T] [--to T] [--tz ZONE] [--json]
 
---data defaults to $RECALL_DATA or ./data. Exporting with --data reads the
-store directly and needs recalld stopped; with --server it reads a running
-server's GET /v1/{org}/{app}/events.
+--data defaults to $RECALL_DATA or ./data. With --data, recallctl opens the
+stores directly and needs recalld stopped; with --server it asks a running
+recalld over HTTP.
 `
 
 func main() {
@@ -77,6 +83,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return tenantRotate(data, rest[2], rest[3], stdout)
 	case "export events":
 		return exportEvents(ctx, data, *server, *token, rest[2:], stdout, stderr)
+	case "projections rebuild":
+		return projectionsRebuild(ctx, data, rest[2:], stdout, stderr)
+	case "audit verify", "audit query", "audit export":
+		return auditCmd(ctx, data, *server, *token, rest[1], rest[2:], stdout, stderr)
+	case "report recalls":
+		return reportRecalls(ctx, data, *server, *token, rest[2:], stdout, stderr)
 	}
 	fs.Usage()
 	return fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))
