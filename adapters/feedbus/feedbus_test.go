@@ -18,7 +18,7 @@ import (
 	"github.com/recallledger/recall/projections"
 )
 
-func openStore(t *testing.T) *embedded.Store {
+func openStore(t testing.TB) *embedded.Store {
 	t.Helper()
 	s, err := embedded.Open(filepath.Join(t.TempDir(), "events"))
 	if err != nil {
@@ -28,7 +28,7 @@ func openStore(t *testing.T) *embedded.Store {
 	return s
 }
 
-func appendN(t *testing.T, s *embedded.Store, n int) {
+func appendN(t testing.TB, s *embedded.Store, n int) {
 	t.Helper()
 	for i := range n {
 		if _, err := s.Append(context.Background(), "x-a/a.1", domain.AnyVersion, []domain.Event{eventstoretest.Event(t, "a/a", i)}); err != nil {
