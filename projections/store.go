@@ -1,5 +1,7 @@
 package projections
 
+import "encoding/json"
+
 // Tx is a read-model transaction: reads see the transaction's own writes;
 // writes land together or not at all. Keys are the projection's own: the
 // runner keeps each projection in a namespace of its own.
@@ -34,4 +36,22 @@ func PrefixEnd(prefix []byte) []byte {
 		}
 	}
 	return nil
+}
+
+// GetJSON decodes the value at key into v and reports whether it exists.
+func GetJSON(tx Tx, key []byte, v any) (bool, error) {
+	b, err := tx.Get(key)
+	if err != nil || b == nil {
+		return false, err
+	}
+	return true, json.Unmarshal(b, v)
+}
+
+// SetJSON stores v, encoded as JSON, at key.
+func SetJSON(tx Tx, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Set(key, b)
 }

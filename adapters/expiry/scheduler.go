@@ -23,6 +23,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 )
@@ -47,7 +48,7 @@ type Scheduler struct {
 
 // Open opens the scheduler's index in dir.
 func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (*Scheduler, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "expiry index"}})
 	if err != nil {
 		return nil, fmt.Errorf("open expiry index %s: %w", dir, err)
 	}
@@ -255,16 +256,4 @@ func jsonDecode(e domain.Event, v any) error {
 		return fmt.Errorf("expiry index: decode %s %s: %w", e.Type, e.ID, err)
 	}
 	return nil
-}
-
-// pebbleLogger keeps pebble's informational chatter out of the server log
-// and passes its errors on.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (pebbleLogger) Infof(string, ...any) {}
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Error("expiry index: " + fmt.Sprintf(format, args...))
-}
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	panic("expiry index: " + fmt.Sprintf(format, args...))
 }

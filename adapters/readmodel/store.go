@@ -11,11 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 
+	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -28,7 +28,7 @@ var _ projections.Store = (*Store)(nil)
 
 // Open opens (or creates) the store in dir.
 func Open(dir string) (*Store, error) {
-	opts := &pebble.Options{Logger: pebbleLogger{}, Cache: pebble.NewCache(32 << 20), MemTableSize: 16 << 20}
+	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "read models"}, Cache: pebble.NewCache(32 << 20), MemTableSize: 16 << 20}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -151,14 +151,4 @@ func (t *tx) Scan(lower, upper []byte, reverse bool, fn func(k, v []byte) bool) 
 		}
 	}
 	return it.Error()
-}
-
-type pebbleLogger struct{}
-
-func (pebbleLogger) Infof(string, ...any) {}
-func (pebbleLogger) Errorf(format string, args ...any) {
-	slog.Error("read models: " + fmt.Sprintf(format, args...))
-}
-func (pebbleLogger) Fatalf(format string, args ...any) {
-	panic("read models: " + fmt.Sprintf(format, args...))
 }

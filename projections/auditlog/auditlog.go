@@ -120,22 +120,6 @@ func indexed(e Entry) [][2]string {
 	return [][2]string{{"actor", e.Actor}, {"conversation_id", e.ConversationID}, {"msg_id", e.MsgID}, {"action", e.Action}, {"outcome", e.Outcome}}
 }
 
-func getJSON(tx projections.Tx, key []byte, v any) (bool, error) {
-	b, err := tx.Get(key)
-	if err != nil || b == nil {
-		return false, err
-	}
-	return true, json.Unmarshal(b, v)
-}
-
-func setJSON(tx projections.Tx, key []byte, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Set(key, b)
-}
-
 // Apply implements projections.Projection.
 func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	payload, err := ev.Decode()
@@ -174,7 +158,7 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
-		if err := setJSON(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
+		if err := projections.SetJSON(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
 			return err
 		}
 	case *domain.AuditQueried:
@@ -185,18 +169,18 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	}
 
 	var head link
-	if _, err := getJSON(tx, headKey(t), &head); err != nil {
+	if _, err := projections.GetJSON(tx, headKey(t), &head); err != nil {
 		return err
 	}
 	if head.Seq == 0 {
-		if _, err := getJSON(tx, anchorKey(t), &head); err != nil {
+		if _, err := projections.GetJSON(tx, anchorKey(t), &head); err != nil {
 			return err
 		}
 	}
 	e.Seq = head.Seq + 1
 	if e.MsgID != "" && e.Action != ActionSend {
 		var info msgInfo
-		if _, err := getJSON(tx, msgKey(t, e.MsgID), &info); err != nil {
+		if _, err := projections.GetJSON(tx, msgKey(t, e.MsgID), &info); err != nil {
 			return err
 		}
 		e.ConversationID = info.Conv
@@ -204,7 +188,7 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	e.PrevHash = head.Hash
 	e.Hash = ComputeHash(e.PrevHash, e)
 	e.Content = content
-	if err := setJSON(tx, entryKey(t, e.Seq), e); err != nil {
+	if err := projections.SetJSON(tx, entryKey(t, e.Seq), e); err != nil {
 		return err
 	}
 	for _, f := range indexed(e) {
@@ -218,11 +202,11 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	if err := tx.Set(timeKey(t, e.At.UnixMilli(), e.Seq), nil); err != nil {
 		return err
 	}
-	if err := setJSON(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash}); err != nil {
+	if err := projections.SetJSON(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash}); err != nil {
 		return err
 	}
 	if e.Action == ActionSend {
-		if err := setJSON(tx, msgKey(t, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq}); err != nil {
+		if err := projections.SetJSON(tx, msgKey(t, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq}); err != nil {
 			return err
 		}
 	}
@@ -237,22 +221,22 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 // hash covers content_sha256, not content, so the chain still verifies.
 func dropContentIfPolicySaysSo(tx projections.Tx, tenant, msg string) error {
 	pol := tenantPolicy{KeepContent: true}
-	if _, err := getJSON(tx, policyKey(tenant), &pol); err != nil {
+	if _, err := projections.GetJSON(tx, policyKey(tenant), &pol); err != nil {
 		return err
 	}
 	if pol.KeepContent {
 		return nil
 	}
 	var info msgInfo
-	found, err := getJSON(tx, msgKey(tenant, msg), &info)
+	found, err := projections.GetJSON(tx, msgKey(tenant, msg), &info)
 	if err != nil || !found {
 		return err
 	}
 	var send Entry
-	found, err = getJSON(tx, entryKey(tenant, info.SendSeq), &send)
+	found, err = projections.GetJSON(tx, entryKey(tenant, info.SendSeq), &send)
 	if err != nil || !found {
 		return err
 	}
 	send.Content = nil
-	return setJSON(tx, entryKey(tenant, info.SendSeq), send)
+	return projections.SetJSON(tx, entryKey(tenant, info.SendSeq), send)
 }

@@ -33,12 +33,12 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 	n, lastPos := 0, uint64(0)
 	err := store.Update(Name, func(tx projections.Tx) error {
 		pol := tenantPolicy{RetentionS: domain.DefaultAuditRetentionS}
-		if _, err := getJSON(tx, policyKey(tenant), &pol); err != nil {
+		if _, err := projections.GetJSON(tx, policyKey(tenant), &pol); err != nil {
 			return err
 		}
 		cutoff := now.Add(-time.Duration(pol.RetentionS) * time.Second)
 		var anchor link
-		if _, err := getJSON(tx, anchorKey(tenant), &anchor); err != nil {
+		if _, err := projections.GetJSON(tx, anchorKey(tenant), &anchor); err != nil {
 			return err
 		}
 		prefix := tkey("e", tenant)
@@ -77,7 +77,7 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 		}
 		last := doomed[len(doomed)-1]
 		n = len(doomed)
-		return setJSON(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash})
+		return projections.SetJSON(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash})
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge audit log of %s: %w", tenant, err)

@@ -73,7 +73,7 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 			examined++
 			last = seq
 			var e Entry
-			if _, err := getJSON(tx, entryKey(tenant, seq), &e); err != nil {
+			if _, err := projections.GetJSON(tx, entryKey(tenant, seq), &e); err != nil {
 				scanErr = err
 				return false
 			}
@@ -168,10 +168,10 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 	var res VerifyResult
 	err := store.View(Name, func(tx projections.Tx) error {
 		var anchor, head link
-		if _, err := getJSON(tx, anchorKey(tenant), &anchor); err != nil {
+		if _, err := projections.GetJSON(tx, anchorKey(tenant), &anchor); err != nil {
 			return err
 		}
-		if _, err := getJSON(tx, headKey(tenant), &head); err != nil {
+		if _, err := projections.GetJSON(tx, headKey(tenant), &head); err != nil {
 			return err
 		}
 		res.Anchor = anchor.Seq

@@ -80,10 +80,10 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	case *domain.MessageSent:
 		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
 			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}}
-		if err := put(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
+		if err := projections.SetJSON(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
 			return err
 		}
-		if err := put(tx, pointerKey(t, r.MsgID), pointer{Conv: p.ConversationID, Pos: e.Position}); err != nil {
+		if err := projections.SetJSON(tx, pointerKey(t, r.MsgID), pointer{Conv: p.ConversationID, Pos: e.Position}); err != nil {
 			return err
 		}
 		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt})
@@ -102,7 +102,7 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 		}, e)
 	case *domain.MessageExpired:
 		var ptr pointer
-		found, err := get(tx, pointerKey(t, string(p.MsgID)), &ptr)
+		found, err := projections.GetJSON(tx, pointerKey(t, string(p.MsgID)), &ptr)
 		if err != nil || !found {
 			return err
 		}
@@ -120,43 +120,27 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 // change rewrites a message's record with fn and logs the update it names.
 func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor string, changed bool), e domain.Event) error {
 	var ptr pointer
-	found, err := get(tx, pointerKey(tenant, msg), &ptr)
+	found, err := projections.GetJSON(tx, pointerKey(tenant, msg), &ptr)
 	if err != nil || !found {
 		return err
 	}
 	k := key('c', tenant, ptr.Conv, ptr.Pos)
 	var r record
-	if found, err = get(tx, k, &r); err != nil || !found {
+	if found, err = projections.GetJSON(tx, k, &r); err != nil || !found {
 		return err
 	}
 	kind, actor, changed := fn(&r)
 	if !changed {
 		return nil
 	}
-	if err := put(tx, k, r); err != nil {
+	if err := projections.SetJSON(tx, k, r); err != nil {
 		return err
 	}
 	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt})
 }
 
 func logUpdate(tx projections.Tx, tenant string, u Update) error {
-	return put(tx, key('u', tenant, u.ConversationID, u.ID), u)
-}
-
-func get(tx projections.Tx, k []byte, v any) (bool, error) {
-	b, err := tx.Get(k)
-	if err != nil || b == nil {
-		return false, err
-	}
-	return true, json.Unmarshal(b, v)
-}
-
-func put(tx projections.Tx, k []byte, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return tx.Set(k, b)
+	return projections.SetJSON(tx, key('u', tenant, u.ConversationID, u.ID), u)
 }
 
 // Message is one message as a viewer sees it.

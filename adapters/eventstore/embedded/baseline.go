@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+
+	"github.com/recallledger/recall/adapters/pebblelog"
 )
 
 // RawBaseline measures the storage engine alone: n synced single-key
@@ -14,7 +16,7 @@ import (
 // pebble in dir, with none of the ledger's logic (no versions, no indexes,
 // no JSON). Benchmarks report the store's overhead against it.
 func RawBaseline(dir string, concurrency, n int) (eventsPerSec float64, err error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "baseline"}})
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %w", err)
 	}

@@ -28,7 +28,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +35,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 
+	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -120,7 +120,7 @@ func Open(dir string) (*Store, error) {
 // bloom filters answer without reading blocks; the cache is bounded so
 // memory stays flat as history grows.
 func pebbleOptions() *pebble.Options {
-	opts := &pebble.Options{Logger: quietLogger{}, Cache: pebble.NewCache(64 << 20), MemTableSize: 8 << 20}
+	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "event store"}, Cache: pebble.NewCache(64 << 20), MemTableSize: 8 << 20}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -584,16 +584,4 @@ func prefixEnd(prefix []byte) []byte {
 	end := append([]byte{}, prefix...)
 	end[len(end)-1]++
 	return end
-}
-
-// quietLogger keeps pebble's informational chatter out of the server log
-// and passes its errors on.
-type quietLogger struct{}
-
-func (quietLogger) Infof(string, ...any) {}
-func (quietLogger) Errorf(format string, args ...any) {
-	slog.Error("event store: " + fmt.Sprintf(format, args...))
-}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
 }
