@@ -19,6 +19,13 @@ type Projection interface {
 	Apply(tx Tx, e domain.Event) error
 }
 
+// Keeper is a projection with state that a rebuild must keep because the
+// log no longer holds what produced it (the audit chain's anchor after a
+// retention purge). Reset keeps every key under these prefixes.
+type Keeper interface {
+	KeepOnReset() [][]byte
+}
+
 // checkpointKey holds the last position applied, inside the projection's
 // namespace, so it commits with the updates.
 var checkpointKey = []byte("\x00checkpoint")
@@ -120,10 +127,14 @@ func (r *Runner) HandleBatch(evs []domain.Event) error {
 	return nil
 }
 
-// Reset drops the read model and its checkpoint: the next Handle starts
-// from position 0 again.
+// Reset drops the read model and its checkpoint (all but what a Keeper
+// keeps): the next Handle starts from position 0 again.
 func (r *Runner) Reset() error {
-	if err := r.store.Drop(r.p.Name()); err != nil {
+	var keep [][]byte
+	if k, ok := r.p.(Keeper); ok {
+		keep = k.KeepOnReset()
+	}
+	if err := r.store.Drop(r.p.Name(), keep...); err != nil {
 		return fmt.Errorf("projection %s: drop: %w", r.p.Name(), err)
 	}
 	r.position.Store(0)

@@ -21,8 +21,9 @@ type Store interface {
 	Update(namespace string, fn func(Tx) error) error
 	// View runs fn in a read-only transaction over a consistent snapshot.
 	View(namespace string, fn func(Tx) error) error
-	// Drop deletes every key of the namespace.
-	Drop(namespace string) error
+	// Drop deletes every key of the namespace but those under the keep
+	// prefixes.
+	Drop(namespace string, keep ...[]byte) error
 }
 
 // PrefixEnd returns the smallest key greater than every key that starts

@@ -8,9 +8,11 @@
 package readmodel
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -67,10 +69,30 @@ func (s *Store) View(ns string, fn func(projections.Tx) error) error {
 	return fn(&tx{r: snap, prefix: namespace(ns)})
 }
 
-// Drop implements projections.Store.
-func (s *Store) Drop(ns string) error {
+// Drop implements projections.Store: range deletions around the kept
+// prefixes, in one synced batch.
+func (s *Store) Drop(ns string, keep ...[]byte) error {
 	p := namespace(ns)
-	if err := s.db.DeleteRange(p, projections.PrefixEnd(p), pebble.Sync); err != nil {
+	kept := make([][]byte, len(keep))
+	for i, k := range keep {
+		kept[i] = append(append([]byte{}, p...), k...)
+	}
+	sort.Slice(kept, func(i, j int) bool { return bytes.Compare(kept[i], kept[j]) < 0 })
+	b := s.db.NewBatch()
+	defer b.Close()
+	from := p
+	for _, k := range kept {
+		if bytes.Compare(from, k) < 0 {
+			_ = b.DeleteRange(from, k, nil)
+		}
+		if end := projections.PrefixEnd(k); bytes.Compare(end, from) > 0 {
+			from = end
+		}
+	}
+	if end := projections.PrefixEnd(p); bytes.Compare(from, end) < 0 {
+		_ = b.DeleteRange(from, end, nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("drop %s: %w", ns, err)
 	}
 	return nil

@@ -158,7 +158,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { schedDone <- sched.Run(bg) }()
 	projDone := make(chan error, 1)
 	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
-	go purgeAuditLoop(bg, rm, reg, log)
+	go purgeAuditLoop(bg, rm, store, reg, log)
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "recalld listening on http://%s\n", ln.Addr())

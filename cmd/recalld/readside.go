@@ -10,9 +10,9 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/httpapi"
+	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/auditlog"
 )
 
 // readyLag is how far behind the log a projection may be and still count
@@ -55,8 +55,8 @@ func registerProjectionMetrics(m *httpapi.Metrics, store *embedded.Store, runner
 }
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
-// hourly.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, reg *tenants.Registry, log *slog.Logger) {
+// hourly: old audit entries and the events behind them go.
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.Purger, reg *tenants.Registry, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -65,11 +65,12 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, reg *tenants.Regi
 			log.Warn("audit retention", slog.Any("err", err))
 		}
 		for _, tn := range ts {
-			n, _, err := auditlog.Purge(rm, tn.String(), time.Now())
+			res, err := retention.Apply(ctx, rm, store, tn.String(), time.Now())
 			if err != nil {
 				log.Warn("audit retention", slog.String("tenant", tn.String()), slog.Any("err", err))
-			} else if n > 0 {
-				log.Info("audit retention purged entries", slog.String("tenant", tn.String()), slog.Int("entries", n))
+			} else if res.Entries+res.Events > 0 {
+				log.Info("audit retention", slog.String("tenant", tn.String()), slog.Int("entries", res.Entries),
+					slog.Int("events", res.Events), slog.Uint64("up_to_position", res.UpTo))
 			}
 		}
 		select {

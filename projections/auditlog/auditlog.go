@@ -75,9 +75,16 @@ func (Projection) Name() string { return Name }
 
 // link is the chain position of a tenant: the last entry's seq and hash.
 type link struct {
-	Seq  uint64 `json:"seq"`
-	Hash string `json:"hash"`
+	Seq      uint64 `json:"seq"`
+	Hash     string `json:"hash"`
+	Position uint64 `json:"position,omitempty"` // of the anchor: the last purged entry's event
 }
+
+// KeepOnReset keeps the anchors and tenant policies through a rebuild: after
+// a retention purge the log no longer holds the entries before the anchor,
+// so a rebuild continues the chain from the kept anchor, skipping events at
+// or before its position, as the live log did.
+func (Projection) KeepOnReset() [][]byte { return [][]byte{[]byte("a\x00"), []byte("p\x00")} }
 
 // msgInfo is what later entries of a message need from its send.
 type msgInfo struct {
@@ -168,14 +175,18 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		return nil
 	}
 
-	var head link
+	var anchor, head link
+	if _, err := projections.GetJSON(tx, anchorKey(t), &anchor); err != nil {
+		return err
+	}
+	if ev.Position <= anchor.Position {
+		return nil // purged by retention; only its side state (the policy) above is kept
+	}
 	if _, err := projections.GetJSON(tx, headKey(t), &head); err != nil {
 		return err
 	}
 	if head.Seq == 0 {
-		if _, err := projections.GetJSON(tx, anchorKey(t), &head); err != nil {
-			return err
-		}
+		head = link{Seq: anchor.Seq, Hash: anchor.Hash}
 	}
 	e.Seq = head.Seq + 1
 	if e.MsgID != "" && e.Action != ActionSend {

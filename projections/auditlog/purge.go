@@ -15,8 +15,8 @@ const purgeBatch = 10_000
 // Purge deletes the tenant's entries older than its audit retention at now
 // (default 180 days), oldest first, and moves the chain's anchor to the
 // last one deleted, so Verify still checks everything kept. It returns how
-// many entries it deleted and the position of the newest event behind
-// them (0 if none), so the events can be purged from the store too.
+// many entries it deleted and the anchor's position: the events at or
+// before it may now be purged from the store (see Anchor).
 func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
 	total, lastPos := 0, uint64(0)
 	for {
@@ -68,6 +68,9 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 					keys = append(keys, indexKey(tenant, f[0], f[1], e.Seq))
 				}
 			}
+			if e.Action == ActionSend {
+				keys = append(keys, msgKey(tenant, e.MsgID))
+			}
 			for _, k := range keys {
 				if err := tx.Delete(k); err != nil {
 					return err
@@ -77,10 +80,32 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 		}
 		last := doomed[len(doomed)-1]
 		n = len(doomed)
-		return projections.SetJSON(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash})
+		var head link
+		if _, err := projections.GetJSON(tx, headKey(tenant), &head); err != nil {
+			return err
+		}
+		if head.Seq <= last.Seq {
+			// nothing after the anchor: the chain continues from the anchor,
+			// as it does in a rebuild, which has no head
+			if err := tx.Delete(headKey(tenant)); err != nil {
+				return err
+			}
+		}
+		return projections.SetJSON(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash, Position: last.Position})
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge audit log of %s: %w", tenant, err)
 	}
 	return n, lastPos, nil
+}
+
+// Anchor returns the position of the tenant's anchor: events at or before
+// it have no audit entry any more. 0 when nothing was purged.
+func Anchor(store projections.Store, tenant string) (uint64, error) {
+	var a link
+	err := store.View(Name, func(tx projections.Tx) error {
+		_, err := projections.GetJSON(tx, anchorKey(tenant), &a)
+		return err
+	})
+	return a.Position, err
 }

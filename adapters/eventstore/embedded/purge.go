@@ -1,0 +1,79 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/pebble"
+)
+
+func purgedKey(tenant string) []byte { return append([]byte{'p'}, tenant...) }
+
+// PurgedUpTo is the position up to which the tenant's history was purged,
+// 0 if never.
+func (s *Store) PurgedUpTo(tenant string) (uint64, error) {
+	v, closer, err := s.db.Get(purgedKey(tenant))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("purged position of %s: %w", tenant, err)
+	}
+	defer closer.Close()
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// PurgeTenant removes the tenant's events at or before upTo, for audit
+// retention: their audit entries are gone, and so must the facts be. The
+// tenant's policy history (its tenant- stream) is kept: the policy in force
+// is read from it. Other tenants' events, later positions and stream
+// versions are untouched; purging again up to the same position does
+// nothing. It returns how many events it removed.
+func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error) {
+	done, err := s.PurgedUpTo(tenant)
+	if err != nil || upTo <= done {
+		return 0, err
+	}
+	if tenant == "" || strings.IndexByte(tenant, 0) >= 0 {
+		return 0, fmt.Errorf("purge: invalid tenant %q", tenant)
+	}
+	keep := "tenant-" + tenant
+	b := s.db.NewBatch()
+	defer b.Close()
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: tenantKey(tenant, done+1), UpperBound: tenantKey(tenant, upTo+1)})
+	if err != nil {
+		return 0, fmt.Errorf("purge %s: %w", tenant, err)
+	}
+	n := 0
+	plen := len(tenantKey(tenant, 0)) - 8
+	for it.First(); it.Valid(); it.Next() {
+		if err := ctx.Err(); err != nil {
+			it.Close()
+			return 0, err
+		}
+		pos := binary.BigEndian.Uint64(it.Key()[plen:])
+		e, err := s.eventAt(pos)
+		if err != nil {
+			it.Close()
+			return 0, fmt.Errorf("purge %s: %w", tenant, err)
+		}
+		if e.Stream == keep {
+			continue
+		}
+		for _, k := range [][]byte{eventKey(pos), tenantKey(tenant, pos), streamKey(e.Stream, uint64(e.StreamVersion)), idKey(e.ID)} {
+			_ = b.Delete(k, nil)
+		}
+		n++
+	}
+	if err := it.Close(); err != nil {
+		return 0, fmt.Errorf("purge %s: %w", tenant, err)
+	}
+	_ = b.Set(purgedKey(tenant), be64(upTo), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("purge %s: %w", tenant, err)
+	}
+	return n, nil
+}
