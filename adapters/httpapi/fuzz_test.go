@@ -90,4 +90,3 @@ func FuzzQueryParameters(f *testing.F) {
 		}
 	})
 }
-

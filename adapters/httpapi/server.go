@@ -95,6 +95,17 @@ func (s *Server) Routes() []string {
 	return out
 }
 
+// AllowedRoles returns the roles a route ("METHOD /pattern") admits; nil
+// for a public route.
+func (s *Server) AllowedRoles(route string) []tenants.Role {
+	for _, rt := range s.routes {
+		if rt.method+" "+rt.pattern == route {
+			return rt.roles
+		}
+	}
+	return nil
+}
+
 // HTTPServer wraps h with the timeouts and limits that stop slow or
 // greedy clients from holding the process.
 func HTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {

@@ -24,6 +24,7 @@ type server struct {
 	dir    string
 	tokens map[string]map[tenants.Role]string // tenant -> role -> token
 	stop   func()
+	logs   *lineWriter // everything recalld logged
 }
 
 // lineWriter hands the first line that starts with prefix to a channel.
@@ -78,10 +79,11 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 		s.tokens[name] = toks
 	}
 	out := &lineWriter{prefix: "recalld listening on ", found: make(chan string, 1)}
+	s.logs = &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	argv := append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, io.Discard) }()
+	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs) }()
 	select {
 	case s.base = <-out.found:
 	case err := <-done:
@@ -103,6 +105,13 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 		}
 	})
 	return s
+}
+
+// logged returns what the server has logged so far.
+func (s *server) logged() string {
+	s.logs.mu.Lock()
+	defer s.logs.mu.Unlock()
+	return s.logs.buf.String()
 }
 
 // shutdown stops the server now (the cleanup then does nothing).

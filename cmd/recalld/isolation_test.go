@@ -1,0 +1,79 @@
+package main
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/recallledger/recall/adapters/httpapi"
+	"github.com/recallledger/recall/adapters/tenants"
+)
+
+// TestEveryEndpointIsolatesTenantsAndRoles tries every tenant route with
+// no token, with each of another tenant's tokens, and with each role of
+// the right tenant that the route does not admit. Nothing may be served or
+// written.
+func TestEveryEndpointIsolatesTenantsAndRoles(t *testing.T) {
+	s := startServer(t, "--log-level", "debug")
+	msg := s.send("alice", "bob", "chat", "txt", "tenant a's secret", "c1")
+	before := len(s.events())
+	routes := httpapi.New(nil, nil, httpapi.NewMetrics(), slog.New(slog.DiscardHandler), httpapi.Config{}, nil, nil)
+	bodies := map[string]string{
+		"POST /v1/{org}/{app}/messages":                 `{"from":"x","to":"y","chat_type":"chat","content":"z"}`,
+		"POST /v1/{org}/{app}/messages/{msg_id}/read":   `{"reader":"bob"}`,
+		"POST /v1/{org}/{app}/messages/{msg_id}/recall": `{"actor":"alice"}`,
+		"POST /{org}/{app}/messages/recall":             `{"msgs":[{"msg_id":"` + msg + `","to":"bob","chat_type":"chat"}]}`,
+		"PUT /v1/{org}/{app}/policy":                    `{"recall_enabled":false}`,
+	}
+	tried := 0
+	for _, route := range routes.Routes() {
+		allowed := routes.AllowedRoles(route)
+		if allowed == nil {
+			continue // public
+		}
+		method, pattern, _ := strings.Cut(route, " ")
+		path := strings.NewReplacer("{org}", "a", "{app}", "a", "{msg_id}", msg, "{conversation_id}", "chat:alice:bob").Replace(pattern)
+		if strings.Contains(path, "/conversations/") {
+			path += "?viewer=bob"
+		}
+		body := bodies[route]
+		expect := func(who, token string, status int) {
+			t.Helper()
+			tried++
+			r := s.do(method, path, token, body)
+			if r.status != status {
+				t.Errorf("%s as %s: %d, want %d: %s", route, who, r.status, status, r.body)
+			}
+			if strings.Contains(string(r.body), "secret") {
+				t.Errorf("%s as %s leaked tenant a's data: %s", route, who, r.body)
+			}
+		}
+		expect("nobody", "", 401)
+		expect("a forged token", "rls_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 401)
+		for _, role := range tenants.Roles {
+			expect("tenant b's "+string(role), s.token("b/b", role), 404)
+			if !slices.Contains(allowed, role) {
+				expect("tenant a's "+string(role), s.token("a/a", role), 403)
+			}
+		}
+	}
+	if after := len(s.events()); after != before {
+		t.Fatalf("refused requests wrote %d events", after-before)
+	}
+	if tried < 60 {
+		t.Fatalf("only %d requests tried: the route list is not what it should be", tried)
+	}
+	logs := s.logged()
+	for tenant, toks := range s.tokens {
+		for role, tok := range toks {
+			if strings.Contains(logs, tok) || strings.Contains(logs, tok[21:]) {
+				t.Errorf("%s's %s token appears in the server log", tenant, role)
+			}
+		}
+	}
+	if !strings.Contains(logs, "level=") {
+		t.Fatal("nothing was logged: the log check proves nothing")
+	}
+	t.Logf("%d refused requests across %d routes, none served, none written", tried, len(routes.Routes()))
+}
