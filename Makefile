@@ -3,7 +3,7 @@ GO      ?= go
 DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 
-.PHONY: help run test bench lint fmt build clean
+.PHONY: help run test soak fuzz bench lint fmt build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -14,6 +14,15 @@ run: ## start recalld on $(ADDR) with $(DATA), creating tenant demo/demo on firs
 test: ## vet, then every test with the race detector
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+soak: ## the crash loop with 200 SIGKILL cycles, then every fuzz target for 2 minutes
+	RECALL_CRASH_CYCLES=200 $(GO) test -count=1 -timeout 30m -run CrashLoop -v ./cmd/recalld/
+	$(MAKE) fuzz FUZZTIME=2m
+
+FUZZTIME ?= 30s
+fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fuzz when they fail)
+	for t in FuzzDecideRecall FuzzParsers FuzzEventDecode; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./domain/ || exit 1; done
+	for t in FuzzRequestBodies FuzzQueryParameters; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./adapters/httpapi/ || exit 1; done
 
 bench: ## micro-benchmarks of the hot paths (figures, not pass/fail)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./domain/... ./adapters/...

@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,17 +19,44 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections/all"
 )
 
-// TestCrashLosesNoAcknowledgedSend runs recalld as a child process, kills
-// it with SIGKILL while many clients send, restarts it, and checks that
-// every send it acknowledged is in the log, once, with positions intact.
-func TestCrashLosesNoAcknowledgedSend(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test builds and kills a real recalld; skipped with -short")
+// acks is what recalld acknowledged, to be found in the log after crashes.
+type acks struct {
+	mu      sync.Mutex
+	sends   map[string]string // client_msg_id -> msg_id
+	recalls map[string]bool   // request_id -> recalled
+	reads   map[string]bool   // msg_id + "/" + reader, recorded
+	n       int
+}
+
+func (a *acks) count() int { a.mu.Lock(); defer a.mu.Unlock(); return a.n }
+
+// crashCycles is how many times the crash loop kills recalld:
+// RECALL_CRASH_CYCLES overrides it (make soak runs more).
+func crashCycles(t *testing.T) int {
+	if v := os.Getenv("RECALL_CRASH_CYCLES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("RECALL_CRASH_CYCLES=%q", v)
+		}
+		return n
 	}
+	return 20
+}
+
+// TestCrashLoopLosesNothing runs recalld as a child process under
+// concurrent sends, reads, recalls and admin batches, kills it with SIGKILL
+// at a random moment, restarts it, and checks after every cycle that every
+// acknowledged command is in the log exactly once, that positions have no
+// gap, and that the audit chain verifies; at the end, that the read models
+// equal a fresh rebuild.
+func TestCrashLoopLosesNothing(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "recalld")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Stderr = os.Stderr
@@ -44,63 +73,31 @@ func TestCrashLosesNoAcknowledgedSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	acked := map[string]string{} // client_msg_id -> msg_id
-	var mu sync.Mutex
-	const cycles, writers, ackedPerCycle = 3, 16, 200
+	a := &acks{sends: map[string]string{}, recalls: map[string]bool{}, reads: map[string]bool{}}
+	cycles := crashCycles(t)
+	rng := rand.New(rand.NewPCG(1, 2))
 	for cycle := range cycles {
 		base, proc := startChild(t, bin, dir)
-		var wg sync.WaitGroup
+		if cycle > 0 {
+			checkLog(t, base, toks, a, cycle)
+		}
 		stop := make(chan struct{})
-		count := 0
-		for w := range writers {
+		var wg sync.WaitGroup
+		for w := range 12 {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				client := &http.Client{Timeout: 10 * time.Second}
-				for i := 0; ; i++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					cid := fmt.Sprintf("c%d-w%d-%d", cycle, w, i)
-					body := fmt.Sprintf(`{"from":"u%d","to":"v%d","chat_type":"chat","content":"m %s","client_msg_id":%q}`, w, w, cid, cid)
-					req, _ := http.NewRequest("POST", base+"/v1/crash/test/messages", strings.NewReader(body))
-					req.Header.Set("Authorization", "Bearer "+toks[tenants.RoleService])
-					resp, err := client.Do(req)
-					if err != nil {
-						return // the server is gone
-					}
-					b, _ := io.ReadAll(resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusCreated {
-						continue
-					}
-					var r struct {
-						MsgID string `json:"msg_id"`
-					}
-					if json.Unmarshal(b, &r) == nil {
-						mu.Lock()
-						acked[cid] = r.MsgID
-						count++
-						mu.Unlock()
-					}
-				}
+				load(base, toks, a, fmt.Sprintf("c%d-w%d", cycle, w), stop)
 			}()
 		}
+		// kill at a random moment once some commands were acknowledged
+		target := a.count() + 50 + rng.IntN(150)
 		deadline := time.Now().Add(60 * time.Second)
-		for {
-			mu.Lock()
-			n := count
-			mu.Unlock()
-			if n >= ackedPerCycle {
-				break
-			}
+		for a.count() < target {
 			if time.Now().After(deadline) {
-				t.Fatalf("cycle %d: only %d sends acknowledged in 60 s", cycle, n)
+				t.Fatalf("cycle %d: only %d commands acknowledged in 60 s", cycle, a.count())
 			}
-			time.Sleep(5 * time.Millisecond)
+			time.Sleep(2 * time.Millisecond)
 		}
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
@@ -111,40 +108,205 @@ func TestCrashLosesNoAcknowledgedSend(t *testing.T) {
 	}
 
 	base, proc := startChild(t, bin, dir)
-	defer func() {
-		_ = proc.Process.Signal(syscall.SIGTERM)
-		_ = proc.Wait()
-	}()
+	checkLog(t, base, toks, a, cycles)
+	// a graceful stop flushes the read models; then compare with a rebuild
+	if err := proc.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := proc.Wait(); err != nil {
+		t.Fatalf("recalld after SIGTERM: %v", err)
+	}
+	compareWithRebuild(t, dir)
+	t.Logf("%d SIGKILL cycles: %d acknowledged commands (%d sends, %d recalls, %d reads) all in the log once; read models equal a rebuild",
+		cycles, a.count(), len(a.sends), len(a.recalls), len(a.reads))
+}
+
+// load sends, reads and recalls until stop, recording what was acknowledged.
+func load(base string, toks map[tenants.Role]string, a *acks, prefix string, stop <-chan struct{}) {
+	client := &http.Client{Timeout: 10 * time.Second}
+	post := func(path, token, body string) (int, map[string]any, bool) {
+		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, nil, false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var m map[string]any
+		_ = json.Unmarshal(b, &m)
+		return resp.StatusCode, m, true
+	}
+	svc := toks[tenants.RoleService]
+	for i := 0; ; i++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		cid := fmt.Sprintf("%s-%d", prefix, i)
+		status, m, ok := post("/v1/crash/test/messages", svc, fmt.Sprintf(`{"from":"u%d","to":"v%d","chat_type":"chat","content":"m %s","client_msg_id":%q}`, i%5, i%7, cid, cid))
+		if !ok {
+			return
+		}
+		if status != http.StatusCreated {
+			continue
+		}
+		id := m["msg_id"].(string)
+		a.mu.Lock()
+		a.sends[cid], a.n = id, a.n+1
+		a.mu.Unlock()
+		switch i % 4 {
+		case 1:
+			if status, m, ok = post("/v1/crash/test/messages/"+id+"/read", svc, fmt.Sprintf(`{"reader":"v%d"}`, i%7)); ok && status == 200 {
+				a.mu.Lock()
+				a.reads[id+"/"+fmt.Sprint("v", i%7)], a.n = m["recorded"] == true, a.n+1
+				a.mu.Unlock()
+			}
+		case 2:
+			rid := "r-" + cid
+			if status, m, ok = post("/v1/crash/test/messages/"+id+"/recall", svc, fmt.Sprintf(`{"actor":"u%d","request_id":%q}`, i%5, rid)); ok && (status == 200 || status == 409) {
+				a.mu.Lock()
+				a.recalls[rid], a.n = m["recalled"] == true, a.n+1
+				a.mu.Unlock()
+			}
+		case 3:
+			if status, _, ok = post("/crash/test/messages/recall", toks[tenants.RoleAdmin], fmt.Sprintf(`{"msgs":[{"msg_id":%q,"to":"v%d","chat_type":"chat"}]}`, id, i%7)); ok && status == 200 {
+				a.mu.Lock()
+				a.n++
+				a.mu.Unlock()
+			}
+		}
+	}
+}
+
+// checkLog reads the whole log back and checks it against the acks.
+func checkLog(t *testing.T, base string, toks map[tenants.Role]string, a *acks, cycle int) {
+	t.Helper()
 	evs := allEvents(t, base, "crash/test", toks[tenants.RoleAuditor])
-	seenIDs := map[string]bool{}
-	sent := map[string]string{} // client_msg_id -> msg_id
+	ids := map[string]bool{}
+	sent := map[string]string{}
+	recalls := map[string]bool{}
+	reads := map[string]int{}
 	for i, e := range evs {
 		if e.Position != uint64(i+1) {
-			t.Fatalf("event %d has position %d: gap or reorder", i, e.Position)
+			t.Fatalf("after cycle %d: event %d at position %d: gap or reorder", cycle, i, e.Position)
 		}
-		if seenIDs[e.ID] {
-			t.Fatalf("event id %s twice", e.ID)
+		if ids[e.ID] {
+			t.Fatalf("after cycle %d: event %s twice", cycle, e.ID)
 		}
-		seenIDs[e.ID] = true
-		var s domain.MessageSent
-		if err := json.Unmarshal(e.Data, &s); err != nil {
+		ids[e.ID] = true
+		p, err := e.Decode()
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, dup := sent[s.ClientMsgID]; dup {
-			t.Fatalf("client_msg_id %s sent twice", s.ClientMsgID)
+		switch v := p.(type) {
+		case *domain.MessageSent:
+			if _, dup := sent[v.ClientMsgID]; dup {
+				t.Fatalf("after cycle %d: client_msg_id %s sent twice", cycle, v.ClientMsgID)
+			}
+			sent[v.ClientMsgID] = string(v.MsgID)
+		case *domain.MessageRecalled:
+			if v.RequestID != "" {
+				recalls[v.RequestID] = true
+			}
+		case *domain.RecallRejected:
+			if v.RequestID != "" {
+				recalls[v.RequestID] = false
+			}
+		case *domain.MessageRead:
+			reads[string(v.MsgID)+"/"+string(v.Reader)]++
 		}
-		sent[s.ClientMsgID] = string(s.MsgID)
 	}
-	lost := 0
-	for cid, id := range acked {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for cid, id := range a.sends {
 		if sent[cid] != id {
-			lost++
+			t.Fatalf("after cycle %d: acknowledged send %s (%s) lost", cycle, cid, id)
 		}
 	}
-	if lost > 0 {
-		t.Fatalf("%d of %d acknowledged sends lost after %d SIGKILLs", lost, len(acked), cycles)
+	for rid, recalled := range a.recalls {
+		got, ok := recalls[rid]
+		if !ok || got != recalled {
+			t.Fatalf("after cycle %d: acknowledged recall %s (recalled=%v) not in the log as such", cycle, rid, recalled)
+		}
 	}
-	t.Logf("%d SIGKILL cycles: %d acknowledged sends, all present; %d events in the log", cycles, len(acked), len(evs))
+	for k, recorded := range a.reads {
+		if recorded && reads[k] != 1 {
+			t.Fatalf("after cycle %d: acknowledged read %s is in the log %d times", cycle, k, reads[k])
+		}
+	}
+	eventually(t, func() string {
+		req, _ := http.NewRequest("GET", base+"/v1/crash/test/audit/verify", nil)
+		req.Header.Set("Authorization", "Bearer "+toks[tenants.RoleAuditor])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		var v struct {
+			OK      bool   `json:"ok"`
+			Entries uint64 `json:"entries"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&v)
+		if !v.OK || v.Entries != uint64(len(evs)) {
+			return fmt.Sprintf("after cycle %d: audit chain %+v, want ok with %d entries", cycle, v, len(evs))
+		}
+		return ""
+	})
+}
+
+// compareWithRebuild rebuilds every read model from the log into a fresh
+// store and compares the bytes with what the server kept across crashes.
+func compareWithRebuild(t *testing.T, dir string) {
+	t.Helper()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	kept, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kept.Close()
+	fresh, err := readmodel.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	runners, err := all.Runners(fresh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runners {
+		for pos := uint64(1); ; {
+			evs, err := store.ReadAll(context.Background(), pos, "", 2000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(evs) == 0 {
+				break
+			}
+			if err := r.HandleBatch(evs); err != nil {
+				t.Fatal(err)
+			}
+			pos = evs[len(evs)-1].Position + 1
+		}
+	}
+	for _, p := range all.Projections() {
+		var a, b bytes.Buffer
+		if err := kept.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&a, "%q=%q\n", k, v) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := fresh.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%q=%q\n", k, v) }); err != nil {
+			t.Fatal(err)
+		}
+		if a.String() != b.String() {
+			t.Fatalf("%s after crashes differs from a rebuild (%d vs %d bytes)", p.Name(), a.Len(), b.Len())
+		}
+	}
 }
 
 // startChild starts the recalld binary and returns its base URL.
