@@ -60,6 +60,10 @@ func (r Reason) IsTimeout() bool { return r == ReasonExceedTimeLimit }
 // as a client_msg_id reused for other content.
 var ErrConflict = errors.New("conflict")
 
+// ErrUnavailable is storage that cannot take writes for now (a full disk):
+// nothing was recorded, and a retry later may succeed. Adapters wrap it.
+var ErrUnavailable = errors.New("storage unavailable")
+
 // ConflictError carries the stable code of a conflict.
 type ConflictError struct {
 	Code string

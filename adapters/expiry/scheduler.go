@@ -23,6 +23,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 
+	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
@@ -48,7 +49,8 @@ type Scheduler struct {
 
 // Open opens the scheduler's index in dir.
 func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (*Scheduler, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "expiry index"}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "expiry index"},
+		FS: pebblefs.Waiting(nil, dir, "expiry index", nil, nil, nil)})
 	if err != nil {
 		return nil, fmt.Errorf("open expiry index %s: %w", dir, err)
 	}

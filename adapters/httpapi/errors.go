@@ -75,6 +75,8 @@ func (s *Server) failure(r *http.Request, err error) (int, string, string) {
 		return http.StatusConflict, conflict.Code, conflict.Msg
 	case errors.As(err, &nf):
 		return http.StatusNotFound, "not_found", nf.Error()
+	case errors.Is(err, domain.ErrUnavailable):
+		return http.StatusServiceUnavailable, "storage_unavailable", "the ledger cannot record anything now (" + err.Error() + "); nothing was recorded, retry later"
 	case errors.Is(err, ledger.ErrContention):
 		return http.StatusServiceUnavailable, "contention", err.Error()
 	case errors.Is(err, r.Context().Err()) && r.Context().Err() != nil:
@@ -86,6 +88,9 @@ func (s *Server) failure(r *http.Request, err error) (int, string, string) {
 
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, code, msg := s.failure(r, err)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	}
 	writeError(w, status, code, msg)
 }
 

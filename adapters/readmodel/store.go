@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 
+	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/projections"
 )
@@ -36,6 +37,7 @@ func Open(dir string) (*Store, error) {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].FilterType = pebble.TableFilter
 	}
+	opts.FS = pebblefs.Waiting(nil, dir, "read models", nil, nil, nil)
 	db, err := pebble.Open(dir, opts.EnsureDefaults())
 	opts.Cache.Unref()
 	if err != nil {

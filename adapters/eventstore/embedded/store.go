@@ -34,7 +34,9 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
+	"github.com/cockroachdb/pebble/vfs"
 
+	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
 )
@@ -69,7 +71,12 @@ type Store struct {
 	notify   chan struct{} // closed and replaced after each durable group
 
 	versions map[string]int64 // owned by the committer goroutine
+
+	diskFull atomic.Bool
 }
+
+// ErrDiskFull is returned for appends while the disk is full.
+var ErrDiskFull = fmt.Errorf("disk full: %w", domain.ErrUnavailable)
 
 type appendReq struct {
 	stream   string
@@ -92,18 +99,38 @@ type group struct {
 	head    uint64 // the last position in the batch
 }
 
+// Options tune Open; the zero value is the real disk.
+type Options struct {
+	// FS is the file system (tests inject faults); nil is the real one.
+	FS vfs.FS
+	// SpaceAvailable reports whether the disk has room again after a
+	// write failed for lack of it; nil checks that the data directory's
+	// file system has 64 MiB free.
+	SpaceAvailable func() bool
+}
+
 // Open opens (or creates) the store in dir.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens the store in dir with options.
+//
+// A full disk does not crash the store: pebble would otherwise treat a
+// failed log write as fatal. The write waits, new appends are refused at
+// once with domain.ErrUnavailable, and writing resumes when there is room
+// again; nothing acknowledged is lost and nothing half-written is served.
+func OpenWith(dir string, o Options) (*Store, error) {
+	s := &Store{
+		reqs: make(chan *appendReq, maxGroup), syncs: make(chan *group, 64), done: make(chan struct{}),
+		closed: make(chan struct{}), notify: make(chan struct{}), versions: map[string]int64{},
+	}
 	opts := pebbleOptions()
+	opts.FS = pebblefs.Waiting(o.FS, dir, "event store", o.SpaceAvailable, s.diskFull.Store, s.closed)
 	db, err := pebble.Open(dir, opts)
 	opts.Cache.Unref() // the DB holds its own reference
 	if err != nil {
 		return nil, fmt.Errorf("open event store %s: %w", dir, err)
 	}
-	s := &Store{
-		db: db, reqs: make(chan *appendReq, maxGroup), syncs: make(chan *group, 64), done: make(chan struct{}),
-		closed: make(chan struct{}), notify: make(chan struct{}), versions: map[string]int64{},
-	}
+	s.db = db
 	head, err := s.lastPosition()
 	if err != nil {
 		db.Close()
@@ -159,6 +186,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		if encoded[i], err = encodeEnvelope(e, stream); err != nil {
 			return nil, fmt.Errorf("append %s: %w", stream, err)
 		}
+	}
+	if s.diskFull.Load() {
+		return nil, fmt.Errorf("append %s: %w", stream, ErrDiskFull)
 	}
 	req := &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}
 	select {
