@@ -107,12 +107,16 @@ func (s *Server) AllowedRoles(route string) []tenants.Role {
 }
 
 // HTTPServer wraps h with the timeouts and limits that stop slow or
-// greedy clients from holding the process.
-func HTTPServer(addr string, h http.Handler, log *slog.Logger) *http.Server {
+// greedy clients from holding the process. headerTimeout bounds how long a
+// client may take to send its request headers (0: 5 s).
+func HTTPServer(addr string, h http.Handler, log *slog.Logger, headerTimeout time.Duration) *http.Server {
+	if headerTimeout <= 0 {
+		headerTimeout = 5 * time.Second
+	}
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
+		ReadHeaderTimeout: headerTimeout,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,

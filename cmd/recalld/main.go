@@ -50,6 +50,7 @@ type config struct {
 	rate      float64
 	logLevel  string
 	shutdownT time.Duration
+	headerT   time.Duration
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -70,7 +71,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	rate, _ := strconv.ParseFloat(env("RECALL_RATE_PER_TENANT", "0"), 64)
 	fs.Float64Var(&c.rate, "rate-per-tenant", rate, "requests/s one tenant may make; 0 = default 20000 (env RECALL_RATE_PER_TENANT)")
 	fs.StringVar(&c.logLevel, "log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
-	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight")
+	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
+	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -151,7 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
-	srv := httpapi.HTTPServer(cfg.addr, api, log)
+	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
 
 	bg, cancelBG := context.WithCancel(context.Background())
 	schedDone := make(chan error, 1)
@@ -183,6 +185,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("shutdown", slog.Any("err", err))
+	}
+	// let the projections apply what was acknowledged before they stop, so a
+	// restart starts ready
+	if runErr == nil {
+		waitCaughtUp(sctx, store, runners)
 	}
 	cancelBG()
 	for _, done := range []chan error{schedDone, projDone} {

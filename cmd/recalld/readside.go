@@ -38,6 +38,26 @@ func readiness(store *embedded.Store, runners []*projections.Runner) httpapi.Rea
 	}
 }
 
+// waitCaughtUp returns when every runner has applied the store's head, or
+// ctx ends.
+func waitCaughtUp(ctx context.Context, store *embedded.Store, runners []*projections.Runner) {
+	head := store.Head()
+	for {
+		behind := false
+		for _, r := range runners {
+			behind = behind || r.Position() < head
+		}
+		if !behind {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
 func registerProjectionMetrics(m *httpapi.Metrics, store *embedded.Store, runners []*projections.Runner) {
 	m.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "recall_store_head_position", Help: "Position of the last durable event.",
