@@ -23,6 +23,7 @@ FUZZTIME ?= 30s
 fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fuzz when they fail)
 	for t in FuzzDecideRecall FuzzParsers FuzzEventDecode; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./domain/ || exit 1; done
 	for t in FuzzRequestBodies FuzzQueryParameters; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./adapters/httpapi/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzArguments$$' -fuzztime $(FUZZTIME) ./cmd/recallctl/
 
 bench: ## micro-benchmarks of the hot paths (figures, not pass/fail)
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./domain/... ./adapters/...
