@@ -3,7 +3,7 @@ GO      ?= go
 DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 
-.PHONY: help run test soak fuzz bench lint fmt build clean
+.PHONY: help run test soak fuzz bench bench-large lint fmt build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -25,8 +25,14 @@ fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fu
 	for t in FuzzRequestBodies FuzzQueryParameters; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./adapters/httpapi/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzArguments$$' -fuzztime $(FUZZTIME) ./cmd/recallctl/
 
-bench: ## micro-benchmarks of the hot paths (figures, not pass/fail)
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./domain/... ./adapters/...
+bench: build ## recallbench's scenarios at a size that takes a few minutes, then the micro-benchmarks; JSON lines and figures, not pass/fail
+	./bin/recallbench --size small
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/ ./adapters/feedbus/
+	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/eventstore/embedded/
+	$(GO) test -run '^$$' -bench . ./domain/
+
+bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores)
+	./bin/recallbench --size large
 
 lint: ## gofmt check and vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)

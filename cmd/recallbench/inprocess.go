@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/feedbus"
+	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/auditlog"
+)
+
+// tempDir makes a fresh directory removed when the scenario ends.
+func tempDir() (string, func(), error) {
+	dir, err := os.MkdirTemp("", "recallbench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+var benchContent = "see you at the station at nine, bring the tickets and the umbrella"
+
+// sendEvent is a ~320-byte MessageSent like a real one.
+func sendEvent(tn domain.Tenant, at time.Time, from, to domain.UserID, chat domain.ChatType, id domain.MsgID) domain.Event {
+	e, _ := domain.NewEvent(uuid.NewString(), tn, at, domain.TypeMessageSent, domain.MessageSent{
+		MsgID: id, ConversationID: domain.ConversationID(chat, from, to), ChatType: chat, From: from, To: to,
+		MsgType: "txt", Content: benchContent, ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios",
+	})
+	return e
+}
+
+// benchAppend measures durable single-event appends, each a send to its own
+// stream, at concurrency 1, 8 and 64, and beside each the raw storage
+// engine doing the same number of synced writes of the same size.
+func benchAppend(ctx context.Context, c *config) error {
+	tn, _ := domain.ParseTenant("bench/app")
+	for _, conc := range []int{1, 8, 64} {
+		n := c.appends
+		if conc == 1 {
+			n = max(2000, c.appends/6) // one writer is bound by the fsync rate
+		}
+		dir, cleanup, err := tempDir()
+		if err != nil {
+			return err
+		}
+		store, err := embedded.Open(filepath.Join(dir, "events"))
+		if err != nil {
+			cleanup()
+			return err
+		}
+		lat := make([]time.Duration, n)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		start := time.Now()
+		for range conc {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= n || ctx.Err() != nil {
+						return
+					}
+					id := domain.MsgID(fmt.Sprint("m", i))
+					e := sendEvent(tn, start, "alice", "bob", domain.ChatSingle, id)
+					t0 := time.Now()
+					if _, err := store.Append(ctx, domain.MessageStream(tn, id), domain.NoStream, []domain.Event{e}); err != nil {
+						failed.Add(1)
+						continue
+					}
+					lat[i] = time.Since(t0)
+					if i%1000 == 0 {
+						c.progress.show("append concurrency %d: %d/%d", conc, i, n)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		store.Close()
+		baseline, err := embedded.RawBaseline(filepath.Join(dir, "raw"), conc, n)
+		cleanup()
+		if err != nil {
+			return err
+		}
+		rate := float64(n) / elapsed.Seconds()
+		p50, p99 := percentiles(lat)
+		if err := c.emit(result{Scenario: "append", Concurrency: conc, N: n, EventsPerS: round(rate), BaselinePerS: round(baseline),
+			RatioToBaseline: round2(baseline / rate), P50Ms: p50, P99Ms: p99, Errors: int(failed.Load())}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func round(v float64) float64  { return float64(int64(v + 0.5)) }
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+
+// history writes about n events of a realistic mix straight into store:
+// several tenants, one-to-one and group chats, reads, about 12% of sends
+// followed by a recall attempt (some refused, some after the window),
+// each message's history appended as one stream by 64 writers.
+func history(ctx context.Context, c *config, store *embedded.Store, n int) error {
+	tenants := make([]domain.Tenant, 20)
+	for i := range tenants {
+		tenants[i], _ = domain.ParseTenant(fmt.Sprintf("org%d/app", i))
+	}
+	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var written atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errc := make(chan error, 64)
+	for w := range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for written.Load() < int64(n) && ctx.Err() == nil {
+				i := next.Add(1)
+				tn := tenants[rng.IntN(len(tenants))]
+				at := base.Add(time.Duration(i) * 50 * time.Millisecond)
+				from := domain.UserID(fmt.Sprint("u", rng.IntN(500)))
+				to, chat := domain.UserID(fmt.Sprint("u", rng.IntN(500))), domain.ChatSingle
+				if to == from {
+					to += "x"
+				}
+				if rng.IntN(4) == 0 {
+					to, chat = domain.UserID(fmt.Sprint("g", rng.IntN(50))), domain.ChatGroup
+				}
+				id := domain.MsgID(uuid.NewString())
+				evs := []domain.Event{sendEvent(tn, at, from, to, chat, id)}
+				if rng.IntN(2) == 0 {
+					reader := to
+					if chat == domain.ChatGroup {
+						reader = domain.UserID(fmt.Sprint("u", rng.IntN(500)))
+					}
+					e, _ := domain.NewEvent(uuid.NewString(), tn, at.Add(2*time.Second), domain.TypeMessageRead, domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"})
+					evs = append(evs, e)
+				}
+				if rng.IntN(100) < 12 {
+					elapsed := int64(rng.IntN(200_000))
+					var e domain.Event
+					switch {
+					case elapsed > 120_000:
+						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
+							MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
+					case rng.IntN(5) == 0:
+						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
+							MsgID: id, Actor: "u0", ActorRole: domain.RoleMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
+					default:
+						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{
+							MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
+					}
+					evs = append(evs, e)
+				}
+				if _, err := store.Append(ctx, domain.MessageStream(tn, id), domain.NoStream, evs); err != nil {
+					errc <- err
+					return
+				}
+				if w := written.Add(int64(len(evs))); w%10_000 < int64(len(evs)) {
+					c.progress.show("writing history: %d/%d events", w, n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	return <-errc
+}
+
+// withHistory opens a fresh store holding about n events.
+func withHistory(ctx context.Context, c *config, n int, fn func(dir string, store *embedded.Store) error) error {
+	dir, cleanup, err := tempDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := history(ctx, c, store, n); err != nil {
+		return err
+	}
+	return fn(dir, store)
+}
+
+// rebuild feeds every stored event to runner in batches, as recallctl does.
+func rebuild(ctx context.Context, c *config, store *embedded.Store, r *projections.Runner) (int, error) {
+	n := 0
+	head := store.Head()
+	for pos := uint64(1); ctx.Err() == nil; {
+		evs, err := store.ReadAll(ctx, pos, "", 2000)
+		if err != nil || len(evs) == 0 {
+			return n, err
+		}
+		if err := r.HandleBatch(evs); err != nil {
+			return n, err
+		}
+		n += len(evs)
+		pos = evs[len(evs)-1].Position + 1
+		c.progress.show("rebuilding %s: %d/%d", r.Name(), pos-1, head)
+	}
+	return n, ctx.Err()
+}
+
+// benchRebuild rebuilds each read model from a history of c.events.
+func benchRebuild(ctx context.Context, c *config) error {
+	return withHistory(ctx, c, c.events, func(dir string, store *embedded.Store) error {
+		rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+		if err != nil {
+			return err
+		}
+		defer rm.Close()
+		runners, err := all.Runners(rm)
+		if err != nil {
+			return err
+		}
+		for _, r := range runners {
+			start := time.Now()
+			n, err := rebuild(ctx, c, store, r)
+			if err != nil {
+				return err
+			}
+			if err := c.emit(result{Scenario: "rebuild", N: n, EventsPerS: round(float64(n) / time.Since(start).Seconds()), Note: r.Name()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// benchLag appends sends at a steady 5,000 events/s while the three
+// projections run through the watermill router, and measures the time
+// from an append's acknowledgement to every projection having committed it.
+func benchLag(ctx context.Context, c *config) error {
+	const rate = 5000
+	dir, cleanup, err := tempDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	runners, err := all.Runners(rm)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	acked := map[uint64]time.Time{}
+	var lags []time.Duration
+	var seen uint64
+	minPos := func() uint64 {
+		m := runners[0].Position()
+		for _, r := range runners[1:] {
+			m = min(m, r.Position())
+		}
+		return m
+	}
+	for _, r := range runners {
+		r.Watch(func(domain.Event) {
+			now, p := time.Now(), minPos()
+			mu.Lock()
+			for ; seen < p; seen++ {
+				if t, ok := acked[seen+1]; ok {
+					lags = append(lags, now.Sub(t))
+					delete(acked, seen+1)
+				}
+			}
+			mu.Unlock()
+		})
+	}
+	fctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- feedbus.Run(fctx, store, runners, slog.New(slog.DiscardHandler)) }()
+	tn, _ := domain.ParseTenant("bench/app")
+	const perTick = 10
+	tick := time.NewTicker(time.Second / (rate / perTick))
+	defer tick.Stop()
+	var wg sync.WaitGroup
+	n := 0
+	start := time.Now()
+	for time.Since(start) < c.duration && ctx.Err() == nil {
+		<-tick.C
+		for range perTick {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				id := domain.MsgID(fmt.Sprint("m", i))
+				out, err := store.Append(ctx, domain.MessageStream(tn, id), domain.NoStream, []domain.Event{sendEvent(tn, time.Now(), "alice", "bob", domain.ChatSingle, id)})
+				if err != nil {
+					return
+				}
+				now := time.Now()
+				mu.Lock()
+				if out[0].Position > seen {
+					acked[out[0].Position] = now
+				}
+				mu.Unlock()
+			}(n)
+			n++
+		}
+		c.progress.show("lag: %d events sent", n)
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	for deadline := time.Now().Add(10 * time.Second); minPos() < store.Head() && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+	mu.Lock()
+	p50, p99 := percentiles(lags)
+	measured := len(lags)
+	mu.Unlock()
+	return c.emit(result{Scenario: "lag", N: measured, EventsPerS: round(float64(n) / elapsed.Seconds()), TargetRate: rate, P50Ms: p50, P99Ms: p99})
+}
+
+// benchAuditQuery builds the audit log of c.events and times filtered
+// pages: by actor, message, conversation, action and outcome, time range.
+func benchAuditQuery(ctx context.Context, c *config) error {
+	return withHistory(ctx, c, c.events, func(dir string, store *embedded.Store) error {
+		rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+		if err != nil {
+			return err
+		}
+		defer rm.Close()
+		r, err := projections.NewRunner(auditlog.Projection{}, rm)
+		if err != nil {
+			return err
+		}
+		if _, err := rebuild(ctx, c, store, r); err != nil {
+			return err
+		}
+		sample, err := store.ReadAll(ctx, store.Head()/2, "", 1000)
+		if err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewPCG(3, 4))
+		const queries = 2000
+		lat := make([]time.Duration, 0, queries)
+		for i := range queries {
+			e := sample[rng.IntN(len(sample))]
+			f := auditlog.Filter{Limit: 50}
+			switch i % 5 {
+			case 0:
+				f.Actor = fmt.Sprint("u", rng.IntN(500))
+			case 1:
+				p, _ := e.Decode()
+				if s, ok := p.(*domain.MessageSent); ok {
+					f.MsgID = string(s.MsgID)
+				} else {
+					f.Action = "recall"
+				}
+			case 2:
+				f.ConversationID = fmt.Sprint("groupchat:g", rng.IntN(50))
+			case 3:
+				f.Action, f.Outcome = "recall", "refused"
+			case 4:
+				f.From = e.OccurredAt.Time()
+				f.To = f.From.Add(time.Hour)
+			}
+			t0 := time.Now()
+			if _, err := auditlog.Query(rm, e.Tenant, f); err != nil {
+				return err
+			}
+			lat = append(lat, time.Since(t0))
+			c.progress.show("audit queries: %d/%d", i, queries)
+		}
+		p50, p99 := percentiles(lat)
+		return c.emit(result{Scenario: "audit-query", N: int(store.Head()), P50Ms: p50, P99Ms: p99, Note: fmt.Sprintf("%d filtered pages of 50", queries)})
+	})
+}
+
+// benchMemory reports this process's resident memory as the history held
+// by its store and read models grows.
+func benchMemory(ctx context.Context, c *config) error {
+	dir, cleanup, err := tempDir()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+	if err != nil {
+		return err
+	}
+	defer rm.Close()
+	runners, err := all.Runners(rm)
+	if err != nil {
+		return err
+	}
+	for _, frac := range []int{25, 50, 100} {
+		if err := history(ctx, c, store, c.events*frac/100-int(store.Head())); err != nil {
+			return err
+		}
+		for _, r := range runners {
+			for pos := r.Position() + 1; ; {
+				evs, err := store.ReadAll(ctx, pos, "", 2000)
+				if err != nil {
+					return err
+				}
+				if len(evs) == 0 {
+					break
+				}
+				if err := r.HandleBatch(evs); err != nil {
+					return err
+				}
+				pos = evs[len(evs)-1].Position + 1
+			}
+		}
+		if err := c.emit(result{Scenario: "memory", N: int(store.Head()), RSSMB: round2(rssMB())}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

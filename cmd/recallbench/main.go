@@ -1,0 +1,218 @@
+// Command recallbench measures Recall Ledger the way its users load it and
+// prints one JSON object a line per result:
+//
+//	{"scenario":…,"concurrency":…,"n":…,"events_per_s":…,"p50_ms":…,"p99_ms":…,"rss_mb":…}
+//
+// Scenarios: append (durable appends in-process at concurrency 1, 8 and 64,
+// beside the raw storage engine doing the same writes), send-http and
+// recall-http (a real recalld on a loopback port: started from the recalld
+// binary next to this one with a fresh data directory, or the one at
+// --addr), rebuild, lag, audit-query and memory. Progress goes to a
+// terminal on stderr; the JSON lines go to stdout.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "recallbench:", err)
+		os.Exit(1)
+	}
+}
+
+// config is what every scenario may use.
+type config struct {
+	scenarios []string
+	size      string // small or large
+	events    int    // history size for rebuild, audit-query, memory
+	appends   int    // appends per concurrency level
+	duration  time.Duration
+	addr      string // an external recalld, with --token
+	token     string
+	recalld   string // the recalld binary to start
+	out       io.Writer
+	progress  *progress
+}
+
+var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("recallbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	scen := fs.String("scenario", "all", "comma-separated: "+strings.Join(allScenarios, ", ")+", or all")
+	fs.StringVar(&c.size, "size", "small", "small (a few minutes on 2 cores) or large (10 million events)")
+	fs.IntVar(&c.events, "events", 0, "history size for rebuild, audit-query and memory (default by --size)")
+	fs.IntVar(&c.appends, "appends", 0, "appends per concurrency level (default by --size)")
+	fs.DurationVar(&c.duration, "duration", 0, "how long each HTTP or lag run lasts (default by --size)")
+	fs.StringVar(&c.addr, "addr", "", "drive this running recalld instead of starting one (needs --token, a service token of tenant bench/app)")
+	fs.StringVar(&c.token, "token", "", "service token for --addr")
+	fs.StringVar(&c.recalld, "recalld", "", "recalld binary to start (default: next to recallbench, then on PATH)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch c.size {
+	case "small":
+		c.events, c.appends, c.duration = orInt(c.events, 200_000), orInt(c.appends, 30_000), orDur(c.duration, 5*time.Second)
+	case "large":
+		c.events, c.appends, c.duration = orInt(c.events, 10_000_000), orInt(c.appends, 200_000), orDur(c.duration, 20*time.Second)
+	default:
+		return fmt.Errorf("--size %q: want small or large", c.size)
+	}
+	c.scenarios = allScenarios
+	if *scen != "all" {
+		c.scenarios = strings.Split(*scen, ",")
+		for _, s := range c.scenarios {
+			if !slices.Contains(allScenarios, s) {
+				return fmt.Errorf("unknown scenario %q; want %s", s, strings.Join(allScenarios, ", "))
+			}
+		}
+	}
+	c.out = stdout
+	c.progress = newProgress(stderr)
+	for _, s := range c.scenarios {
+		var err error
+		switch s {
+		case "append":
+			err = benchAppend(ctx, &c)
+		case "send-http":
+			err = benchSendHTTP(ctx, &c)
+		case "recall-http":
+			err = benchRecallHTTP(ctx, &c)
+		case "rebuild":
+			err = benchRebuild(ctx, &c)
+		case "lag":
+			err = benchLag(ctx, &c)
+		case "audit-query":
+			err = benchAuditQuery(ctx, &c)
+		case "memory":
+			err = benchMemory(ctx, &c)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", s, err)
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// result is one line of output; zero fields are left out.
+type result struct {
+	Scenario        string  `json:"scenario"`
+	Concurrency     int     `json:"concurrency,omitempty"`
+	N               int     `json:"n"`
+	EventsPerS      float64 `json:"events_per_s,omitempty"`
+	BaselinePerS    float64 `json:"baseline_events_per_s,omitempty"`
+	RatioToBaseline float64 `json:"slowdown_vs_baseline,omitempty"`
+	RequestsPerS    float64 `json:"requests_per_s,omitempty"`
+	TargetRate      float64 `json:"target_rate,omitempty"`
+	P50Ms           float64 `json:"p50_ms,omitempty"`
+	P99Ms           float64 `json:"p99_ms,omitempty"`
+	RSSMB           float64 `json:"rss_mb,omitempty"`
+	Errors          int     `json:"errors,omitempty"`
+	Note            string  `json:"note,omitempty"`
+}
+
+func (c *config) emit(r result) error {
+	c.progress.clear()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.out, "%s\n", b)
+	return err
+}
+
+// percentiles returns p50 and p99 of ds in milliseconds.
+func percentiles(ds []time.Duration) (float64, float64) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	slices.Sort(ds)
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	return ms(ds[len(ds)/2]), ms(ds[min(len(ds)-1, len(ds)*99/100)])
+}
+
+// rssMB reads this process's resident memory.
+func rssMB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb float64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
+
+// progress shows how far a long run got, on a terminal only.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	last  time.Time
+	dirty bool
+}
+
+func newProgress(w io.Writer) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) show(format string, args ...any) {
+	if !p.tty || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	p.dirty = true
+	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
+}
+
+func (p *progress) clear() {
+	if p.tty && p.dirty {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.dirty = false
+	}
+}
+
+var errNoRecalld = errors.New("no recalld binary: build it (make bench does) or give --recalld or --addr")

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+)
+
+// TestInProcessScenariosPrintResults runs the in-process scenarios at a
+// tiny size and checks each prints well-formed result lines. It asserts
+// the shape of the output, never a speed.
+func TestInProcessScenariosPrintResults(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"--scenario", "append,rebuild,audit-query,memory,lag", "--appends", "300", "--events", "2000", "--duration", "300ms"}, &out, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("not a JSON line: %q", line)
+		}
+		counts[r.Scenario]++
+		if r.N <= 0 {
+			t.Errorf("%s: n = %d", r.Scenario, r.N)
+		}
+		switch r.Scenario {
+		case "append":
+			if r.EventsPerS <= 0 || r.BaselinePerS <= 0 || r.Concurrency == 0 || r.P99Ms < r.P50Ms {
+				t.Errorf("append line %q", line)
+			}
+		case "rebuild":
+			if r.EventsPerS <= 0 || r.Note == "" {
+				t.Errorf("rebuild line %q", line)
+			}
+		case "memory":
+			if r.RSSMB <= 0 {
+				t.Errorf("memory line %q", line)
+			}
+		}
+	}
+	want := map[string]int{"append": 3, "rebuild": 3, "audit-query": 1, "memory": 3, "lag": 1}
+	for s, n := range want {
+		if counts[s] != n {
+			t.Errorf("%s: %d lines, want %d\n%s", s, counts[s], n, out.String())
+		}
+	}
+	if err := run(context.Background(), []string{"--scenario", "nope"}, io.Discard, io.Discard); err == nil {
+		t.Error("an unknown scenario was accepted")
+	}
+}
