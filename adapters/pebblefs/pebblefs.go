@@ -1,6 +1,7 @@
-// Package pebblefs makes a pebble database wait out a full disk instead of
-// dying: pebble treats a failed log write as fatal, so its file system is
-// wrapped to hold the failed write until there is room again, then retry.
+// Package pebblefs makes a pebble database wait out a full disk, or a data
+// directory that became unwritable, instead of dying: pebble treats a
+// failed log write as fatal, so its file system is wrapped to hold the
+// failed write until writing works again, then retry it.
 package pebblefs
 
 import (
@@ -14,7 +15,8 @@ import (
 // MinFreeBytes is the free space after which writes resume.
 const MinFreeBytes = 64 << 20
 
-// Waiting wraps fs so that a write failing with ENOSPC waits until
+// Waiting wraps fs so that a write failing for lack of space, quota or
+// permission waits until
 // available reports room (nil: dir's file system has MinFreeBytes free) or
 // stop is closed, then is retried once. onFull, if not nil, is told when
 // the disk fills and when it has room again.
@@ -23,14 +25,14 @@ func Waiting(fs vfs.FS, dir, name string, available func() bool, onFull func(ful
 		fs = vfs.Default
 	}
 	if available == nil {
-		available = func() bool { return FreeBytes(dir) >= MinFreeBytes }
+		available = func() bool { return FreeBytes(dir) >= MinFreeBytes && writable(dir) }
 	}
-	return vfs.OnDiskFull(fs, func() {
+	return vfs.OnDiskFull(errnoFS{fs}, func() {
 		if onFull != nil {
 			onFull(true)
 			defer onFull(false)
 		}
-		slog.Error(name + ": the disk is full; writes wait until there is room")
+		slog.Error(name + ": the disk is full or the data directory is not writable; writes wait until it is")
 		for !available() {
 			select {
 			case <-stop:

@@ -51,6 +51,7 @@ type config struct {
 	logLevel  string
 	shutdownT time.Duration
 	headerT   time.Duration
+	debugAddr string
 }
 
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -73,6 +74,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.logLevel, "log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
+	fs.StringVar(&c.debugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -154,6 +156,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
+
+	if cfg.debugAddr != "" {
+		if err := serveDebug(cfg.debugAddr, log); err != nil {
+			return err
+		}
+	}
 
 	bg, cancelBG := context.WithCancel(context.Background())
 	schedDone := make(chan error, 1)

@@ -85,3 +85,47 @@ func TestFullDiskRefusesWritesAndRecovers(t *testing.T) {
 		t.Fatalf("after reopen %d events: %v", len(evs), err)
 	}
 }
+
+// TestUnwritableDirectoryAtRunTimeRefusesWritesAndRecovers: permission
+// taken away while running (EACCES on writes) is handled like a full disk.
+func TestUnwritableDirectoryAtRunTimeRefusesWritesAndRecovers(t *testing.T) {
+	dir := t.TempDir()
+	var denied atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
+		if denied.Load() && op.OpKind() == errorfs.OpKindWrite {
+			return syscall.EACCES
+		}
+		return nil
+	}))
+	s, err := OpenWith(dir, Options{FS: fs, SpaceAvailable: func() bool { return !denied.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	appendOne := func(i int) error {
+		_, err := s.Append(ctx, fmt.Sprint("x-a/a.", i), domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", i)})
+		return err
+	}
+	if err := appendOne(0); err != nil {
+		t.Fatal(err)
+	}
+	denied.Store(true)
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- appendOne(1) }()
+	for deadline := time.Now().Add(10 * time.Second); !s.diskFull.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the unwritable directory was not noticed")
+		}
+	}
+	if err := appendOne(2); !errors.Is(err, domain.ErrUnavailable) {
+		t.Fatalf("append while unwritable: %v", err)
+	}
+	denied.Store(false)
+	if err := <-inFlight; err != nil {
+		t.Fatalf("append in flight after recovery: %v", err)
+	}
+	if err := appendOne(3); err != nil || s.Head() != 3 {
+		t.Fatalf("after recovery: %v, head %d", err, s.Head())
+	}
+}
