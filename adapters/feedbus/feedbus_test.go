@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -53,7 +54,7 @@ func TestSubscriberDeliversInOrderAndRedeliversOnNack(t *testing.T) {
 			if err := json.Unmarshal(m.Payload, &e); err != nil {
 				t.Fatal(err)
 			}
-			if m.Metadata.Get(PositionKey) == "" || m.UUID != e.ID {
+			if m.Metadata.Get(PositionKey) != fmt.Sprint(e.Position) || m.UUID != fmt.Sprint(e.Position) {
 				t.Fatalf("metadata %v uuid %s", m.Metadata, m.UUID)
 			}
 			return e.Position, m.Ack, m.Nack

@@ -23,6 +23,12 @@ import (
 // PositionKey is the metadata key carrying an event's global position.
 const PositionKey = "position"
 
+// rawFollower is a store that can hand over events as their stored JSON;
+// the subscriber then forwards those bytes instead of encoding again.
+type rawFollower interface {
+	FollowRaw(ctx context.Context, from uint64, handle func(position uint64, raw []byte) error) error
+}
+
 // Subscriber is a watermill subscriber over an event store. Each message
 // carries one event's JSON (schema v1); the next is sent only once the
 // previous is acked, and a nacked one is sent again, so a handler sees the
@@ -68,24 +74,30 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	go func() {
 		defer s.wg.Done()
 		defer close(out)
+		if rf, ok := s.store.(rawFollower); ok {
+			_ = rf.FollowRaw(ctx, s.from(topic), func(pos uint64, raw []byte) error {
+				return deliver(ctx, out, pos, raw)
+			})
+			return
+		}
 		_ = s.store.Follow(ctx, s.from(topic), "", func(e domain.Event) error {
 			payload, err := json.Marshal(e)
 			if err != nil {
 				return err
 			}
-			return deliver(ctx, out, e, payload)
+			return deliver(ctx, out, e.Position, payload)
 		})
 	}()
 	return out, nil
 }
 
-// deliver sends one event until a handler acks it.
-func deliver(ctx context.Context, out chan<- *message.Message, e domain.Event, payload []byte) error {
+// deliver sends one event until a handler acks it. The message's UUID is
+// the position: unique in the log, and known without decoding the event.
+func deliver(ctx context.Context, out chan<- *message.Message, position uint64, payload []byte) error {
+	id := strconv.FormatUint(position, 10)
 	for {
-		msg := message.NewMessage(e.ID, payload)
-		msg.Metadata.Set(PositionKey, strconv.FormatUint(e.Position, 10))
-		msg.Metadata.Set("type", e.Type)
-		msg.Metadata.Set("tenant", e.Tenant)
+		msg := message.NewMessage(id, payload)
+		msg.Metadata.Set(PositionKey, id)
 		msg.SetContext(ctx)
 		select {
 		case out <- msg:

@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -220,5 +221,41 @@ func TestTornTailIsRecovered(t *testing.T) {
 	}
 	if out, err := s.Append(ctx, "x-a/a.next", domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", 99)}); err != nil || out[0].Position != 51 {
 		t.Fatalf("append after recovery: %v %+v", err, out)
+	}
+}
+
+func TestFollowRawHandsOverTheStoredJSON(t *testing.T) {
+	s := openTemp(t).(*Store)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for i := range 3 {
+		if _, err := s.Append(ctx, fmt.Sprint("x-a/a.", i), domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, _ := s.ReadAll(ctx, 2, "", 10)
+	var got []domain.Event
+	done := make(chan error, 1)
+	go func() {
+		done <- s.FollowRaw(ctx, 2, func(pos uint64, raw []byte) error {
+			var e domain.Event
+			if err := json.Unmarshal(raw, &e); err != nil || e.Position != pos {
+				return fmt.Errorf("position %d: %v %+v", pos, err, e)
+			}
+			got = append(got, e)
+			if len(got) == 3 {
+				cancel()
+			}
+			return nil
+		})
+	}()
+	if _, err := s.Append(context.Background(), "x-a/a.live", domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", 9)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].ID != want[0].ID || got[1].ID != want[1].ID || got[2].Position != 4 {
+		t.Fatalf("followed %+v", got)
 	}
 }
