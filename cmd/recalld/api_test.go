@@ -409,7 +409,7 @@ func TestEventsFeed(t *testing.T) {
 
 func TestPublicEndpoints(t *testing.T) {
 	s := startServer(t)
-	for path, want := range map[string]string{"/healthz": `"ok":true`, "/readyz": `"ready":true`, "/metrics": "recall_http_requests_total", "/openapi.json": `"openapi"`} {
+	for path, want := range map[string]string{"/healthz": `"ok":true`, "/readyz": `"ready":true`, "/metrics": "recall_outcomes_total", "/openapi.json": `"openapi"`} {
 		r := s.do("GET", path, "", "")
 		if r.status != 200 || !strings.Contains(string(r.body), want) {
 			t.Errorf("%s: %d %.200s", path, r.status, r.body)

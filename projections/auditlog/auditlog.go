@@ -165,7 +165,7 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
-		if err := projections.SetJSON(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
+		if err := setState(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
 			return err
 		}
 	case *domain.AuditQueried:
@@ -176,13 +176,13 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	}
 
 	var anchor, head link
-	if _, err := projections.GetJSON(tx, anchorKey(t), &anchor); err != nil {
+	if _, err := getState(tx, anchorKey(t), &anchor); err != nil {
 		return err
 	}
 	if ev.Position <= anchor.Position {
 		return nil // purged by retention; only its side state (the policy) above is kept
 	}
-	if _, err := projections.GetJSON(tx, headKey(t), &head); err != nil {
+	if _, err := getState(tx, headKey(t), &head); err != nil {
 		return err
 	}
 	if head.Seq == 0 {
@@ -191,7 +191,7 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	e.Seq = head.Seq + 1
 	if e.MsgID != "" && e.Action != ActionSend {
 		var info msgInfo
-		if _, err := projections.GetJSON(tx, msgKey(t, e.MsgID), &info); err != nil {
+		if _, err := getState(tx, msgKey(t, e.MsgID), &info); err != nil {
 			return err
 		}
 		e.ConversationID = info.Conv
@@ -213,11 +213,11 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	if err := tx.Set(timeKey(t, e.At.UnixMilli(), e.Seq), nil); err != nil {
 		return err
 	}
-	if err := projections.SetJSON(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash}); err != nil {
+	if err := setState(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash}); err != nil {
 		return err
 	}
 	if e.Action == ActionSend {
-		if err := projections.SetJSON(tx, msgKey(t, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq}); err != nil {
+		if err := setState(tx, msgKey(t, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq}); err != nil {
 			return err
 		}
 	}
@@ -232,14 +232,14 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 // hash covers content_sha256, not content, so the chain still verifies.
 func dropContentIfPolicySaysSo(tx projections.Tx, tenant, msg string) error {
 	pol := tenantPolicy{KeepContent: true}
-	if _, err := projections.GetJSON(tx, policyKey(tenant), &pol); err != nil {
+	if _, err := getState(tx, policyKey(tenant), &pol); err != nil {
 		return err
 	}
 	if pol.KeepContent {
 		return nil
 	}
 	var info msgInfo
-	found, err := projections.GetJSON(tx, msgKey(tenant, msg), &info)
+	found, err := getState(tx, msgKey(tenant, msg), &info)
 	if err != nil || !found {
 		return err
 	}

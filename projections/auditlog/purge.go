@@ -33,12 +33,12 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 	n, lastPos := 0, uint64(0)
 	err := store.Update(Name, func(tx projections.Tx) error {
 		pol := tenantPolicy{RetentionS: domain.DefaultAuditRetentionS}
-		if _, err := projections.GetJSON(tx, policyKey(tenant), &pol); err != nil {
+		if _, err := getState(tx, policyKey(tenant), &pol); err != nil {
 			return err
 		}
 		cutoff := now.Add(-time.Duration(pol.RetentionS) * time.Second)
 		var anchor link
-		if _, err := projections.GetJSON(tx, anchorKey(tenant), &anchor); err != nil {
+		if _, err := getState(tx, anchorKey(tenant), &anchor); err != nil {
 			return err
 		}
 		prefix := tkey("e", tenant)
@@ -81,7 +81,7 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 		last := doomed[len(doomed)-1]
 		n = len(doomed)
 		var head link
-		if _, err := projections.GetJSON(tx, headKey(tenant), &head); err != nil {
+		if _, err := getState(tx, headKey(tenant), &head); err != nil {
 			return err
 		}
 		if head.Seq <= last.Seq {
@@ -91,7 +91,7 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 				return err
 			}
 		}
-		return projections.SetJSON(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash, Position: last.Position})
+		return setState(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash, Position: last.Position})
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("purge audit log of %s: %w", tenant, err)
@@ -104,7 +104,7 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 func Anchor(store projections.Store, tenant string) (uint64, error) {
 	var a link
 	err := store.View(Name, func(tx projections.Tx) error {
-		_, err := projections.GetJSON(tx, anchorKey(tenant), &a)
+		_, err := getState(tx, anchorKey(tenant), &a)
 		return err
 	})
 	return a.Position, err

@@ -168,10 +168,10 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 	var res VerifyResult
 	err := store.View(Name, func(tx projections.Tx) error {
 		var anchor, head link
-		if _, err := projections.GetJSON(tx, anchorKey(tenant), &anchor); err != nil {
+		if _, err := getState(tx, anchorKey(tenant), &anchor); err != nil {
 			return err
 		}
-		if _, err := projections.GetJSON(tx, headKey(tenant), &head); err != nil {
+		if _, err := getState(tx, headKey(tenant), &head); err != nil {
 			return err
 		}
 		res.Anchor = anchor.Seq
