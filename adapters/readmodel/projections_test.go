@@ -560,3 +560,47 @@ func TestCSVNeutralisesFormulas(t *testing.T) {
 		t.Errorf("CSV header or line ends: %q", out)
 	}
 }
+
+func TestTransactionReadsSeeItsOwnWritesAndEmptyValues(t *testing.T) {
+	rm, err := readmodel.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	err = rm.Update("ns", func(tx projections.Tx) error {
+		if v, _ := tx.Get([]byte("k")); v != nil {
+			return fmt.Errorf("absent key read as %q", v)
+		}
+		if err := tx.Set([]byte("k"), nil); err != nil {
+			return err
+		}
+		if v, _ := tx.Get([]byte("k")); v == nil || len(v) != 0 {
+			return fmt.Errorf("empty value read as %v", v)
+		}
+		if err := tx.Set([]byte("k"), []byte("v")); err != nil {
+			return err
+		}
+		if v, _ := tx.Get([]byte("k")); string(v) != "v" {
+			return fmt.Errorf("after set: %q", v)
+		}
+		if err := tx.Delete([]byte("k")); err != nil {
+			return err
+		}
+		if v, _ := tx.Get([]byte("k")); v != nil {
+			return fmt.Errorf("after delete: %q", v)
+		}
+		return tx.Set([]byte("k2"), []byte("kept"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rm.View("ns", func(tx projections.Tx) error {
+		v, err := tx.Get([]byte("k2"))
+		if string(v) != "kept" {
+			return fmt.Errorf("committed value %q %v", v, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -117,6 +117,10 @@ type tx struct {
 	r      reader
 	w      *pebble.Batch // nil in a view
 	prefix []byte
+	// seen remembers what this transaction read or wrote, absent keys too:
+	// a batch of events reads the same few keys (a chain head, an anchor)
+	// over and over, and a miss costs a walk through every level.
+	seen map[string][]byte
 }
 
 func (t *tx) key(k []byte) []byte {
@@ -124,21 +128,49 @@ func (t *tx) key(k []byte) []byte {
 }
 
 func (t *tx) Get(k []byte) ([]byte, error) {
+	if v, ok := t.seen[string(k)]; ok {
+		return clone(v), nil
+	}
 	v, closer, err := t.r.Get(t.key(k))
 	if errors.Is(err, pebble.ErrNotFound) {
+		t.remember(k, nil)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer closer.Close()
-	return append([]byte{}, v...), nil
+	out := append([]byte{}, v...)
+	t.remember(k, out)
+	return clone(out), nil
+}
+
+// clone copies v, keeping nil (absent) apart from empty.
+func clone(v []byte) []byte {
+	if v == nil {
+		return nil
+	}
+	return append([]byte{}, v...)
+}
+
+// seenLimit bounds the per-transaction read cache.
+const seenLimit = 4096
+
+func (t *tx) remember(k, v []byte) {
+	if t.seen == nil {
+		t.seen = map[string][]byte{}
+	}
+	if len(t.seen) >= seenLimit {
+		clear(t.seen)
+	}
+	t.seen[string(k)] = v
 }
 
 func (t *tx) Set(k, v []byte) error {
 	if t.w == nil {
 		return fmt.Errorf("read-only transaction")
 	}
+	t.remember(k, append([]byte{}, v...)) // never nil: present, if empty
 	return t.w.Set(t.key(k), v, nil)
 }
 
@@ -146,6 +178,7 @@ func (t *tx) Delete(k []byte) error {
 	if t.w == nil {
 		return fmt.Errorf("read-only transaction")
 	}
+	t.remember(k, nil)
 	return t.w.Delete(t.key(k), nil)
 }
 
