@@ -27,7 +27,7 @@ fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fu
 
 bench: build ## recallbench's scenarios at a size that takes a few minutes, then the micro-benchmarks; JSON lines and figures, not pass/fail
 	./bin/recallbench --size small
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/ ./adapters/feedbus/
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/eventstore/embedded/
 	$(GO) test -run '^$$' -bench . ./domain/
 

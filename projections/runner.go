@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -125,6 +126,28 @@ func (r *Runner) HandleBatch(evs []domain.Event) error {
 	}
 	r.position.Store(last)
 	return nil
+}
+
+// CatchUp applies every stored event after the checkpoint, in batches of
+// chunk, until the log's end: a rebuild after Reset, or a catch-up without
+// a feed. progress, if not nil, is told the last position applied. It
+// returns how many events it read.
+func (r *Runner) CatchUp(ctx context.Context, log domain.EventStore, chunk int, progress func(position uint64)) (int, error) {
+	n := 0
+	for pos := r.Position() + 1; ; {
+		evs, err := log.ReadAll(ctx, pos, "", chunk)
+		if err != nil || len(evs) == 0 {
+			return n, err
+		}
+		if err := r.HandleBatch(evs); err != nil {
+			return n, err
+		}
+		n += len(evs)
+		pos = evs[len(evs)-1].Position + 1
+		if progress != nil {
+			progress(pos - 1)
+		}
+	}
 }
 
 // Reset drops the read model and its checkpoint (all but what a Keeper

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 )
 
@@ -18,7 +19,7 @@ import (
 // recorded twice.
 func TestRecallExpireReadAndBatchRaceOnOneMessage(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
 	r := newRig(t, t.TempDir(), clock)
 	defer r.close()
 	tn, _ := domain.ParseTenant("race/app")
@@ -137,7 +138,7 @@ func mustRead(t *testing.T, r *rig, tn domain.Tenant, id domain.MsgID) []domain.
 // it used, and the window it applied is that version's.
 func TestPolicyChangesRacingRecalls(t *testing.T) {
 	ctx := context.Background()
-	clock := &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
 	r := newRig(t, t.TempDir(), clock)
 	defer r.close()
 	tn, _ := domain.ParseTenant("race/policy")

@@ -4,43 +4,26 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 )
 
-// fakeClock is a clock the test advances.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 type rig struct {
 	t     *testing.T
 	dir   string
-	clock *fakeClock
+	clock *clocktest.Clock
 	store *embedded.Store
 	l     *ledger.Service
 	s     *Scheduler
 }
 
-func newRig(t *testing.T, dir string, clock *fakeClock) *rig {
+func newRig(t *testing.T, dir string, clock *clocktest.Clock) *rig {
 	t.Helper()
 	store, err := embedded.Open(filepath.Join(dir, "events"))
 	if err != nil {
@@ -108,7 +91,7 @@ func (r *rig) expiredCount(tn domain.Tenant) int {
 func TestExpiresStrictlyAfterRetentionOnceAndAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	clock := &fakeClock{now: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
 	r := newRig(t, dir, clock)
 	tn, _ := domain.ParseTenant("acme/chat")
 	other, _ := domain.ParseTenant("other/chat")
@@ -195,7 +178,7 @@ func TestExpiresStrictlyAfterRetentionOnceAndAcrossRestarts(t *testing.T) {
 func TestRunExpiresLive(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New(time.Now())
 	r := newRig(t, dir, clock)
 	defer r.close()
 	tn, _ := domain.ParseTenant("acme/live")

@@ -59,20 +59,11 @@ func BenchmarkRebuild(b *testing.B) {
 		}
 		runners, _ := all.Runners(rm)
 		for _, r := range runners {
-			for pos := uint64(1); ; {
-				evs, err := store.ReadAll(ctx, pos, "", 2000)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if len(evs) == 0 {
-					break
-				}
-				if err := r.HandleBatch(evs); err != nil {
-					b.Fatal(err)
-				}
-				total += len(evs)
-				pos = evs[len(evs)-1].Position + 1
+			n, err := r.CatchUp(ctx, store, 2000, nil)
+			if err != nil {
+				b.Fatal(err)
 			}
+			total += n
 		}
 		rm.Close()
 	}

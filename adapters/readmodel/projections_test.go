@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/all"
@@ -22,24 +22,13 @@ import (
 	"github.com/recallledger/recall/projections/recallreport"
 )
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // world is a ledger over a real embedded store, with real read models fed
 // the way the server feeds them (every event, in order, to each runner).
 type world struct {
 	t       *testing.T
 	dir     string
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	store   *embedded.Store
 	rm      *readmodel.Store
 	l       *ledger.Service
@@ -49,7 +38,7 @@ type world struct {
 
 var start = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
-func newWorld(t *testing.T, dir string, clock *fakeClock) *world {
+func newWorld(t *testing.T, dir string, clock *clocktest.Clock) *world {
 	t.Helper()
 	store, err := embedded.Open(filepath.Join(dir, "events"))
 	if err != nil {
@@ -177,7 +166,7 @@ func story(w *world) (hi, secret, late, group domain.MsgID) {
 }
 
 func TestConversationViewPerViewer(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	hi, secret, late, _ := story(w)
 	w.feed()
@@ -219,7 +208,7 @@ func TestConversationViewPerViewer(t *testing.T) {
 }
 
 func TestRecallOfUnreadMessageLowersUnread(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	a := w.send("alice", "bob", "chat", "one")
 	w.send("alice", "bob", "chat", "two")
@@ -235,7 +224,7 @@ func TestRecallOfUnreadMessageLowersUnread(t *testing.T) {
 }
 
 func TestExpiredMessagesAreGoneFromTheView(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	id := w.send("alice", "bob", "chat", "ephemeral")
 	w.clock.Advance(8 * 24 * time.Hour)
@@ -259,7 +248,7 @@ func TestExpiredMessagesAreGoneFromTheView(t *testing.T) {
 }
 
 func TestRecallReportCountsEqualAttempts(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	story(w)
 	w.feed()
@@ -310,7 +299,7 @@ func TestRecallReportCountsEqualAttempts(t *testing.T) {
 
 func TestRedeliveryAndRestartNeverDoubleCount(t *testing.T) {
 	dir := t.TempDir()
-	clock := &fakeClock{now: start}
+	clock := clocktest.New(start)
 	w := newWorld(t, dir, clock)
 	story(w)
 	w.feed()
@@ -335,7 +324,7 @@ func TestRedeliveryAndRestartNeverDoubleCount(t *testing.T) {
 }
 
 func TestRebuildIsByteIdentical(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	story(w)
 	w.feed() // one event at a time, as live
@@ -366,7 +355,7 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 }
 
 func TestAuditLogEntriesAndFilters(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	_, secret, _, _ := story(w)
 	w.feed()
@@ -411,7 +400,7 @@ func TestAuditLogEntriesAndFilters(t *testing.T) {
 }
 
 func TestAuditDropsRecalledContentWhenPolicySaysSo(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	keep := false
 	p, _ := domain.NewPolicy(domain.PolicySpec{AuditKeepsRecalledContent: &keep})
@@ -443,7 +432,7 @@ func TestTamperingIsDetected(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+			w := newWorld(t, t.TempDir(), clocktest.New(start))
 			defer w.close()
 			story(w)
 			w.feed()
@@ -481,7 +470,7 @@ func TestTamperingIsDetected(t *testing.T) {
 }
 
 func TestDeletedEntryIsDetected(t *testing.T) {
-	w := newWorld(t, t.TempDir(), &fakeClock{now: start})
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	story(w)
 	w.feed()
@@ -496,7 +485,7 @@ func TestDeletedEntryIsDetected(t *testing.T) {
 }
 
 func TestRetentionPurgeKeepsTheChainVerifiable(t *testing.T) {
-	clock := &fakeClock{now: start}
+	clock := clocktest.New(start)
 	w := newWorld(t, t.TempDir(), clock)
 	defer w.close()
 	retention := int64(2 * 86400)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,27 +12,17 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
 )
 
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	clock := &fakeClock{now: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	store, err := embedded.Open(filepath.Join(dir, "events"))
 	if err != nil {
 		t.Fatal(err)

@@ -202,21 +202,8 @@ func withHistory(ctx context.Context, c *config, n int, fn func(dir string, stor
 
 // rebuild feeds every stored event to runner in batches, as recallctl does.
 func rebuild(ctx context.Context, c *config, store *embedded.Store, r *projections.Runner) (int, error) {
-	n := 0
 	head := store.Head()
-	for pos := uint64(1); ctx.Err() == nil; {
-		evs, err := store.ReadAll(ctx, pos, "", 2000)
-		if err != nil || len(evs) == 0 {
-			return n, err
-		}
-		if err := r.HandleBatch(evs); err != nil {
-			return n, err
-		}
-		n += len(evs)
-		pos = evs[len(evs)-1].Position + 1
-		c.progress.show("rebuilding %s: %d/%d", r.Name(), pos-1, head)
-	}
-	return n, ctx.Err()
+	return r.CatchUp(ctx, store, 2000, func(pos uint64) { c.progress.show("rebuilding %s: %d/%d", r.Name(), pos, head) })
 }
 
 // benchRebuild rebuilds each read model from a history of c.events.
@@ -422,18 +409,8 @@ func benchMemory(ctx context.Context, c *config) error {
 			return err
 		}
 		for _, r := range runners {
-			for pos := r.Position() + 1; ; {
-				evs, err := store.ReadAll(ctx, pos, "", 2000)
-				if err != nil {
-					return err
-				}
-				if len(evs) == 0 {
-					break
-				}
-				if err := r.HandleBatch(evs); err != nil {
-					return err
-				}
-				pos = evs[len(evs)-1].Position + 1
+			if _, err := r.CatchUp(ctx, store, 2000, nil); err != nil {
+				return err
 			}
 		}
 		if err := c.emit(result{Scenario: "memory", N: int(store.Head()), RSSMB: round2(rssMB())}); err != nil {

@@ -75,21 +75,9 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 			return err
 		}
 		progress := newProgress(stderr)
-		n := 0
-		for pos := uint64(1); ; {
-			evs, err := store.ReadAll(ctx, pos, "", rebuildChunk)
-			if err != nil {
-				return err
-			}
-			if len(evs) == 0 {
-				break
-			}
-			if err := r.HandleBatch(evs); err != nil {
-				return err
-			}
-			n += len(evs)
-			pos = evs[len(evs)-1].Position + 1
-			progress.show(pos-1, head)
+		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { progress.show(pos, head) })
+		if err != nil {
+			return err
 		}
 		progress.done()
 		secs := time.Since(start).Seconds()

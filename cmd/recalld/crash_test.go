@@ -292,18 +292,8 @@ func compareWithRebuild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	for _, r := range runners {
-		for pos := uint64(1); ; {
-			evs, err := store.ReadAll(context.Background(), pos, "", 2000)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(evs) == 0 {
-				break
-			}
-			if err := r.HandleBatch(evs); err != nil {
-				t.Fatal(err)
-			}
-			pos = evs[len(evs)-1].Position + 1
+		if _, err := r.CatchUp(context.Background(), store, 2000, nil); err != nil {
+			t.Fatal(err)
 		}
 	}
 	for _, p := range all.Projections() {
