@@ -13,7 +13,6 @@ import (
 	"github.com/recallledger/recall/domain/ledger"
 )
 
-
 type rig struct {
 	t     *testing.T
 	dir   string

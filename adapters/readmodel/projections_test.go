@@ -22,7 +22,6 @@ import (
 	"github.com/recallledger/recall/projections/recallreport"
 )
 
-
 // world is a ledger over a real embedded store, with real read models fed
 // the way the server feeds them (every event, in order, to each runner).
 type world struct {

@@ -18,7 +18,6 @@ import (
 	"github.com/recallledger/recall/projections/auditlog"
 )
 
-
 func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
