@@ -182,22 +182,39 @@ func history(ctx context.Context, c *config, store *embedded.Store, n int) error
 	return <-errc
 }
 
-// withHistory opens a fresh store holding about n events.
-func withHistory(ctx context.Context, c *config, n int, fn func(dir string, store *embedded.Store) error) error {
+// stack is a fresh event store with the read models beside it.
+type stack struct {
+	store   *embedded.Store
+	rm      *readmodel.Store
+	runners []*projections.Runner
+}
+
+// withStack opens a fresh stack holding about n events of history (none
+// when n is 0), runs fn, and removes it all.
+func withStack(ctx context.Context, c *config, n int, fn func(st *stack) error) error {
 	dir, cleanup, err := tempDir()
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
+	st := &stack{}
+	if st.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := history(ctx, c, store, n); err != nil {
+	defer st.store.Close()
+	if st.rm, err = readmodel.Open(filepath.Join(dir, "readmodels")); err != nil {
 		return err
 	}
-	return fn(dir, store)
+	defer st.rm.Close()
+	if st.runners, err = all.Runners(st.rm); err != nil {
+		return err
+	}
+	if n > 0 {
+		if err := history(ctx, c, st.store, n); err != nil {
+			return err
+		}
+	}
+	return fn(st)
 }
 
 // rebuild feeds every stored event to runner in batches, as recallctl does.
@@ -208,19 +225,10 @@ func rebuild(ctx context.Context, c *config, store *embedded.Store, r *projectio
 
 // benchRebuild rebuilds each read model from a history of c.events.
 func benchRebuild(ctx context.Context, c *config) error {
-	return withHistory(ctx, c, c.events, func(dir string, store *embedded.Store) error {
-		rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-		if err != nil {
-			return err
-		}
-		defer rm.Close()
-		runners, err := all.Runners(rm)
-		if err != nil {
-			return err
-		}
-		for _, r := range runners {
+	return withStack(ctx, c, c.events, func(st *stack) error {
+		for _, r := range st.runners {
 			start := time.Now()
-			n, err := rebuild(ctx, c, store, r)
+			n, err := rebuild(ctx, c, st.store, r)
 			if err != nil {
 				return err
 			}
@@ -236,26 +244,11 @@ func benchRebuild(ctx context.Context, c *config) error {
 // projections run through the watermill router, and measures the time
 // from an append's acknowledgement to every projection having committed it.
 func benchLag(ctx context.Context, c *config) error {
+	return withStack(ctx, c, 0, func(st *stack) error { return lag(ctx, c, st.store, st.runners) })
+}
+
+func lag(ctx context.Context, c *config, store *embedded.Store, runners []*projections.Runner) error {
 	const rate = 5000
-	dir, cleanup, err := tempDir()
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		return err
-	}
-	defer rm.Close()
-	runners, err := all.Runners(rm)
-	if err != nil {
-		return err
-	}
 	var mu sync.Mutex
 	acked := map[uint64]time.Time{}
 	var lags []time.Duration
@@ -329,18 +322,15 @@ func benchLag(ctx context.Context, c *config) error {
 // benchAuditQuery builds the audit log of c.events and times filtered
 // pages: by actor, message, conversation, action and outcome, time range.
 func benchAuditQuery(ctx context.Context, c *config) error {
-	return withHistory(ctx, c, c.events, func(dir string, store *embedded.Store) error {
-		rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-		if err != nil {
-			return err
-		}
-		defer rm.Close()
-		r, err := projections.NewRunner(auditlog.Projection{}, rm)
-		if err != nil {
-			return err
-		}
-		if _, err := rebuild(ctx, c, store, r); err != nil {
-			return err
+	return withStack(ctx, c, c.events, func(st *stack) error {
+		store, rm := st.store, st.rm
+		for _, r := range st.runners {
+			if r.Name() != auditlog.Name {
+				continue
+			}
+			if _, err := rebuild(ctx, c, store, r); err != nil {
+				return err
+			}
 		}
 		sample, err := store.ReadAll(ctx, store.Head()/2, "", 1000)
 		if err != nil {
@@ -385,25 +375,10 @@ func benchAuditQuery(ctx context.Context, c *config) error {
 // benchMemory reports this process's resident memory as the history held
 // by its store and read models grows.
 func benchMemory(ctx context.Context, c *config) error {
-	dir, cleanup, err := tempDir()
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		return err
-	}
-	defer rm.Close()
-	runners, err := all.Runners(rm)
-	if err != nil {
-		return err
-	}
+	return withStack(ctx, c, 0, func(st *stack) error { return memory(ctx, c, st.store, st.runners) })
+}
+
+func memory(ctx context.Context, c *config, store *embedded.Store, runners []*projections.Runner) error {
 	for _, frac := range []int{25, 50, 100} {
 		if err := history(ctx, c, store, c.events*frac/100-int(store.Head())); err != nil {
 			return err
