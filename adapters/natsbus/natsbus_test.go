@@ -1,0 +1,188 @@
+package natsbus_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/feedbus"
+	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/all"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// startNATS runs a real NATS server with JetStream inside the test process.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server did not start")
+	}
+	t.Cleanup(ns.Shutdown)
+	return ns.ClientURL()
+}
+
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func dump(t *testing.T, rm *readmodel.Store) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range all.Projections() {
+		if err := rm.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q=%q\n", p.Name(), k, v) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+func minPosition(runners []*projections.Runner) uint64 {
+	m := runners[0].Position()
+	for _, r := range runners[1:] {
+		m = min(m, r.Position())
+	}
+	return m
+}
+
+func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
+	url := startNATS(t)
+	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	nodeRM, err := readmodel.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nodeRM.Close()
+
+	// the API node: appends, and forwards every event to JetStream
+	fwd, err := natsbus.NewForwarder(url, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fwd.Close()
+	fwdRunner, err := projections.NewRunner(fwd, nodeRM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{fwdRunner}, quiet) }()
+
+	l := ledger.New(store, domain.SystemClock{})
+	activity := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			tn, _ := domain.ParseTenant([]string{"acme/chat", "beta/app"}[i%2])
+			cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", fmt.Sprint("m", i), "ios", fmt.Sprint("c", i))
+			res, err := l.Send(ctx, tn, cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%3 == 0 {
+				rc, _ := domain.NewRecallCommand(string(res.MsgID), "alice", "", "web", "", "")
+				if _, err := l.Recall(ctx, tn, rc); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+
+	// the worker: its own read models, from the bus only
+	workerRM, err := readmodel.Open(filepath.Join(dir, "worker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer workerRM.Close()
+	startWorker := func() (func(), []*projections.Runner) {
+		runners, err := all.Runners(workerRM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, wcancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- natsbus.RunWorker(wctx, url, "recall-worker", runners, quiet) }()
+		return func() { wcancel(); <-done }, runners
+	}
+
+	stop, runners := startWorker()
+	activity(0, 40)
+	waitFor(t, "the worker to apply the first events", func() bool { return minPosition(runners) == store.Head() })
+	stop() // killed mid-stream: events keep coming while it is down
+	activity(40, 40)
+	stop, runners = startWorker()
+	waitFor(t, "the restarted worker to catch up", func() bool { return minPosition(runners) == store.Head() })
+	stop()
+
+	// the worker's read models equal a rebuild from the store itself:
+	// nothing lost, nothing applied twice, in order
+	fresh, err := readmodel.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	freshRunners, _ := all.Runners(fresh)
+	for _, r := range freshRunners {
+		if _, err := r.CatchUp(ctx, store, 1000, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := dump(t, workerRM), dump(t, fresh); got != want {
+		t.Fatalf("the worker's read models differ from a rebuild (%d vs %d bytes)", len(got), len(want))
+	}
+
+	// a second, independent consumer (an analytics pipeline) reads every
+	// event, in order, from the start
+	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, natsbus.AllSubjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for last < store.Head() {
+		select {
+		case m := <-msgs:
+			e, prev, err := natsbus.Decode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Position != last+1 || prev != last {
+				t.Fatalf("analytics got position %d (prev %d) after %d", e.Position, prev, last)
+			}
+			last = e.Position
+			m.Ack()
+		case <-time.After(20 * time.Second):
+			t.Fatalf("analytics consumer stuck at %d of %d", last, store.Head())
+		}
+	}
+}
