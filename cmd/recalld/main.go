@@ -23,6 +23,7 @@ import (
 	"github.com/recallledger/recall/adapters/expiry"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
+	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
@@ -46,6 +47,7 @@ type config struct {
 	addr      string
 	store     string
 	bus       string
+	natsURL   string
 	demo      string
 	rate      float64
 	logLevel  string
@@ -67,7 +69,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.data, "data", env("RECALL_DATA", "./data"), "data directory (env RECALL_DATA)")
 	fs.StringVar(&c.addr, "addr", env("RECALL_ADDR", "127.0.0.1:8080"), "listen address (env RECALL_ADDR)")
 	fs.StringVar(&c.store, "store", env("RECALL_STORE", "embedded"), "event store: embedded (env RECALL_STORE)")
-	fs.StringVar(&c.bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc (env RECALL_BUS)")
+	fs.StringVar(&c.bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc, or nats to forward every event to JetStream (env RECALL_BUS)")
+	fs.StringVar(&c.natsURL, "nats-url", env("RECALL_NATS_URL", ""), "NATS server URL for --bus nats and for workers (env RECALL_NATS_URL)")
 	fs.StringVar(&c.demo, "demo", env("RECALL_DEMO", ""), "create this ORG/APP tenant on first start and print its tokens (env RECALL_DEMO)")
 	rate, _ := strconv.ParseFloat(env("RECALL_RATE_PER_TENANT", "0"), 64)
 	fs.Float64Var(&c.rate, "rate-per-tenant", rate, "requests/s one tenant may make; 0 = default 20000 (env RECALL_RATE_PER_TENANT)")
@@ -84,8 +87,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if c.store != "embedded" {
 		return c, fmt.Errorf("--store %s: only the embedded store is available in this build", c.store)
 	}
-	if c.bus != "inproc" {
-		return c, fmt.Errorf("--bus %s: only the in-process bus is available in this build", c.bus)
+	switch {
+	case c.bus != "inproc" && c.bus != "nats":
+		return c, fmt.Errorf("--bus %s: want inproc or nats", c.bus)
+	case c.bus == "nats" && c.natsURL == "":
+		return c, fmt.Errorf("--bus nats needs --nats-url")
 	}
 	return c, nil
 }
@@ -93,6 +99,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 // run wires the server from its configuration and serves until ctx ends;
 // end-to-end tests call it as main does.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "worker" {
+		return runWorker(ctx, args[1:], getenv, stderr)
+	}
 	cfg, err := parseFlags(args, getenv, stderr)
 	if err != nil {
 		return err
@@ -103,7 +112,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	log.Info("starting", slog.String("data", cfg.data), slog.String("addr", cfg.addr),
-		slog.String("store", cfg.store), slog.String("bus", cfg.bus), slog.Float64("rate_per_tenant", cfg.rate))
+		slog.String("store", cfg.store), slog.String("bus", cfg.bus), slog.String("nats_url", redactURL(cfg.natsURL)),
+		slog.Float64("rate_per_tenant", cfg.rate), slog.Duration("header_timeout", cfg.headerT), slog.String("debug_addr", cfg.debugAddr))
 
 	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -140,6 +150,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	runners, err := all.Runners(rm)
 	if err != nil {
 		return err
+	}
+	if cfg.bus == "nats" {
+		fwd, err := natsbus.NewForwarder(cfg.natsURL, log)
+		if err != nil {
+			return err
+		}
+		defer fwd.Close()
+		fr, err := projections.NewRunner(fwd, rm)
+		if err != nil {
+			return err
+		}
+		runners = append(runners, fr)
 	}
 	registerProjectionMetrics(metrics, store, runners)
 	var convRunner *projections.Runner

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsserver "github.com/nats-io/nats-server/v2/server"
+
+	"github.com/recallledger/recall/adapters/natsbus"
+
+	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/projections/conversation"
+)
+
+// TestDistributedNodeAndWorker runs recalld with --bus nats against a real
+// NATS server started in the test process, and a separate `recalld
+// worker` that keeps read models from the bus alone: the worker's view of
+// a conversation matches what happened.
+func TestDistributedNodeAndWorker(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	defer ns.Shutdown()
+
+	s := startServer(t, "--bus", "nats", "--nats-url", ns.ClientURL())
+	workerDir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"worker", "--data", workerDir, "--nats-url", ns.ClientURL(), "--log-level", "error"}, func(string) string { return "" }, io.Discard, io.Discard)
+	}()
+
+	hi := s.send("alice", "bob", "chat", "txt", "hi bob", "c1")
+	oops := s.send("alice", "bob", "chat", "txt", "oops", "c2")
+	s.do("POST", "/v1/a/a/messages/"+hi+"/read", s.token("a/a", svc), `{"reader":"bob"}`)
+	if r := s.do("POST", "/v1/a/a/messages/"+oops+"/recall", s.token("a/a", svc), `{"actor":"alice"}`); r.status != 200 {
+		t.Fatalf("recall: %d", r.status)
+	}
+	want := len(s.events())
+	// stop the worker once the bus has had time to deliver, then read its
+	// read models from its own data directory
+	eventually(t, func() string {
+		m := string(s.do("GET", "/metrics", "", "").body)
+		if !containsLine(m, `recall_projection_lag_events{projection="nats_forwarder"} 0`) {
+			return "forwarder lagging: " + m
+		}
+		return ""
+	})
+	// the worker acks an event only after applying it: wait until its
+	// durable consumer has everything acked
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	eventually(t, func() string {
+		ci, err := js.ConsumerInfo(natsbus.StreamName, "recall-worker")
+		if err != nil {
+			return err.Error()
+		}
+		if ci.NumPending != 0 || ci.NumAckPending != 0 || ci.AckFloor.Stream < uint64(want) {
+			return "worker behind"
+		}
+		return ""
+	})
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	rm, err := readmodel.Open(filepath.Join(workerDir, "readmodels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	v, err := conversation.Query(rm, "a/a", "chat:alice:bob", "bob", "en", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Messages) != 2 || v.Messages[0].Content == nil || *v.Messages[0].Content != "hi bob" || len(v.Messages[0].ReadBy) != 1 ||
+		v.Messages[1].Status != "recalled" || v.Messages[1].Notice != "alice recalled a message" {
+		t.Fatalf("the worker's view of the conversation (%d events sent): %+v", want, v.Messages)
+	}
+}
+
+func containsLine(text, line string) bool {
+	for _, l := range splitLines(text) {
+		if l == line {
+			return true
+		}
+	}
+	return false
+}
+
+func splitLines(s string) []string {
+	var out []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\n' {
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
