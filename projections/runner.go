@@ -67,8 +67,8 @@ func (r *Runner) Projection() Projection { return r.p }
 // Position is the last position applied and committed.
 func (r *Runner) Position() uint64 { return r.position.Load() }
 
-// Watch registers fn to be called after each event is committed (for live
-// pushes); fn must not block.
+// Watch registers fn to be called after each commit, with the last event
+// it covered (for live pushes); fn must not block.
 func (r *Runner) Watch(fn func(domain.Event)) {
 	r.mu.Lock()
 	r.watchers = append(r.watchers, fn)
@@ -92,13 +92,18 @@ func (r *Runner) Handle(e domain.Event) error {
 		return fmt.Errorf("projection %s at %d: %w", r.p.Name(), e.Position, err)
 	}
 	r.position.Store(e.Position)
+	r.notify(e)
+	return nil
+}
+
+// notify tells the watchers that everything up to e is committed.
+func (r *Runner) notify(e domain.Event) {
 	r.mu.Lock()
 	ws := r.watchers
 	r.mu.Unlock()
 	for _, w := range ws {
 		w(e)
 	}
-	return nil
 }
 
 // HandleBatch applies events in one transaction: the fast path of a
@@ -125,6 +130,9 @@ func (r *Runner) HandleBatch(evs []domain.Event) error {
 		return fmt.Errorf("projection %s: %w", r.p.Name(), err)
 	}
 	r.position.Store(last)
+	if last != from {
+		r.notify(evs[len(evs)-1])
+	}
 	return nil
 }
 

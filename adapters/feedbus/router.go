@@ -1,6 +1,7 @@
 package feedbus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -38,11 +39,14 @@ func Run(ctx context.Context, store domain.EventStore, runners []*projections.Ru
 	for _, r := range runners {
 		r := r
 		router.AddConsumerHandler(r.Name(), r.Name(), sub, func(msg *message.Message) error {
-			var e domain.Event
-			if err := json.Unmarshal(msg.Payload, &e); err != nil {
-				return fmt.Errorf("decode event %s: %w", msg.UUID, err)
+			evs, err := Events(msg)
+			if err != nil {
+				return err
 			}
-			return r.Handle(e)
+			if len(evs) == 1 {
+				return r.Handle(evs[0])
+			}
+			return r.HandleBatch(evs)
 		})
 	}
 	err = router.Run(ctx)
@@ -51,4 +55,16 @@ func Run(ctx context.Context, store domain.EventStore, runners []*projections.Ru
 		return fmt.Errorf("projections router: %w", err)
 	}
 	return ctx.Err()
+}
+
+// Events decodes the events a feed message carries, one JSON object a line.
+func Events(msg *message.Message) ([]domain.Event, error) {
+	lines := bytes.Split(msg.Payload, []byte{'\n'})
+	evs := make([]domain.Event, len(lines))
+	for i, line := range lines {
+		if err := json.Unmarshal(line, &evs[i]); err != nil {
+			return nil, fmt.Errorf("decode message %s line %d: %w", msg.UUID, i+1, err)
+		}
+	}
+	return evs, nil
 }

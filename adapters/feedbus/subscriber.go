@@ -9,6 +9,7 @@
 package feedbus
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,13 +27,15 @@ const PositionKey = "position"
 // rawFollower is a store that can hand over events as their stored JSON;
 // the subscriber then forwards those bytes instead of encoding again.
 type rawFollower interface {
-	FollowRaw(ctx context.Context, from uint64, handle func(position uint64, raw []byte) error) error
+	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
 }
 
 // Subscriber is a watermill subscriber over an event store. Each message
-// carries one event's JSON (schema v1); the next is sent only once the
-// previous is acked, and a nacked one is sent again, so a handler sees the
-// log in order, at least once.
+// carries the JSON (schema v1) of one or more consecutive events, one to a
+// line — as many as were stored when it was read, so a busy log is applied
+// in batches and a quiet one event at a time; the next message is sent only
+// once the previous is acked, and a nacked one is sent again, so a handler
+// sees the log in order, at least once.
 type Subscriber struct {
 	store domain.EventStore
 	from  func(topic string) uint64
@@ -75,8 +78,8 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 		defer s.wg.Done()
 		defer close(out)
 		if rf, ok := s.store.(rawFollower); ok {
-			_ = rf.FollowRaw(ctx, s.from(topic), func(pos uint64, raw []byte) error {
-				return deliver(ctx, out, pos, raw)
+			_ = rf.FollowRaw(ctx, s.from(topic), func(raws [][]byte, last uint64) error {
+				return deliver(ctx, out, last, bytes.Join(raws, []byte{'\n'}))
 			})
 			return
 		}
@@ -91,8 +94,9 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	return out, nil
 }
 
-// deliver sends one event until a handler acks it. The message's UUID is
-// the position: unique in the log, and known without decoding the event.
+// deliver sends one message until a handler acks it. The message's UUID
+// is its last event's position: unique in the log, and known without
+// decoding.
 func deliver(ctx context.Context, out chan<- *message.Message, position uint64, payload []byte) error {
 	id := strconv.FormatUint(position, 10)
 	for {

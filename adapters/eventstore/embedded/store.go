@@ -558,34 +558,34 @@ func (s *Store) Follow(ctx context.Context, from uint64, tenant string, handle f
 	}
 }
 
-// FollowRaw is Follow over the whole log handing over each event's stored
-// JSON (the schema v1 envelope) without decoding it: feeds that pass the
-// event on as JSON save a decode and an encode per event.
-func (s *Store) FollowRaw(ctx context.Context, from uint64, handle func(position uint64, raw []byte) error) error {
+// FollowRaw is Follow over the whole log handing over the events' stored
+// JSON (schema v1 envelopes) without decoding them, a chunk at a time:
+// consecutive events as they are read, last being the last one's position.
+// Feeds that pass events on as JSON save a decode and an encode per event,
+// and can apply a chunk in one transaction.
+func (s *Store) FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error {
 	from = max(from, 1)
 	for {
 		wait := s.waitCh() // taken before reading, so no commit is missed
-		n := 0
 		head := s.Head()
+		var raws [][]byte
 		if from <= head {
 			it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(from), UpperBound: eventKey(head + 1)})
 			if err != nil {
 				return fmt.Errorf("follow: %w", err)
 			}
-			for ok := it.First(); ok && n < followChunk; ok = it.Next() {
-				pos := binary.BigEndian.Uint64(it.Key()[1:])
-				if err := handle(pos, append([]byte(nil), it.Value()...)); err != nil {
-					it.Close()
-					return err
-				}
-				from = pos + 1
-				n++
+			for ok := it.First(); ok && len(raws) < followChunk; ok = it.Next() {
+				raws = append(raws, append([]byte(nil), it.Value()...))
+				from = binary.BigEndian.Uint64(it.Key()[1:]) + 1
 			}
 			if err := it.Close(); err != nil {
 				return fmt.Errorf("follow: %w", err)
 			}
 		}
-		if n > 0 {
+		if len(raws) > 0 {
+			if err := handle(raws, from-1); err != nil {
+				return err
+			}
 			continue
 		}
 		select {

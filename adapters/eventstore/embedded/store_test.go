@@ -237,12 +237,17 @@ func TestFollowRawHandsOverTheStoredJSON(t *testing.T) {
 	var got []domain.Event
 	done := make(chan error, 1)
 	go func() {
-		done <- s.FollowRaw(ctx, 2, func(pos uint64, raw []byte) error {
-			var e domain.Event
-			if err := json.Unmarshal(raw, &e); err != nil || e.Position != pos {
-				return fmt.Errorf("position %d: %v %+v", pos, err, e)
+		done <- s.FollowRaw(ctx, 2, func(raws [][]byte, last uint64) error {
+			for _, raw := range raws {
+				var e domain.Event
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return err
+				}
+				got = append(got, e)
 			}
-			got = append(got, e)
+			if got[len(got)-1].Position != last {
+				return fmt.Errorf("chunk ends at %d, last says %d", got[len(got)-1].Position, last)
+			}
 			if len(got) == 3 {
 				cancel()
 			}
