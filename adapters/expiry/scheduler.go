@@ -84,6 +84,10 @@ func (s *Scheduler) Position() uint64 {
 func (s *Scheduler) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() {
+		if rf, ok := s.ledger.Store().(rawFollower); ok {
+			errc <- rf.FollowRaw(ctx, s.Position()+1, s.applyRaw)
+			return
+		}
 		errc <- s.ledger.Store().Follow(ctx, s.Position()+1, "", s.Apply)
 	}()
 	for {
@@ -119,8 +123,46 @@ func (s *Scheduler) Apply(e domain.Event) error {
 	if e.Position <= s.position {
 		return nil
 	}
-	b := s.db.NewBatch()
+	b := s.db.NewIndexedBatch()
 	defer b.Close()
+	if err := s.index(b, e); err != nil {
+		return err
+	}
+	return s.commit(b, e.Position)
+}
+
+// applyRaw folds a chunk of stored events, decoding only the few types
+// the index needs, in one batch.
+func (s *Scheduler) applyRaw(raws [][]byte, last uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last <= s.position {
+		return nil
+	}
+	b := s.db.NewIndexedBatch()
+	defer b.Close()
+	for _, raw := range raws {
+		head := raw[:min(len(raw), 128)] // "type" is the envelope's second field
+		if !bytes.Contains(head, []byte(`"type":"MessageSent"`)) && !bytes.Contains(head, []byte(`"type":"MessageExpired"`)) &&
+			!bytes.Contains(head, []byte(`"type":"TenantPolicySet"`)) {
+			continue
+		}
+		var e domain.Event
+		if err := json.Unmarshal(raw, &e); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		if e.Position <= s.position {
+			continue
+		}
+		if err := s.index(b, e); err != nil {
+			return err
+		}
+	}
+	return s.commit(b, last)
+}
+
+// index adds e's effect on the index to b.
+func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 	switch e.Type {
 	case domain.TypeMessageSent:
 		var sent domain.MessageSent
@@ -136,7 +178,7 @@ func (s *Scheduler) Apply(e domain.Event) error {
 			return err
 		}
 		mk := msgKey(e.Tenant, exp.MsgID)
-		v, closer, err := s.db.Get(mk)
+		v, closer, err := b.Get(mk)
 		if err == nil {
 			_ = b.Delete(dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID), nil)
 			closer.Close()
@@ -145,14 +187,24 @@ func (s *Scheduler) Apply(e domain.Event) error {
 			return fmt.Errorf("expiry index: %w", err)
 		}
 	case domain.TypeTenantPolicySet:
-		defer s.poke()
+		s.poke()
 	}
-	_ = b.Set(keyCheckpoint, be64(e.Position), nil)
+	return nil
+}
+
+// commit writes b with the checkpoint at position.
+func (s *Scheduler) commit(b *pebble.Batch, position uint64) error {
+	_ = b.Set(keyCheckpoint, be64(position), nil)
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("expiry index commit: %w", err)
 	}
-	s.position = e.Position
+	s.position = position
 	return nil
+}
+
+// rawFollower is a store that hands over events as their stored JSON.
+type rawFollower interface {
+	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
 }
 
 func (s *Scheduler) poke() {

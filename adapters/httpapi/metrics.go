@@ -77,9 +77,27 @@ func (m *Metrics) ObserveAppend(d time.Duration, err error) {
 	m.appendLat.WithLabelValues(result).Observe(d.Seconds())
 }
 
-// InstrumentStore wraps an event store so each append's latency is observed.
+// InstrumentStore wraps an event store so each append's latency is
+// observed. A store that can hand over raw JSON still can.
 func (m *Metrics) InstrumentStore(s domain.EventStore) domain.EventStore {
-	return instrumentedStore{EventStore: s, m: m}
+	is := instrumentedStore{EventStore: s, m: m}
+	if rf, ok := s.(rawFollower); ok {
+		return instrumentedRawStore{instrumentedStore: is, raw: rf}
+	}
+	return is
+}
+
+type rawFollower interface {
+	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
+}
+
+type instrumentedRawStore struct {
+	instrumentedStore
+	raw rawFollower
+}
+
+func (s instrumentedRawStore) FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error {
+	return s.raw.FollowRaw(ctx, from, handle)
 }
 
 type instrumentedStore struct {
