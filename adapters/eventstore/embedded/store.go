@@ -169,14 +169,65 @@ func (s *Store) Head() uint64 { return s.head.Load() }
 
 // Append implements domain.EventStore.
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.Event) ([]domain.Event, error) {
+	req, err := s.prepare(stream, expected, events)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.submit(ctx, req); err != nil {
+		return nil, err
+	}
+	return s.await(ctx, req)
+}
+
+// Write is one stream's part of AppendInOrder.
+type Write struct {
+	Stream   string
+	Expected int64
+	Events   []domain.Event
+}
+
+// AppendInOrder appends writes one after another, each as Append would,
+// and returns each write's stored events: positions follow the order of
+// writes (other callers' appends may fall between them). It is how a
+// replica copies another log in that log's order without an fsync per
+// write. The first failure is returned; writes after it may have been
+// stored.
+func (s *Store) AppendInOrder(ctx context.Context, writes []Write) ([][]domain.Event, error) {
+	reqs := make([]*appendReq, len(writes))
+	for i, w := range writes {
+		var err error
+		if reqs[i], err = s.prepare(w.Stream, w.Expected, w.Events); err != nil {
+			return nil, err
+		}
+	}
+	submitted := 0
+	var err error
+	for _, r := range reqs {
+		if err = s.submit(ctx, r); err != nil {
+			break
+		}
+		submitted++
+	}
+	out := make([][]domain.Event, submitted)
+	for i, r := range reqs[:submitted] {
+		evs, werr := s.await(ctx, r)
+		if werr != nil && err == nil {
+			err = fmt.Errorf("write %d of %d: %w", i+1, len(reqs), werr)
+		}
+		out[i] = evs
+	}
+	return out, err
+}
+
+// prepare checks and encodes an append on the caller's goroutine, so that
+// the one committer only splices in versions and positions.
+func (s *Store) prepare(stream string, expected int64, events []domain.Event) (*appendReq, error) {
 	if len(events) == 0 {
 		return nil, fmt.Errorf("append %s: no events", stream)
 	}
 	if stream == "" || len(stream) > 512 || strings.IndexByte(stream, 0) >= 0 {
 		return nil, fmt.Errorf("append: invalid stream name %q", stream)
 	}
-	// Encoding happens here, on the caller's goroutine, so that the one
-	// committer only splices in versions and positions.
 	encoded := make([]envelope, len(events))
 	for i, e := range events {
 		if e.ID == "" || strings.IndexByte(e.ID, 0) >= 0 || strings.IndexByte(e.Tenant, 0) >= 0 {
@@ -190,22 +241,30 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	if s.diskFull.Load() {
 		return nil, fmt.Errorf("append %s: %w", stream, ErrDiskFull)
 	}
-	req := &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}
+	return &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}, nil
+}
+
+// submit hands req to the committer.
+func (s *Store) submit(ctx context.Context, req *appendReq) error {
 	select {
 	case <-s.closed:
-		return nil, ErrClosed
+		return ErrClosed
 	default:
 	}
 	select {
 	case s.reqs <- req:
+		return nil
 	case <-s.closed:
-		return nil, ErrClosed
+		return ErrClosed
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
-	// Once taken, an append completes whatever the caller does; the caller
-	// may stop waiting, and then does not know the outcome, as with any
-	// remote store.
+}
+
+// await waits for a submitted append's outcome. Once taken, an append
+// completes whatever the caller does; the caller may stop waiting, and
+// then does not know the outcome, as with any remote store.
+func (s *Store) await(ctx context.Context, req *appendReq) ([]domain.Event, error) {
 	select {
 	case res := <-req.reply:
 		return res.events, res.err
@@ -221,6 +280,28 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		return nil, ctx.Err()
 	}
 }
+
+// EventByID returns the durable event with id, if there is one.
+func (s *Store) EventByID(id string) (domain.Event, bool, error) {
+	v, closer, err := s.db.Get(idKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return domain.Event{}, false, nil
+	}
+	if err != nil {
+		return domain.Event{}, false, fmt.Errorf("event %s: %w", id, err)
+	}
+	pos := binary.BigEndian.Uint64(v)
+	closer.Close()
+	if pos > s.Head() {
+		return domain.Event{}, false, nil // applied, not yet durable
+	}
+	e, err := s.eventAt(pos)
+	return e, err == nil, err
+}
+
+// Changed is closed when the next group of events is durable; take it
+// before looking, so no change is missed.
+func (s *Store) Changed() <-chan struct{} { return s.waitCh() }
 
 // commitLoop validates and applies groups in order. It does not wait for
 // a group's fsync: the next group is prepared while the previous one
