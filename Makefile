@@ -11,9 +11,10 @@ help: ## list the targets
 run: ## start recalld on $(ADDR) with $(DATA), creating tenant demo/demo on first start
 	$(GO) run ./cmd/recalld --data $(DATA) --addr $(ADDR) --demo demo/demo
 
-test: ## vet, then every test with the race detector
+test: ## vet, then every test with the race detector (EventStoreDB's too when RECALL_ESDB_URL is set)
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+	@if [ -z "$$RECALL_ESDB_URL" ]; then echo "NOTE: the EventStoreDB contract suite was SKIPPED, not passed: RECALL_ESDB_URL is not set (scripts/esdb-start.sh starts a server where a container engine runs). The esdb adapter ran against its gRPC protocol fake only."; fi
 
 soak: ## the crash loop with 200 SIGKILL cycles, then every fuzz target for 2 minutes
 	RECALL_CRASH_CYCLES=200 $(GO) test -count=1 -timeout 30m -run CrashLoop -v ./cmd/recalld/

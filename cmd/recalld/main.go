@@ -16,10 +16,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/eventstore/esdbstore"
 	"github.com/recallledger/recall/adapters/expiry"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
@@ -48,6 +50,7 @@ type config struct {
 	store     string
 	bus       string
 	natsURL   string
+	esdbURL   string
 	demo      string
 	rate      float64
 	logLevel  string
@@ -68,7 +71,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.data, "data", env("RECALL_DATA", "./data"), "data directory (env RECALL_DATA)")
 	fs.StringVar(&c.addr, "addr", env("RECALL_ADDR", "127.0.0.1:8080"), "listen address (env RECALL_ADDR)")
-	fs.StringVar(&c.store, "store", env("RECALL_STORE", "embedded"), "event store: embedded (env RECALL_STORE)")
+	fs.StringVar(&c.store, "store", env("RECALL_STORE", "embedded"), "event store: embedded, or esdb for EventStoreDB at --esdb-url (env RECALL_STORE)")
+	fs.StringVar(&c.esdbURL, "esdb-url", env("RECALL_ESDB_URL", ""), "EventStoreDB connection string for --store esdb, e.g. esdb://127.0.0.1:2113?tls=false (env RECALL_ESDB_URL)")
 	fs.StringVar(&c.bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc, or nats to forward every event to JetStream (env RECALL_BUS)")
 	fs.StringVar(&c.natsURL, "nats-url", env("RECALL_NATS_URL", ""), "NATS server URL for --bus nats and for workers (env RECALL_NATS_URL)")
 	fs.StringVar(&c.demo, "demo", env("RECALL_DEMO", ""), "create this ORG/APP tenant on first start and print its tokens (env RECALL_DEMO)")
@@ -84,10 +88,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if c.store != "embedded" {
-		return c, fmt.Errorf("--store %s: only the embedded store is available in this build", c.store)
-	}
 	switch {
+	case c.store != "embedded" && c.store != "esdb":
+		return c, fmt.Errorf("--store %s: want embedded or esdb", c.store)
+	case c.store == "esdb" && c.esdbURL == "":
+		return c, fmt.Errorf("--store esdb needs --esdb-url")
 	case c.bus != "inproc" && c.bus != "nats":
 		return c, fmt.Errorf("--bus %s: want inproc or nats", c.bus)
 	case c.bus == "nats" && c.natsURL == "":
@@ -112,13 +117,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	log.Info("starting", slog.String("data", cfg.data), slog.String("addr", cfg.addr),
-		slog.String("store", cfg.store), slog.String("bus", cfg.bus), slog.String("nats_url", redactURL(cfg.natsURL)),
+		slog.String("store", cfg.store), slog.String("esdb_url", redactURL(cfg.esdbURL)), slog.String("bus", cfg.bus), slog.String("nats_url", redactURL(cfg.natsURL)),
 		slog.Float64("rate_per_tenant", cfg.rate), slog.Duration("header_timeout", cfg.headerT), slog.String("debug_addr", cfg.debugAddr))
 
 	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	store, err := embedded.Open(filepath.Join(cfg.data, "events"))
+	var policies atomic.Pointer[ledger.Service] // for the EventStoreDB store's $maxAge
+	store, err := openStore(ctx, cfg, log, &policies)
 	if err != nil {
 		return err
 	}
@@ -136,6 +142,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	metrics := httpapi.NewMetrics()
 	l := ledger.New(metrics.InstrumentStore(store), domain.SystemClock{})
+	policies.Store(l)
 	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, domain.SystemClock{}, log)
 	if err != nil {
 		return err
@@ -229,6 +236,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	return runErr
+}
+
+// eventStore is what recalld needs of its event store beyond the port:
+// the raw feed for projections and expiry, and retention's purge.
+type eventStore interface {
+	domain.EventStore
+	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
+	PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error)
+	Close() error
+}
+
+// openStore opens the configured event store: the embedded one in DATA,
+// or EventStoreDB with this node's index of it in DATA/esdb-index. New
+// EventStoreDB streams get the tenant's audit retention as $maxAge.
+func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atomic.Pointer[ledger.Service]) (eventStore, error) {
+	if cfg.store == "embedded" {
+		return embedded.Open(filepath.Join(cfg.data, "events"))
+	}
+	maxAge := func(tenant string) time.Duration {
+		l := policies.Load()
+		tn, err := domain.ParseTenant(tenant)
+		if l == nil || err != nil {
+			return domain.DefaultAuditRetentionS * time.Second
+		}
+		p, err := l.Policy(context.Background(), tn)
+		if err != nil {
+			return domain.DefaultAuditRetentionS * time.Second
+		}
+		return time.Duration(p.AuditRetentionS) * time.Second
+	}
+	return esdbstore.Open(ctx, esdbstore.Options{URL: cfg.esdbURL, Dir: filepath.Join(cfg.data, "esdb-index"), MaxAge: maxAge, Logger: log})
 }
 
 // ensureDemo creates the demo tenant on first start and prints its tokens.

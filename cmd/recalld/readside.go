@@ -8,10 +8,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -21,7 +21,7 @@ const readyLag = 10_000
 
 // readiness is ready once every projection has reached the store's head as
 // it was at start, and stays ready while none lags by more than readyLag.
-func readiness(store *embedded.Store, runners []*projections.Runner) httpapi.Readiness {
+func readiness(store domain.EventStore, runners []*projections.Runner) httpapi.Readiness {
 	startHead := store.Head()
 	return func(context.Context) error {
 		head := store.Head()
@@ -40,7 +40,7 @@ func readiness(store *embedded.Store, runners []*projections.Runner) httpapi.Rea
 
 // waitCaughtUp returns when every runner has applied the store's head, or
 // ctx ends.
-func waitCaughtUp(ctx context.Context, store *embedded.Store, runners []*projections.Runner) {
+func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner) {
 	head := store.Head()
 	for {
 		behind := false
@@ -58,7 +58,7 @@ func waitCaughtUp(ctx context.Context, store *embedded.Store, runners []*project
 	}
 }
 
-func registerProjectionMetrics(m *httpapi.Metrics, store *embedded.Store, runners []*projections.Runner) {
+func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runners []*projections.Runner) {
 	m.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "recall_store_head_position", Help: "Position of the last durable event.",
 	}, func() float64 { return float64(store.Head()) }))

@@ -13,6 +13,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
+	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbfake"
 	"github.com/recallledger/recall/adapters/eventstore/eventstoretest"
 	"github.com/recallledger/recall/domain"
 )
@@ -56,14 +57,14 @@ func TestContractAgainstEventStoreDB(t *testing.T) { contract(t, esdbURL(t)) }
 // The suite through the real client against the protocol fake: proves
 // the adapter's logic and its use of the client, not the server.
 func TestContractAgainstProtocolFake(t *testing.T) {
-	_, url := startFake(t)
+	_, url := esdbfake.Start(t)
 	contract(t, url)
 }
 
 func TestIndexResumesAfterRestartOnEventStoreDB(t *testing.T) { resumes(t, esdbURL(t)) }
 
 func TestIndexResumesAfterRestartOnProtocolFake(t *testing.T) {
-	_, url := startFake(t)
+	_, url := esdbfake.Start(t)
 	resumes(t, url)
 }
 
@@ -117,8 +118,8 @@ func resumes(t *testing.T, url string) {
 }
 
 func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
-	f, url := startFake(t)
-	f.dropAfter = 7
+	f, url := esdbfake.Start(t)
+	f.DropAfter = 7
 	s := open(t, url, namespace(), t.TempDir())
 	defer s.Close()
 	ctx := context.Background()

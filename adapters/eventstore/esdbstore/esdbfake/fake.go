@@ -1,4 +1,5 @@
-package esdbstore
+// Package esdbfake is a test stand-in for EventStoreDB's gRPC protocol.
+package esdbfake
 
 import (
 	"io"
@@ -14,7 +15,7 @@ import (
 	"google.golang.org/grpc"
 )
 
-// fakeServer speaks the part of EventStoreDB's gRPC Streams API this
+// Server speaks the part of EventStoreDB's gRPC Streams API this
 // adapter uses (Append; Read of a stream forwards and backwards; a filtered
 // catch-up subscription to $all), so the adapter and its use of the real
 // client run end to end on machines that cannot run EventStoreDB. It is a
@@ -24,15 +25,15 @@ import (
 // Like the server, it gives $all positions that are byte offsets (large,
 // with gaps), answers a repeated append of the same event ids as a
 // success, and reports a missing stream in the read's first message.
-type fakeServer struct {
+type Server struct {
 	api.UnimplementedStreamsServer
 	mu      sync.Mutex
 	log     []*fakeEvent
 	streams map[string][]*fakeEvent
 	changed chan struct{}
-	// dropAfter, when set, ends subscriptions after that many events sent,
-	// as a server restart or a network cut would.
-	dropAfter int
+	// DropAfter, when set before use, ends each subscription after that
+	// many events sent, as a server restart or a network cut would.
+	DropAfter int
 }
 
 type fakeEvent struct {
@@ -45,10 +46,11 @@ type fakeEvent struct {
 	pos      uint64
 }
 
-// startFake serves a fake on a loopback port and returns its URL.
-func startFake(t *testing.T) (*fakeServer, string) {
+// Start serves a fake on a loopback port until the test ends and returns
+// it with its connection string.
+func Start(t testing.TB) (*Server, string) {
 	t.Helper()
-	f := &fakeServer{streams: map[string][]*fakeEvent{}, changed: make(chan struct{})}
+	f := &Server{streams: map[string][]*fakeEvent{}, changed: make(chan struct{})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +69,7 @@ func uuidKey(u *shared.UUID) string {
 	return u.GetString_()
 }
 
-func (f *fakeServer) Append(srv api.Streams_AppendServer) error {
+func (f *Server) Append(srv api.Streams_AppendServer) error {
 	first, err := srv.Recv()
 	if err != nil {
 		return err
@@ -138,7 +140,7 @@ func (f *fakeServer) Append(srv api.Streams_AppendServer) error {
 	return srv.SendAndClose(f.success(cur))
 }
 
-func (f *fakeServer) success(cur []*fakeEvent) *api.AppendResp {
+func (f *Server) success(cur []*fakeEvent) *api.AppendResp {
 	last := cur[len(cur)-1]
 	return &api.AppendResp{Result: &api.AppendResp_Success_{Success: &api.AppendResp_Success{
 		CurrentRevisionOption: &api.AppendResp_Success_CurrentRevision{CurrentRevision: last.revision},
@@ -156,7 +158,7 @@ func toRead(e *fakeEvent) *api.ReadResp {
 	}}}
 }
 
-func (f *fakeServer) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
+func (f *Server) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 	o := req.GetOptions()
 	if so := o.GetStream(); so != nil {
 		return f.readStream(o, so, srv)
@@ -186,7 +188,7 @@ func (f *fakeServer) Read(req *api.ReadReq, srv api.Streams_ReadServer) error {
 		f.mu.Lock()
 		batch, changed := f.log[next:], f.changed
 		next = len(f.log)
-		drop := f.dropAfter
+		drop := f.DropAfter
 		f.mu.Unlock()
 		for _, e := range batch {
 			if !matches(e.stream, prefixes) {
@@ -220,7 +222,7 @@ func matches(stream string, prefixes []string) bool {
 	return false
 }
 
-func (f *fakeServer) readStream(o *api.ReadReq_Options, so *api.ReadReq_Options_StreamOptions, srv api.Streams_ReadServer) error {
+func (f *Server) readStream(o *api.ReadReq_Options, so *api.ReadReq_Options_StreamOptions, srv api.Streams_ReadServer) error {
 	name := string(so.GetStreamIdentifier().GetStreamName())
 	f.mu.Lock()
 	evs := append([]*fakeEvent(nil), f.streams[name]...)
@@ -253,4 +255,15 @@ func (f *fakeServer) readStream(o *api.ReadReq_Options, so *api.ReadReq_Options_
 		}
 	}
 	return nil
+}
+
+// Streams returns each stream's event count, system streams ($$…) included.
+func (f *Server) Streams() map[string]int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]int, len(f.streams))
+	for name, evs := range f.streams {
+		out[name] = len(evs)
+	}
+	return out
 }
