@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/shared"
+	api "github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"google.golang.org/grpc"
 )
 
