@@ -2,6 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -56,4 +59,61 @@ func TestRecalldOnEventStoreDBProtocol(t *testing.T) {
 	if len(after) != len(evs)+1 || after[len(after)-1].Position != uint64(len(evs)+1) || !strings.HasSuffix(after[len(after)-1].Stream, later) {
 		t.Fatalf("after a restart: %d events, last %+v", len(after), after[len(after)-1])
 	}
+}
+
+// TestTwoNodesShareOneEventStoreDB runs two recalld nodes on one log: each
+// numbers every event the same way, each node's read models show the
+// other's writes, a policy set on one is used by the other, and a recall
+// decided on one node is final on both.
+func TestTwoNodesShareOneEventStoreDB(t *testing.T) {
+	_, url := esdbfake.Start(t)
+	a := startServer(t, "--store", "esdb", "--esdb-url", url)
+	reg, err := os.ReadFile(filepath.Join(a.dir, "tenants.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bdir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bdir, "tenants.json"), reg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := startServerIn(t, bdir, "--store", "esdb", "--esdb-url", url)
+	b.tokens = a.tokens
+
+	if r := a.do("GET", "/v1/a/a/policy", a.token("a/a", adm), ""); r.status != 200 || r.json(t)["sender_window_s"] != float64(120) {
+		t.Fatalf("a's policy: %d %s", r.status, r.body)
+	}
+	if r := b.do("PUT", "/v1/a/a/policy", b.token("a/a", adm), `{"sender_window_s":60}`); r.status != 200 {
+		t.Fatalf("set policy on b: %d %s", r.status, r.body)
+	}
+	eventually(t, func() string {
+		if r := a.do("GET", "/v1/a/a/policy", a.token("a/a", adm), ""); r.json(t)["sender_window_s"] != float64(60) {
+			return "a still uses " + string(r.body)
+		}
+		return ""
+	})
+	hi := a.send("alice", "bob", "chat", "txt", "hi", "n1")
+	if r := b.do("POST", "/v1/a/a/messages/"+hi+"/recall", b.token("a/a", svc), `{"actor":"alice"}`); r.status != 200 {
+		t.Fatalf("recall on b of a's message: %d %s", r.status, r.body)
+	}
+	if r := a.do("POST", "/v1/a/a/messages/"+hi+"/recall", a.token("a/a", svc), `{"actor":"alice"}`); r.status == 200 || !strings.Contains(string(r.body), "already_recalled") {
+		t.Fatalf("second recall on a: %d %s", r.status, r.body)
+	}
+	eventually(t, func() string {
+		ea, eb := a.events(), b.events()
+		if len(ea) != len(eb) || len(ea) != 4 {
+			return fmt.Sprintf("a has %d events, b %d, want 4", len(ea), len(eb))
+		}
+		for i := range ea {
+			if ea[i].ID != eb[i].ID || ea[i].Position != uint64(i+1) || eb[i].Position != uint64(i+1) {
+				return fmt.Sprintf("position %d: a %s@%d, b %s@%d", i+1, ea[i].ID, ea[i].Position, eb[i].ID, eb[i].Position)
+			}
+		}
+		for _, s := range []*server{a, b} {
+			v, _ := json.Marshal(s.conversation("chat:alice:bob", "bob", "en"))
+			if !strings.Contains(string(v), `"notice":"alice recalled a message"`) {
+				return "a view without the recall: " + string(v)
+			}
+		}
+		return ""
+	})
 }

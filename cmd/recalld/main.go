@@ -198,6 +198,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	projDone := make(chan error, 1)
 	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
 	go purgeAuditLoop(bg, rm, store, reg, log)
+	if cfg.store == "esdb" {
+		// other nodes write to the same log; the embedded store has one writer
+		go followPolicies(bg, store, l, log)
+	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "recalld listening on http://%s\n", ln.Addr())

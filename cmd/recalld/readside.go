@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -98,5 +101,30 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.P
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// followPolicies keeps this node's policy cache current with the changes
+// any node records, so every node decides by the newest policy once its
+// index has it.
+func followPolicies(ctx context.Context, store eventStore, l *ledger.Service, log *slog.Logger) {
+	marker := []byte(`"type":"` + domain.TypeTenantPolicySet + `"`)
+	err := store.FollowRaw(ctx, store.Head()+1, func(raws [][]byte, _ uint64) error {
+		for _, raw := range raws {
+			if !bytes.Contains(raw, marker) {
+				continue
+			}
+			var e domain.Event
+			if err := json.Unmarshal(raw, &e); err != nil {
+				return fmt.Errorf("policy event: %w", err)
+			}
+			if err := l.ObservePolicy(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		log.Error("following policy changes stopped", slog.Any("err", err))
 	}
 }

@@ -87,3 +87,22 @@ func (s *Service) loadPolicy(ctx context.Context, t domain.Tenant) (cachedPolicy
 	}
 	return c, nil
 }
+
+// ObservePolicy updates the cache from a TenantPolicySet read from the
+// log, so a change another node made is used here from then on; other
+// events are ignored.
+func (s *Service) ObservePolicy(e domain.Event) error {
+	if e.Type != domain.TypeTenantPolicySet {
+		return nil
+	}
+	t, err := domain.ParseTenant(e.Tenant)
+	if err != nil {
+		return fmt.Errorf("policy event %s: %w", e.ID, err)
+	}
+	payload, err := e.Decode()
+	if err != nil {
+		return fmt.Errorf("policy event %s: %w", e.ID, err)
+	}
+	s.remember(t, cachedPolicy{policy: payload.(*domain.TenantPolicySet).Policy, version: e.StreamVersion})
+	return nil
+}
