@@ -358,17 +358,28 @@ func (s *Store) lastRevision(ctx context.Context, stream string) (int64, error) 
 }
 
 // awaitIndexed waits until the index holds every event of the append and
-// returns them as stored.
+// returns them as stored. Some of them indexed is not an error here: the
+// subscription may deliver one write's events in two batches.
 func (s *Store) awaitIndexed(ctx context.Context, stream string, events []domain.Event) ([]domain.Event, error) {
 	wctx, cancel := context.WithTimeout(ctx, s.o.IndexWait)
 	defer cancel()
 	for {
 		changed := s.local.Changed()
-		stored, dup, err := s.existing(stream, events)
-		if err != nil {
-			return nil, err
+		stored := make([]domain.Event, 0, len(events))
+		for _, e := range events {
+			st, ok, err := s.local.EventByID(e.ID)
+			if err != nil {
+				return nil, fmt.Errorf("append %s: %w", stream, err)
+			}
+			if !ok {
+				break
+			}
+			if st.Stream != stream {
+				return nil, fmt.Errorf("append %s: event %s is on stream %s: %w", stream, e.ID, st.Stream, embedded.ErrEventIDReused)
+			}
+			stored = append(stored, st)
 		}
-		if dup {
+		if len(stored) == len(events) {
 			return stored, nil
 		}
 		if err := s.waitIndex(wctx, changed); err != nil {
