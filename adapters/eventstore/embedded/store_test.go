@@ -305,3 +305,49 @@ func TestAppendInOrderKeepsTheOrderOfWrites(t *testing.T) {
 		t.Fatal("Changed was not closed by a durable write")
 	}
 }
+
+// Racing appends of one event id: to one stream they are retries (one
+// event stored, every caller gets it), to different streams one wins and
+// the rest are refused. Callers look ids up before the committer, so this
+// is what catches a lookup that missed a group applied meanwhile.
+func TestRacingAppendsOfOneEventID(t *testing.T) {
+	s := openTemp(t).(*Store)
+	ctx := context.Background()
+	for round := range 30 {
+		e := eventstoretest.Event(t, "a/a", round)
+		var wg sync.WaitGroup
+		var ok, refused atomic.Int64
+		var mu sync.Mutex
+		positions := map[uint64]bool{}
+		for w := range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stream := fmt.Sprint("x-a/a.same", round)
+				if w%2 == 1 {
+					stream = fmt.Sprint("x-a/a.other", round, "-", w)
+				}
+				out, err := s.Append(ctx, stream, domain.AnyVersion, []domain.Event{e})
+				switch {
+				case errors.Is(err, ErrEventIDReused):
+					refused.Add(1)
+				case err != nil:
+					t.Error(err)
+				default:
+					ok.Add(1)
+					mu.Lock()
+					positions[out[0].Position] = true
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if len(positions) != 1 || ok.Load()+refused.Load() != 32 {
+			t.Fatalf("round %d: stored at %v, %d ok, %d refused", round, positions, ok.Load(), refused.Load())
+		}
+	}
+	all, err := s.ReadAll(ctx, 1, "", 1000)
+	if err != nil || len(all) != 30 {
+		t.Fatalf("%d events stored for 30 ids: %v", len(all), err)
+	}
+}
