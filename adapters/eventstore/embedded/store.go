@@ -71,13 +71,6 @@ type Store struct {
 	notify   chan struct{} // closed and replaced after each durable group
 
 	versions map[string]int64 // owned by the committer goroutine
-	recent   [recentGroups]applied
-	seq      uint64        // groups applied, owned by the committer
-	appliedN atomic.Uint64 // seq, for callers
-
-	// dbMu keeps callers' lookups off a closed pebble, which panics
-	dbMu     sync.RWMutex
-	dbClosed bool
 
 	diskFull atomic.Bool
 }
@@ -91,26 +84,6 @@ type appendReq struct {
 	events   []domain.Event
 	encoded  []envelope
 	reply    chan appendResult
-
-	// What the caller looked up before queueing, as of applied group
-	// seen: whether some event id may be stored, and the stream's
-	// version. The committer trusts it after checking the groups applied
-	// since, so it does not look keys up itself.
-	seen    uint64
-	idFound bool
-	version int64
-}
-
-// recentGroups is how many applied groups the committer remembers for
-// checking callers' lookups; an append that waited longer is checked
-// with lookups of its own.
-const recentGroups = 8
-
-// applied is what one applied group wrote: its event ids and streams.
-type applied struct {
-	seq      uint64
-	ids      map[string]staged
-	versions map[string]int64
 }
 
 type appendResult struct {
@@ -188,12 +161,6 @@ func pebbleOptions() *pebble.Options {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { close(s.closed) })
 	<-s.done
-	s.dbMu.Lock()
-	defer s.dbMu.Unlock()
-	if s.dbClosed {
-		return nil
-	}
-	s.dbClosed = true
 	return s.db.Close()
 }
 
@@ -274,59 +241,7 @@ func (s *Store) prepare(stream string, expected int64, events []domain.Event) (*
 	if s.diskFull.Load() {
 		return nil, fmt.Errorf("append %s: %w", stream, ErrDiskFull)
 	}
-	req := &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}
-	if err := s.lookUp(req); err != nil {
-		return nil, err
-	}
-	return req, nil
-}
-
-// lookUp does the committer's key lookups on the caller's goroutine, where
-// they run in parallel: every group applied up to req.seen is visible to
-// them (a group is counted once applied).
-func (s *Store) lookUp(req *appendReq) error {
-	s.dbMu.RLock()
-	defer s.dbMu.RUnlock()
-	if s.dbClosed {
-		return ErrClosed
-	}
-	req.seen = s.appliedN.Load()
-	for _, e := range req.events {
-		_, closer, err := s.db.Get(idKey(e.ID))
-		if errors.Is(err, pebble.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("append %s: %w", req.stream, err)
-		}
-		closer.Close()
-		req.idFound = true
-		break
-	}
-	req.version = domain.NoStream
-	raw, closer, err := s.db.Get(versionKey(req.stream))
-	switch {
-	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("append %s: version: %w", req.stream, err)
-	default:
-		req.version = int64(binary.BigEndian.Uint64(raw))
-		closer.Close()
-	}
-	return nil
-}
-
-// since returns the remembered groups applied after seq, or false if some
-// of them are no longer remembered.
-func (s *Store) since(seq uint64) ([]*applied, bool) {
-	if s.seq-seq > recentGroups {
-		return nil, false
-	}
-	out := make([]*applied, 0, s.seq-seq)
-	for q := s.seq; q > seq; q-- { // newest first
-		out = append(out, &s.recent[q%recentGroups])
-	}
-	return out, true
+	return &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}, nil
 }
 
 // submit hands req to the committer.
@@ -476,13 +391,7 @@ func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 	pendingIDs := map[string]staged{}
 	var buf []byte
 	for gi, r := range reqs {
-		later, fresh := s.since(r.seen)
-		var stored []domain.Event
-		var dup bool
-		var err error
-		if !fresh || r.idFound || idsIn(r, pendingIDs, later) {
-			stored, dup, err = s.findExisting(r, pendingIDs)
-		}
+		stored, dup, err := s.findExisting(r, pendingIDs)
 		if err != nil {
 			g.results[gi] = appendResult{err: err}
 			continue
@@ -493,7 +402,7 @@ func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 		}
 		cur, ok := pendingVersions[r.stream]
 		if !ok {
-			if cur, err = s.versionOf(r, later, fresh); err != nil {
+			if cur, err = s.streamVersion(r.stream); err != nil {
 				g.results[gi] = appendResult{err: err}
 				continue
 			}
@@ -534,9 +443,6 @@ func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 		s.syncs <- g
 		return start
 	}
-	s.seq++
-	s.recent[s.seq%recentGroups] = applied{seq: s.seq, ids: pendingIDs, versions: pendingVersions}
-	s.appliedN.Store(s.seq)
 	if len(s.versions) > versionCacheLimit {
 		clear(s.versions)
 	}
@@ -589,40 +495,6 @@ func (s *Store) findExisting(r *appendReq, pending map[string]staged) ([]domain.
 		return nil, false, fmt.Errorf("append %s: %d of %d event ids already stored: %w", r.stream, len(found), len(r.events), ErrEventIDReused)
 	}
 	return found, true, nil
-}
-
-// idsIn reports whether an event id of r is staged in this group or was
-// applied in a group r's caller may not have seen.
-func idsIn(r *appendReq, pending map[string]staged, later []*applied) bool {
-	for _, e := range r.events {
-		if _, ok := pending[e.ID]; ok {
-			return true
-		}
-		for _, g := range later {
-			if _, ok := g.ids[e.ID]; ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// versionOf is r's stream's version before this group: the cache's, else
-// that of the newest group the caller may not have seen, else what the
-// caller looked up (or a lookup here, if those groups are forgotten).
-func (s *Store) versionOf(r *appendReq, later []*applied, fresh bool) (int64, error) {
-	if v, ok := s.versions[r.stream]; ok {
-		return v, nil
-	}
-	if !fresh {
-		return s.streamVersion(r.stream)
-	}
-	for _, g := range later {
-		if v, ok := g.versions[r.stream]; ok {
-			return v, nil
-		}
-	}
-	return r.version, nil
 }
 
 // streamVersion is the version of the stream's last event, NoStream if
