@@ -31,7 +31,7 @@ var _ projections.Store = (*Store)(nil)
 
 // Open opens (or creates) the store in dir.
 func Open(dir string) (*Store, error) {
-	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "read models"}, Cache: pebble.NewCache(32 << 20), MemTableSize: 16 << 20}
+	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "read models"}, Cache: pebble.NewCache(32 << 20), MemTableSize: 8 << 20}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)

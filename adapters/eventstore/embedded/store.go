@@ -147,7 +147,7 @@ func OpenWith(dir string, o Options) (*Store, error) {
 // bloom filters answer without reading blocks; the cache is bounded so
 // memory stays flat as history grows.
 func pebbleOptions() *pebble.Options {
-	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "event store"}, Cache: pebble.NewCache(64 << 20), MemTableSize: 8 << 20}
+	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "event store"}, Cache: pebble.NewCache(48 << 20), MemTableSize: 8 << 20}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
