@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	segjson "github.com/segmentio/encoding/json"
 )
 
 func BenchmarkDecideRecall(b *testing.B) {
@@ -33,28 +35,41 @@ func benchSentEvent(b *testing.B) Event {
 }
 
 // BenchmarkEventEncode and BenchmarkEventDecode measure the codec that
-// bounds a rebuild: the envelope and its payload, as the store holds them.
+// bounds a rebuild: the envelope and its payload, as the store holds them,
+// with encoding/json and with github.com/segmentio/encoding/json, the
+// decoder the store and projections use because of this measurement
+// (about 5× faster decoding, byte-identical encoding). The audit chain's
+// canonical encoding stays on encoding/json.
 func BenchmarkEventEncode(b *testing.B) {
 	e := benchSentEvent(b)
 	raw, _ := json.Marshal(e)
 	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		if _, err := json.Marshal(e); err != nil {
-			b.Fatal(err)
-		}
+	for name, marshal := range map[string]func(any) ([]byte, error){"encoding_json": json.Marshal, "segmentio": segjson.Marshal} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := marshal(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
 func BenchmarkEventDecode(b *testing.B) {
 	raw, _ := json.Marshal(benchSentEvent(b))
 	b.SetBytes(int64(len(raw)))
-	for b.Loop() {
-		var e Event
-		if err := json.Unmarshal(raw, &e); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := e.Decode(); err != nil {
-			b.Fatal(err)
-		}
+	for name, unmarshal := range map[string]func([]byte, any) error{"encoding_json": json.Unmarshal, "segmentio": segjson.Unmarshal} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				var e Event
+				if err := unmarshal(raw, &e); err != nil {
+					b.Fatal(err)
+				}
+				var p MessageSent
+				if err := unmarshal(e.Data, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

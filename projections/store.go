@@ -1,6 +1,6 @@
 package projections
 
-import "encoding/json"
+import json "github.com/segmentio/encoding/json"
 
 // Tx is a read-model transaction: reads see the transaction's own writes;
 // writes land together or not at all. Keys are the projection's own: the

@@ -14,7 +14,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"

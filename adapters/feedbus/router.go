@@ -3,7 +3,6 @@ package feedbus
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"

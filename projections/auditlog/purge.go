@@ -1,9 +1,10 @@
 package auditlog
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"

@@ -6,11 +6,12 @@ import (
 	"encoding/binary"
 	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/projections"
 )

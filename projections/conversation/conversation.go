@@ -6,10 +6,11 @@ package conversation
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"

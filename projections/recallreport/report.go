@@ -5,10 +5,11 @@ package recallreport
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
+
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"

@@ -25,7 +25,6 @@ package embedded
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -35,6 +34,7 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/vfs"
+	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
