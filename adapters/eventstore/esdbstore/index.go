@@ -149,7 +149,20 @@ func (s *Store) copy(ctx context.Context, batch []recorded) error {
 		writes = append(writes, embedded.Write{Stream: e.Stream, Expected: expected, Events: []domain.Event{e}})
 	}
 	if _, err := s.local.AppendInOrder(ctx, writes); err != nil {
-		return fmt.Errorf("copy to the index (remove %s to rebuild it from EventStoreDB): %w", s.o.Dir, err)
+		// again one by one: what was stored answers as a retry, an event
+		// id another stream already has (a client reusing ids, which the
+		// server does not refuse) is skipped on every node alike, and
+		// anything else means the index disagrees with the server
+		for _, w := range writes {
+			_, err := s.local.Append(ctx, w.Stream, w.Expected, w.Events)
+			if errors.Is(err, embedded.ErrEventIDReused) {
+				s.log.Error("eventstoredb event skipped: its id is already on another stream", slog.String("stream", w.Stream), slog.Any("err", err))
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("copy to the index (remove %s to rebuild it from EventStoreDB): %w", s.o.Dir, err)
+			}
+		}
 	}
 	return s.saveCheckpoint(batch[len(batch)-1].pos)
 }

@@ -137,6 +137,31 @@ func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
 	}
 }
 
+// An event id the server accepted on two streams (a client bug the
+// server does not refuse) is kept once and the index goes on.
+func TestIndexSkipsAnIDReusedOnAnotherStream(t *testing.T) {
+	_, url := esdbfake.Start(t)
+	ns := namespace()
+	s := open(t, url, ns, t.TempDir())
+	defer s.Close()
+	ctx := context.Background()
+	e := eventstoretest.Event(t, "a/a", 1)
+	if _, err := s.Append(ctx, "x-a/a.1", domain.NoStream, []domain.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := toEventData(e)
+	if _, err := s.client.AppendToStream(ctx, ns+"x-a/a.2", esdb.AppendToStreamOptions{}, data); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Append(ctx, "x-a/a.3", domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", 3)})
+	if err != nil || out[0].Position != 2 {
+		t.Fatalf("append after the reused id: %v %+v", err, out)
+	}
+	if err := s.healthy(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The rest runs everywhere: what the adapter does without a server.
 
 func TestOpenWithoutAServerFailsClearly(t *testing.T) {
