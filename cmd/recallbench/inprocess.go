@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -381,6 +382,8 @@ func benchAuditQuery(ctx context.Context, c *config) error {
 // benchMemory reports this process's resident memory as the history held
 // by its store and read models grows.
 func benchMemory(ctx context.Context, c *config) error {
+	// what earlier scenarios of this run left behind is not this one's
+	debug.FreeOSMemory()
 	return withStack(ctx, c, 0, func(st *stack) error { return memory(ctx, c, st.store, st.runners) })
 }
 
