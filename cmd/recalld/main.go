@@ -143,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	metrics := httpapi.NewMetrics()
 	l := ledger.New(metrics.InstrumentStore(store), domain.SystemClock{})
 	policies.Store(l)
+	policyFrom := store.Head() + 1 // before anything loads a policy into l's cache
 	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, domain.SystemClock{}, log)
 	if err != nil {
 		return err
@@ -200,7 +201,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go purgeAuditLoop(bg, rm, store, reg, log)
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
-		go followPolicies(bg, store, l, log)
+		go followPolicies(bg, store, policyFrom, l, log)
 	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()

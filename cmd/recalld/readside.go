@@ -106,10 +106,11 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.P
 
 // followPolicies keeps this node's policy cache current with the changes
 // any node records, so every node decides by the newest policy once its
-// index has it.
-func followPolicies(ctx context.Context, store eventStore, l *ledger.Service, log *slog.Logger) {
+// index has it. The caller takes from (the head) before the node serves,
+// so no change lands between a policy the cache loaded and the follower.
+func followPolicies(ctx context.Context, store eventStore, from uint64, l *ledger.Service, log *slog.Logger) {
 	marker := []byte(`"type":"` + domain.TypeTenantPolicySet + `"`)
-	err := store.FollowRaw(ctx, store.Head()+1, func(raws [][]byte, _ uint64) error {
+	err := store.FollowRaw(ctx, from, func(raws [][]byte, _ uint64) error {
 		for _, raw := range raws {
 			if !bytes.Contains(raw, marker) {
 				continue

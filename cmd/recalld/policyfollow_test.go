@@ -1,7 +1,10 @@
-package ledger_test
+package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -12,15 +15,16 @@ import (
 )
 
 // Two services over one log stand for two API nodes: a policy one sets
-// reaches the other's cache through the log, and an older event never
-// replaces a newer policy.
+// reaches the other's cache through the log (followPolicies), and an older
+// event never replaces a newer policy.
 func TestPolicyChangesReachOtherNodesThroughTheLog(t *testing.T) {
 	store, err := embedded.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	clock := clocktest.New(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
 	a, b := ledger.New(store, clock), ledger.New(store, clock)
 	tn, _ := domain.ParseTenant("org/app")
@@ -28,31 +32,48 @@ func TestPolicyChangesReachOtherNodesThroughTheLog(t *testing.T) {
 	if p, err := a.Policy(ctx, tn); err != nil || p.SenderWindowS != domain.DefaultSenderWindowS {
 		t.Fatalf("a's first policy: %+v %v", p, err)
 	}
-	for _, window := range []int64{30, 45} {
+	setWindow := func(window int64) {
+		t.Helper()
 		p := domain.DefaultPolicy()
 		p.SenderWindowS = window
 		if _, err := b.SetPolicy(ctx, tn, p, "admin"); err != nil {
 			t.Fatal(err)
 		}
 	}
+	setWindow(30)
 	if p, _ := a.Policy(ctx, tn); p.SenderWindowS != domain.DefaultSenderWindowS {
 		t.Fatalf("a's cache changed without observing the log: %+v", p)
 	}
-	evs, err := store.ReadStream(ctx, domain.TenantStream(tn))
+
+	done := make(chan struct{})
+	from := store.Head() + 1
+	go func() {
+		defer close(done)
+		followPolicies(ctx, store, from, a, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	setWindow(45)
+	eventually(t, func() string {
+		if p, _ := a.Policy(ctx, tn); p.SenderWindowS != 45 || p.Version != 2 {
+			return fmt.Sprintf("a's policy did not follow b's change: window %d version %d", p.SenderWindowS, p.Version)
+		}
+		return ""
+	})
+	cancel()
+	<-done
+
+	evs, err := store.ReadStream(context.Background(), domain.TenantStream(tn))
 	if err != nil || len(evs) != 2 {
 		t.Fatalf("tenant stream: %d events, %v", len(evs), err)
 	}
-	for _, e := range []domain.Event{evs[1], evs[0]} { // newest first: the older must not win
-		if err := a.ObservePolicy(e); err != nil {
-			t.Fatal(err)
-		}
+	if err := a.ObservePolicy(evs[0]); err != nil { // the older one, again
+		t.Fatal(err)
 	}
-	if p, _ := a.Policy(ctx, tn); p.SenderWindowS != 45 || p.Version != 2 {
-		t.Fatalf("a's policy after observing the log: window %d version %d, want 45 and 2", p.SenderWindowS, p.Version)
+	if p, _ := a.Policy(context.Background(), tn); p.SenderWindowS != 45 || p.Version != 2 {
+		t.Fatalf("an older policy event replaced the newer: window %d version %d", p.SenderWindowS, p.Version)
 	}
-	send := evs[0]
-	send.Type = domain.TypeMessageRead
-	if err := a.ObservePolicy(send); err != nil {
+	read := evs[0]
+	read.Type = domain.TypeMessageRead
+	if err := a.ObservePolicy(read); err != nil {
 		t.Fatalf("another event type: %v", err)
 	}
 }
