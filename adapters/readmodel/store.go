@@ -46,6 +46,13 @@ func Open(dir string) (*Store, error) {
 	return &Store{db: db}, nil
 }
 
+// Settled reports whether pebble owes no flush or compaction work, so a
+// benchmark can tell a store just bulk-written from one in its steady state.
+func (s *Store) Settled() bool {
+	m := s.db.Metrics()
+	return m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 && m.Compact.EstimatedDebt == 0
+}
+
 // Close flushes and closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
