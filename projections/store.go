@@ -8,6 +8,11 @@ import json "github.com/segmentio/encoding/json"
 type Tx interface {
 	// Get returns a copy of the value, or nil when the key is absent.
 	Get(key []byte) ([]byte, error)
+	// GetMany returns copies of the values of keys, in order, nil for the
+	// absent ones. A store may read them concurrently, so a page of
+	// entries scattered across a large store costs about one read's
+	// latency rather than the sum of them.
+	GetMany(keys [][]byte) ([][]byte, error)
 	Set(key, value []byte) error
 	Delete(key []byte) error
 	// Scan calls fn for each key in [lower, upper) in order (reverse: from

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
@@ -150,6 +152,57 @@ func (t *tx) Get(k []byte) ([]byte, error) {
 	out := append([]byte{}, v...)
 	t.remember(k, out)
 	return clone(out), nil
+}
+
+// parallelReads bounds the goroutines one GetMany spreads its reads over:
+// enough to keep a disk's queue busy when the blocks are not cached,
+// few enough that a page of cached reads does not pay for many.
+const parallelReads = 16
+
+// GetMany implements projections.Tx. A view reads from a snapshot, which
+// pebble allows from many goroutines at once; a write transaction reads
+// through its batch, which it does not, so it reads in turn.
+func (t *tx) GetMany(keys [][]byte) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if t.w != nil || len(keys) < 2 {
+		for i, k := range keys {
+			v, err := t.Get(k)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	}
+	workers := min(parallelReads, len(keys))
+	errs := make([]error, workers)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(keys) {
+					return
+				}
+				v, closer, err := t.r.Get(t.key(keys[i]))
+				if errors.Is(err, pebble.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					errs[w] = fmt.Errorf("get %q: %w", keys[i], err)
+					return
+				}
+				out[i] = append([]byte{}, v...)
+				closer.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // clone copies v, keeping nil (absent) apart from empty.

@@ -38,6 +38,11 @@ type Page struct {
 // match little cannot hold the server: the page ends early with a cursor.
 const maxExamined = 50_000
 
+// minFetch is the fewest index hits read at once when other filters may
+// reject some of them, so a sparse match does not turn into reads one by
+// one.
+const minFetch = 32
+
 // timeSlack covers events whose occurred_at is slightly out of position
 // order (a decision's receipt time precedes its append).
 const timeSlack = time.Minute
@@ -69,26 +74,61 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 		}
 		examined := 0
 		var last uint64
-		var scanErr error
-		visit := func(seq uint64) bool {
+		// take looks at one entry (nil when purged since it was indexed) and
+		// reports whether the page wants more.
+		take := func(seq uint64, stored []byte) (bool, error) {
 			examined++
 			last = seq
 			var e Entry
-			if _, err := projections.GetJSON(tx, entryKey(tenant, seq), &e); err != nil {
-				scanErr = err
-				return false
+			if stored != nil {
+				if err := json.Unmarshal(stored, &e); err != nil {
+					return false, fmt.Errorf("entry %d: %w", seq, err)
+				}
 			}
 			if e.Seq != 0 && f.matches(e) {
 				page.Entries = append(page.Entries, e)
 			}
-			return len(page.Entries) <= f.Limit && examined < maxExamined
+			return len(page.Entries) <= f.Limit && examined < maxExamined, nil
 		}
+		var scanErr error
 		var err error
 		if field != "" {
+			// The index gives seqs scattered over the whole log: read a
+			// page's worth of entries at once rather than one after another.
+			var pending []uint64
+			fetch := func() bool {
+				keys := make([][]byte, len(pending))
+				for i, seq := range pending {
+					keys[i] = entryKey(tenant, seq)
+				}
+				values, err := tx.GetMany(keys)
+				if err != nil {
+					scanErr = err
+					return false
+				}
+				for i, v := range values {
+					more, err := take(pending[i], v)
+					if err != nil || !more {
+						scanErr = err
+						return false
+					}
+				}
+				pending = pending[:0]
+				return true
+			}
 			prefix := tkey("i", tenant, []byte(field), []byte{0}, []byte(value), []byte{0})
+			more := true
 			err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(f.After+1)...), projections.PrefixEnd(prefix), false, func(k, _ []byte) bool {
-				return visit(binary.BigEndian.Uint64(k[len(prefix):]))
+				pending = append(pending, binary.BigEndian.Uint64(k[len(prefix):]))
+				if len(pending) < min(max(f.Limit+1-len(page.Entries), minFetch), maxExamined-examined) {
+					return true
+				}
+				more = fetch()
+				return more
 			})
+			if err == nil && more && len(pending) > 0 {
+				fetch()
+			}
 		} else {
 			lo, hi := f.After+1, uint64(1<<63)
 			if !f.From.IsZero() || !f.To.IsZero() {
@@ -100,8 +140,10 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 			}
 			prefix := tkey("e", tenant)
 			if lo <= hi {
-				err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(lo)...), append(append([]byte{}, prefix...), seqBytes(hi+1)...), false, func(k, _ []byte) bool {
-					return visit(binary.BigEndian.Uint64(k[len(prefix):]))
+				err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(lo)...), append(append([]byte{}, prefix...), seqBytes(hi+1)...), false, func(k, v []byte) bool {
+					more, err := take(binary.BigEndian.Uint64(k[len(prefix):]), v)
+					scanErr = err
+					return more
 				})
 			}
 		}
