@@ -140,18 +140,27 @@ func (t *tx) Get(k []byte) ([]byte, error) {
 	if v, ok := t.seen[string(k)]; ok {
 		return clone(v), nil
 	}
+	out, err := t.read(k)
+	if err != nil {
+		return nil, err
+	}
+	t.remember(k, out)
+	return clone(out), nil
+}
+
+// read fetches a copy of k's value from pebble, nil when absent. It
+// touches no transaction state, so GetMany can call it from many
+// goroutines.
+func (t *tx) read(k []byte) ([]byte, error) {
 	v, closer, err := t.r.Get(t.key(k))
 	if errors.Is(err, pebble.ErrNotFound) {
-		t.remember(k, nil)
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer closer.Close()
-	out := append([]byte{}, v...)
-	t.remember(k, out)
-	return clone(out), nil
+	return append([]byte{}, v...), nil
 }
 
 // parallelReads bounds the goroutines one GetMany spreads its reads over:
@@ -185,16 +194,12 @@ func (t *tx) GetMany(keys [][]byte) ([][]byte, error) {
 				if i >= len(keys) {
 					return
 				}
-				v, closer, err := t.r.Get(t.key(keys[i]))
-				if errors.Is(err, pebble.ErrNotFound) {
-					continue
-				}
+				v, err := t.read(keys[i])
 				if err != nil {
 					errs[w] = fmt.Errorf("get %q: %w", keys[i], err)
 					return
 				}
-				out[i] = append([]byte{}, v...)
-				closer.Close()
+				out[i] = v
 			}
 		})
 	}

@@ -354,11 +354,11 @@ func benchAuditQuery(ctx context.Context, c *config) error {
 			c.progress.show("waiting for pebble's compactions to settle: %s", time.Since(start).Round(time.Second))
 			time.Sleep(time.Second)
 		}
-		settled := fmt.Sprintf("second pass (other queries, cache warmed by the first), compactions settled after %s", time.Since(start).Round(time.Second))
+		compactions := fmt.Sprintf("compactions settled after %s", time.Since(start).Round(time.Second))
 		if !st.rm.Settled() {
-			settled = "second pass (other queries, cache warmed by the first), compactions still owed after 15 minutes"
+			compactions = "compactions still owed after 15 minutes"
 		}
-		return auditQueries(ctx, c, st, sample, 2, settled)
+		return auditQueries(ctx, c, st, sample, 2, "second pass (other queries, cache warmed by the first), "+compactions)
 	})
 }
 
