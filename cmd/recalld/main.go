@@ -10,12 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -76,7 +78,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.StringVar(&c.bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc, or nats to forward every event to JetStream (env RECALL_BUS)")
 	fs.StringVar(&c.natsURL, "nats-url", env("RECALL_NATS_URL", ""), "NATS server URL for --bus nats and for workers (env RECALL_NATS_URL)")
 	fs.StringVar(&c.demo, "demo", env("RECALL_DEMO", ""), "create this ORG/APP tenant on first start and print its tokens (env RECALL_DEMO)")
-	rate, _ := strconv.ParseFloat(env("RECALL_RATE_PER_TENANT", "0"), 64)
+	rate, err := parseRate("RECALL_RATE_PER_TENANT", env("RECALL_RATE_PER_TENANT", "0"))
+	if err != nil {
+		return c, err
+	}
 	fs.Float64Var(&c.rate, "rate-per-tenant", rate, "requests/s one tenant may make; 0 = default 20000 (env RECALL_RATE_PER_TENANT)")
 	fs.StringVar(&c.logLevel, "log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
@@ -87,6 +92,9 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if _, err := parseRate("--rate-per-tenant", strconv.FormatFloat(c.rate, 'g', -1, 64)); err != nil {
+		return c, err
 	}
 	switch {
 	case c.store != "embedded" && c.store != "esdb":
@@ -99,6 +107,17 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 		return c, fmt.Errorf("--bus nats needs --nats-url")
 	}
 	return c, nil
+}
+
+// parseRate reads a per-tenant request rate: a finite number of requests
+// per second, 0 or more (0 takes the default). A value that is not one is
+// refused by name rather than taken as the default.
+func parseRate(name, v string) (float64, error) {
+	rate, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || rate < 0 || math.IsInf(rate, 0) || math.IsNaN(rate) {
+		return 0, fmt.Errorf("%s=%q: want requests per second, a number 0 or more (0 = the default 20000)", name, v)
+	}
+	return rate, nil
 }
 
 // run wires the server from its configuration and serves until ctx ends;
