@@ -129,3 +129,64 @@ func TestUnwritableDirectoryAtRunTimeRefusesWritesAndRecovers(t *testing.T) {
 		t.Fatalf("after recovery: %v, head %d", err, s.Head())
 	}
 }
+
+// TestCloseOnAFullDiskEndsTheWaitingWrite: a shutdown while a write waits
+// for space does not hang. Close ends the wait, the append in flight is
+// refused (never acknowledged), a second Close says the same, and the
+// store reopens with everything acknowledged before.
+func TestCloseOnAFullDiskEndsTheWaitingWrite(t *testing.T) {
+	dir := t.TempDir()
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
+		if full.Load() && op.OpKind() == errorfs.OpKindWrite {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	s, err := OpenWith(dir, Options{FS: fs, SpaceAvailable: func() bool { return !full.Load() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	appendOne := func(i int) error {
+		_, err := s.Append(ctx, fmt.Sprint("x-a/a.", i), domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", i)})
+		return err
+	}
+	for i := range 3 {
+		if err := appendOne(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full.Store(true) // and it stays full
+	inFlight := make(chan error, 1)
+	go func() { inFlight <- appendOne(3) }()
+	for deadline := time.Now().Add(10 * time.Second); !s.diskFull.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the full disk was not noticed")
+		}
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	var first error
+	select {
+	case first = <-closed:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close still waiting 20 s after it was called on a full disk")
+	}
+	if err := <-inFlight; err == nil {
+		t.Fatal("the append waiting for space was acknowledged although it never reached the disk")
+	}
+	if err := s.Close(); !errors.Is(err, first) {
+		t.Fatalf("second close: %v, want what the first said (%v)", err, first)
+	}
+	full.Store(false)
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	evs, err := s2.ReadAll(ctx, 0, "", 100)
+	if err != nil || len(evs) < 3 {
+		t.Fatalf("after reopen %d events (3 acknowledged): %v", len(evs), err)
+	}
+}

@@ -66,6 +66,7 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	closeErr  error // what the first Close returned, for every later one
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after each durable group
@@ -157,11 +158,17 @@ func pebbleOptions() *pebble.Options {
 }
 
 // Close stops accepting appends, finishes those already taken, and closes
-// the storage.
+// the storage. A write waiting for disk space stops waiting and fails (its
+// append is refused, never acknowledged), so Close does not hang on a full
+// disk. Close may be called again, from any goroutine: it waits for the
+// first call to finish and returns what it returned.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	<-s.done
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		<-s.done
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Head is the position of the last durable event.
