@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
@@ -45,16 +46,35 @@ type Scheduler struct {
 	mu       sync.Mutex
 	position uint64 // last position applied to the index
 	wake     chan struct{}
+
+	closing   chan struct{} // closed by Close: a write waiting for disk space gives up
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Options tune OpenWith; the zero value is the real disk.
+type Options struct {
+	// FS is the file system (tests inject faults); nil is the real one.
+	FS vfs.FS
+	// SpaceAvailable reports whether the disk has room again after a
+	// write failed for lack of it; nil checks the directory's free space.
+	SpaceAvailable func() bool
 }
 
 // Open opens the scheduler's index in dir.
 func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (*Scheduler, error) {
+	return OpenWith(dir, l, clock, log, Options{})
+}
+
+// OpenWith opens the scheduler's index in dir with options.
+func OpenWith(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger, o Options) (*Scheduler, error) {
+	closing := make(chan struct{})
 	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "expiry index"},
-		FS: pebblefs.Waiting(nil, dir, "expiry index", nil, nil, nil)})
+		FS: pebblefs.Waiting(o.FS, dir, "expiry index", o.SpaceAvailable, nil, closing)})
 	if err != nil {
 		return nil, fmt.Errorf("open expiry index %s: %w", dir, err)
 	}
-	s := &Scheduler{db: db, ledger: l, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	s := &Scheduler{db: db, ledger: l, clock: clock, log: log, wake: make(chan struct{}, 1), closing: closing}
 	v, closer, err := db.Get(keyCheckpoint)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -68,8 +88,17 @@ func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (
 	return s, nil
 }
 
-// Close releases the index.
-func (s *Scheduler) Close() error { return s.db.Close() }
+// Close releases the index; stop Run first. A write waiting for disk space
+// stops waiting and fails, so Close does not hang on a full disk (the
+// index is a cache of the log: what it loses is applied again). Close may
+// be called again and returns what the first call returned.
+func (s *Scheduler) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
 
 // Position is the last event position the index has applied.
 func (s *Scheduler) Position() uint64 {
