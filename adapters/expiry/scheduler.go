@@ -199,8 +199,12 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 			return err
 		}
 		at := uint64(e.OccurredAt.UnixMilli())
-		_ = b.Set(dueKey(e.Tenant, at, sent.MsgID), nil, nil)
-		_ = b.Set(msgKey(e.Tenant, sent.MsgID), be64(at), nil)
+		if err := b.Set(dueKey(e.Tenant, at, sent.MsgID), nil, nil); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		if err := b.Set(msgKey(e.Tenant, sent.MsgID), be64(at), nil); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
 	case domain.TypeMessageExpired:
 		var exp domain.MessageExpired
 		if err := jsonDecode(e, &exp); err != nil {
@@ -208,11 +212,18 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 		}
 		mk := msgKey(e.Tenant, exp.MsgID)
 		v, closer, err := b.Get(mk)
-		if err == nil {
-			_ = b.Delete(dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID), nil)
-			closer.Close()
-			_ = b.Delete(mk, nil)
-		} else if !errors.Is(err, pebble.ErrNotFound) {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		due := dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID)
+		closer.Close()
+		if err := b.Delete(due, nil); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		if err := b.Delete(mk, nil); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
 	case domain.TypeTenantPolicySet:
@@ -223,7 +234,9 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 
 // commit writes b with the checkpoint at position.
 func (s *Scheduler) commit(b *pebble.Batch, position uint64) error {
-	_ = b.Set(keyCheckpoint, be64(position), nil)
+	if err := b.Set(keyCheckpoint, be64(position), nil); err != nil {
+		return fmt.Errorf("expiry index checkpoint: %w", err)
+	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("expiry index commit: %w", err)
 	}
