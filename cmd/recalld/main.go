@@ -190,7 +190,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		runners = append(runners, fr)
 	}
-	registerProjectionMetrics(metrics, store, runners)
+	feed := feedbus.New(store, runners, log, feedbus.Options{})
+	registerProjectionMetrics(metrics, store, runners, feed)
 	var convRunner *projections.Runner
 	for _, r := range runners {
 		if r.Name() == conversation.Name {
@@ -202,7 +203,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
+	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners, feed),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
 
@@ -216,7 +217,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(bg) }()
 	projDone := make(chan error, 1)
-	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
+	go func() { projDone <- feed.Run(bg) }()
 	go purgeAuditLoop(bg, rm, store, reg, log)
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer

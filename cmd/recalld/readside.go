@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -23,19 +26,27 @@ import (
 const readyLag = 10_000
 
 // readiness is ready once every projection has reached the store's head as
-// it was at start, and stays ready while none lags by more than readyLag.
-func readiness(store domain.EventStore, runners []*projections.Runner) httpapi.Readiness {
+// it was at start, and stays ready while none lags by more than readyLag
+// and none is stalled: a projection whose feed fails, or that keeps
+// failing on an event, is named with the cause until it applies again.
+func readiness(store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed) httpapi.Readiness {
 	startHead := store.Head()
 	return func(context.Context) error {
 		head := store.Head()
+		var problems []string
 		for _, r := range runners {
 			pos := r.Position()
-			if pos < startHead {
-				return fmt.Errorf("projection %s catching up: at %d of %d", r.Name(), pos, startHead)
+			switch st, stalled := feed.Stalled(r.Name()); {
+			case stalled && pos < head:
+				problems = append(problems, st.Error())
+			case pos < startHead:
+				problems = append(problems, fmt.Sprintf("projection %s catching up: at %d of %d", r.Name(), pos, startHead))
+			case head > pos && head-pos > readyLag:
+				problems = append(problems, fmt.Sprintf("projection %s lags by %d events", r.Name(), head-pos))
 			}
-			if head > pos && head-pos > readyLag {
-				return fmt.Errorf("projection %s lags by %d events", r.Name(), head-pos)
-			}
+		}
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "; "))
 		}
 		return nil
 	}
@@ -61,7 +72,7 @@ func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*proje
 	}
 }
 
-func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runners []*projections.Runner) {
+func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed) {
 	m.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "recall_store_head_position", Help: "Position of the last durable event.",
 	}, func() float64 { return float64(store.Head()) }))
@@ -73,6 +84,20 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 				func() float64 { return float64(r.Position()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recall_projection_lag_events", Help: "Events a projection is behind the log.", ConstLabels: labels},
 				func() float64 { return float64(store.Head() - min(store.Head(), r.Position())) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "recall_projection_feed_failures_total",
+				Help: "Times reading the store's feed failed for a projection; it resumes from its checkpoint after a backoff.", ConstLabels: labels},
+				func() float64 { return float64(feed.FeedFailures(r.Name())) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "recall_projection_apply_failures_total",
+				Help: "Times a projection failed on events after its retries; they are sent again after a backoff.", ConstLabels: labels},
+				func() float64 { return float64(feed.ApplyFailures(r.Name())) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recall_projection_stalled",
+				Help: "1 while a projection is not applying events (its feed or its handler keeps failing), else 0.", ConstLabels: labels},
+				func() float64 {
+					if _, stalled := feed.Stalled(r.Name()); stalled {
+						return 1
+					}
+					return 0
+				}),
 		)
 	}
 }
