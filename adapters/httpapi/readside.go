@@ -132,8 +132,16 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 		}
 		last = v
 	}
+	select {
+	case <-s.streamsEnd:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server is shutting down; reconnect with Last-Event-ID")
+		return
+	default:
+	}
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil { // a stream outlives the server's write timeout
+		s.log.Warn("conversation stream: the write timeout cannot be lifted; the stream ends when it passes", "err", err)
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -165,6 +173,8 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.streamsEnd: // shutting down: the viewer sees the stream end
 			return
 		case <-wake:
 		case <-heartbeat.C:

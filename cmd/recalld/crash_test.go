@@ -57,12 +57,7 @@ func crashCycles(t *testing.T) int {
 // gap, that the audit chain verifies, and that the read models equal a
 // fresh rebuild.
 func TestCrashLoopLosesNothing(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "recalld")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build recalld: %v", err)
-	}
+	bin := buildRecalld(t)
 	dir := t.TempDir()
 	reg, err := tenants.Open(dir)
 	if err != nil {

@@ -5,8 +5,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,11 +59,7 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 // projections apply everything acknowledged, and a restart is ready at
 // once with nothing lost.
 func TestGracefulShutdownOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "recalld")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
+	bin := buildRecalld(t)
 	dir := t.TempDir()
 	reg, _ := tenants.Open(dir)
 	tn, _ := domain.ParseTenant("a/a")

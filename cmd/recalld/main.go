@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -206,11 +207,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners, feed),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
+	srv.RegisterOnShutdown(api.EndStreams) // live streams end with the shutdown, not at its timeout
 
 	if cfg.debugAddr != "" {
-		if err := serveDebug(cfg.debugAddr, log); err != nil {
+		stopDebug, err := serveDebug(cfg.debugAddr, log)
+		if err != nil {
 			return err
 		}
+		defer stopDebug()
 	}
 
 	bg, cancelBG := context.WithCancel(context.Background())
@@ -218,10 +222,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { schedDone <- sched.Run(bg) }()
 	projDone := make(chan error, 1)
 	go func() { projDone <- feed.Run(bg) }()
-	go purgeAuditLoop(bg, rm, store, reg, log)
+	var bgWork sync.WaitGroup // background work the stores must outlive
+	bgWork.Go(func() { purgeAuditLoop(bg, rm, store, reg, log) })
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
-		go followPolicies(bg, store, policyFrom, l, log)
+		bgWork.Go(func() { followPolicies(bg, store, policyFrom, l, log) })
 	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
@@ -239,9 +244,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		runErr = fmt.Errorf("projections: %w", err)
 	}
 
-	// Shutdown order: stop taking requests and let those in flight finish
-	// (their appends are acknowledged only once durable), then stop
-	// background work, then close the stores (deferred).
+	// Shutdown order: stop taking requests, end the live streams (they
+	// would never finish) and let the requests in flight finish (their
+	// appends are acknowledged only once durable), then stop background
+	// work and wait for it, then close the stores (deferred).
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownT)
 	defer cancel()
@@ -251,13 +257,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// let the projections apply what was acknowledged before they stop, so a
 	// restart starts ready
 	if runErr == nil {
-		waitCaughtUp(sctx, store, runners)
+		waitCaughtUp(sctx, store, runners, feed, log)
 	}
 	cancelBG()
-	for _, done := range []chan error{schedDone, projDone} {
+	rest := make(chan error)
+	go func() { bgWork.Wait(); close(rest) }()
+	for _, w := range []struct {
+		what string
+		done <-chan error
+	}{{"expiry scheduler", schedDone}, {"projections", projDone}, {"audit retention and policy follower", rest}} {
 		select {
-		case <-done:
+		case <-w.done:
 		case <-sctx.Done():
+			log.Warn("shutdown timeout passed with background work still running", slog.String("work", w.what))
 		}
 	}
 	return runErr

@@ -53,13 +53,21 @@ func readiness(store domain.EventStore, runners []*projections.Runner, feed *fee
 }
 
 // waitCaughtUp returns when every runner has applied the store's head, or
-// ctx ends.
-func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner) {
+// ctx ends. A stalled projection is not waited for: it would not catch up
+// before the timeout, and it resumes from its checkpoint at the next start.
+func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed, log *slog.Logger) {
 	head := store.Head()
 	for {
 		behind := false
 		for _, r := range runners {
-			behind = behind || r.Position() < head
+			if r.Position() >= head {
+				continue
+			}
+			if st, stalled := feed.Stalled(r.Name()); stalled {
+				log.Warn("shutting down with a stalled projection", slog.String("projection", r.Name()), slog.Any("stall", st))
+				continue
+			}
+			behind = true
 		}
 		if !behind {
 			return
