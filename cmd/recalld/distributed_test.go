@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,4 +112,51 @@ func splitLines(s string) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// `recalld worker` on a consumer name another running worker holds exits
+// at start with an error that names the consumer and says what to do.
+func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
+	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats did not start")
+	}
+	defer ns.Shutdown()
+	worker := func(ctx context.Context) error {
+		return run(ctx, []string{"worker", "--data", t.TempDir(), "--nats-url", ns.ClientURL(), "--consumer", "views", "--log-level", "error"},
+			func(string) string { return "" }, io.Discard, io.Discard)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- worker(ctx) }()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	eventually(t, func() string {
+		if ci, err := js.ConsumerInfo(natsbus.StreamName, "views"); err != nil || !ci.PushBound {
+			return "the first worker is not running"
+		}
+		return ""
+	})
+	second := make(chan error, 1)
+	go func() { second <- worker(context.Background()) }()
+	select {
+	case err := <-second:
+		if err == nil || !strings.Contains(err.Error(), `consumer "views"`) || !strings.Contains(err.Error(), "give each worker its own --consumer name") {
+			t.Fatalf("second worker on one consumer name: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a second worker on one consumer name was not refused")
+	}
+	cancel()
+	if err := <-first; err != nil {
+		t.Fatalf("first worker: %v", err)
+	}
 }
