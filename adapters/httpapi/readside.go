@@ -263,7 +263,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		for _, e := range page.Entries {
-			_ = enc.Encode(e)
+			if err := enc.Encode(e); err != nil {
+				s.responseCut(r, err) // the client went away: stop writing
+				return
+			}
 		}
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -273,9 +276,12 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 			return
 		}
 		for _, e := range page.Entries {
-			_ = cw.Write(e)
+			if err := cw.Write(e); err != nil {
+				s.responseCut(r, err)
+				return
+			}
 		}
-		_ = cw.Flush()
+		s.responseCut(r, cw.Flush())
 	}
 }
 
@@ -336,7 +342,7 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 		for _, row := range rep.Rows {
 			fmt.Fprintf(bw, "%s,%d,%d,%d,%d\r\n", csvCell(row.Key), row.Attempts, row.Recalled, row.Refused, row.Timeouts)
 		}
-		_ = bw.Flush()
+		s.responseCut(r, bw.Flush()) // a bufio.Writer keeps the first write error
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
 	}

@@ -162,5 +162,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	// the status is sent: a body that fails to write means the client went
+	// away, and there is no one left to tell
 	_ = enc.Encode(v)
+}
+
+// responseCut notes a response body that could not be written in full
+// (err nil: it was): the client went away after the status was sent, so
+// nothing can be reported to it; it is logged at debug for whoever traces
+// a truncated download.
+func (s *Server) responseCut(r *http.Request, err error) {
+	if err != nil {
+		s.log.Debug("response cut short", slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
 }
