@@ -107,12 +107,15 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 	return s
 }
 
-// logged returns what the server has logged so far.
-func (s *server) logged() string {
-	s.logs.mu.Lock()
-	defer s.logs.mu.Unlock()
-	return s.logs.buf.String()
+// String returns everything written so far.
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
+
+// logged returns what the server has logged so far.
+func (s *server) logged() string { return s.logs.String() }
 
 // shutdown stops the server now (the cleanup then does nothing).
 func (s *server) shutdown() {

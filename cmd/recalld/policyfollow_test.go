@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +77,61 @@ func TestPolicyChangesReachOtherNodesThroughTheLog(t *testing.T) {
 	if err := a.ObservePolicy(read); err != nil {
 		t.Fatalf("another event type: %v", err)
 	}
+}
+
+// The policy follower outlives a failed read of the log: it logs the
+// failure and resumes after the last event it saw, so a node does not go
+// on deciding by a stale policy for good.
+func TestPolicyFollowerResumesAfterItsFeedFails(t *testing.T) {
+	store, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clock := clocktest.New(time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC))
+	a, b := ledger.New(store, clock), ledger.New(store, clock)
+	tn, _ := domain.ParseTenant("org/app")
+	setWindow := func(window int64) {
+		t.Helper()
+		p := domain.DefaultPolicy()
+		p.SenderWindowS = window
+		if _, err := b.SetPolicy(ctx, tn, p, "admin"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, w := range []int64{10, 20, 30} { // positions 1 to 3
+		setWindow(w)
+	}
+	feed := &brokenFeed{Store: store}
+	logs := &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		followPolicies(ctx, feed, 1, a, slog.New(slog.NewTextHandler(logs, nil)))
+	}()
+	eventually(t, func() string {
+		if p, _ := a.Policy(ctx, tn); p.SenderWindowS != 30 {
+			return fmt.Sprintf("a's policy window %d, want 30", p.SenderWindowS)
+		}
+		return ""
+	})
+	feed.failing.Store(true)
+	setWindow(45)
+	eventually(t, func() string {
+		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "injected") {
+			return "the failed read was not logged at error with its cause: " + logs.String()
+		}
+		return ""
+	})
+	feed.failing.Store(false)
+	eventually(t, func() string {
+		if p, _ := a.Policy(ctx, tn); p.SenderWindowS != 45 || p.Version != 4 {
+			return fmt.Sprintf("after the log reads again a's policy is window %d version %d, want 45 and 4", p.SenderWindowS, p.Version)
+		}
+		return ""
+	})
+	cancel()
+	<-done
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/recallledger/recall/adapters/feedbus"
@@ -141,24 +142,39 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.P
 // any node records, so every node decides by the newest policy once its
 // index has it. The caller takes from (the head) before the node serves,
 // so no change lands between a policy the cache loaded and the follower.
+// A failed read of the log is logged at error and, after a backoff, the
+// follower resumes after the last event it saw.
 func followPolicies(ctx context.Context, store eventStore, from uint64, l *ledger.Service, log *slog.Logger) {
 	marker := []byte(`"type":"` + domain.TypeTenantPolicySet + `"`)
-	err := store.FollowRaw(ctx, from, func(raws [][]byte, _ uint64) error {
-		for _, raw := range raws {
-			if !bytes.Contains(raw, marker) {
-				continue
+	bo := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, MaxInterval: 30 * time.Second, Multiplier: 2, RandomizationFactor: 0.2}
+	for {
+		err := store.FollowRaw(ctx, from, func(raws [][]byte, last uint64) error {
+			for _, raw := range raws {
+				if !bytes.Contains(raw, marker) {
+					continue
+				}
+				var e domain.Event
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return fmt.Errorf("policy event: %w", err)
+				}
+				if err := l.ObservePolicy(e); err != nil {
+					return err
+				}
 			}
-			var e domain.Event
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return fmt.Errorf("policy event: %w", err)
-			}
-			if err := l.ObservePolicy(e); err != nil {
-				return err
-			}
+			from = last + 1
+			bo.Reset()
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
 		}
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
-		log.Error("following policy changes stopped", slog.Any("err", err))
+		wait := bo.NextBackOff()
+		log.Error("following policy changes failed; resuming after the last one seen", slog.Uint64("from_position", from),
+			slog.Duration("retry_in", wait), slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
 }
