@@ -3,15 +3,12 @@ package expiry
 import (
 	"log/slog"
 	"path/filepath"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
-	"github.com/cockroachdb/pebble/vfs/errorfs"
-
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/pebblefs/pebblefstest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -29,15 +26,8 @@ func TestCloseOnAFullDiskDoesNotHang(t *testing.T) {
 	}
 	defer store.Close()
 	l := ledger.New(store, clock)
-	var full atomic.Bool
-	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
-		if full.Load() && op.OpKind() == errorfs.OpKindWrite {
-			return syscall.ENOSPC
-		}
-		return nil
-	}))
-	s, err := OpenWith(filepath.Join(dir, "expiry"), l, clock, slog.New(slog.DiscardHandler),
-		Options{FS: fs, SpaceAvailable: func() bool { return !full.Load() }})
+	disk := pebblefstest.NewDisk(syscall.ENOSPC)
+	s, err := OpenWith(filepath.Join(dir, "expiry"), l, clock, slog.New(slog.DiscardHandler), Options{FS: disk.FS, SpaceAvailable: disk.HasRoom})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +40,7 @@ func TestCloseOnAFullDiskDoesNotHang(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full.Store(true) // and it stays full
+	disk.Fill() // and it stays full
 	// the index commits without waiting for its log write, so the write
 	// that waits for space is pebble's own
 	for _, e := range evs {
@@ -58,15 +48,5 @@ func TestCloseOnAFullDiskDoesNotHang(t *testing.T) {
 			t.Logf("apply on a full disk: %v", err)
 		}
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- s.Close() }()
-	var first error
-	select {
-	case first = <-closed:
-	case <-time.After(20 * time.Second):
-		t.Fatal("Close still waiting 20 s after it was called on a full disk")
-	}
-	if err := s.Close(); err != first {
-		t.Fatalf("second close: %v, want what the first said (%v)", err, first)
-	}
+	pebblefstest.CloseTwice(t, s.Close)
 }
