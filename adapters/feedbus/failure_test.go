@@ -10,59 +10,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/feedbus/feedbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/all"
 )
-
-// failingFeed fails reading the feed past position 3 while failing is
-// set, as a store read error (EIO, a corrupt block) would, and remembers
-// where each subscription started.
-type failingFeed struct {
-	*embedded.Store
-	failing atomic.Bool
-	mu      sync.Mutex
-	froms   []uint64
-}
-
-const injected = "injected: read events: input/output error"
-
-func (f *failingFeed) FollowRaw(ctx context.Context, from uint64, handle func([][]byte, uint64) error) error {
-	f.mu.Lock()
-	f.froms = append(f.froms, from)
-	f.mu.Unlock()
-	return f.Store.FollowRaw(ctx, from, func(raws [][]byte, last uint64) error {
-		if f.failing.Load() && last > 3 {
-			return errors.New(injected)
-		}
-		return handle(raws, last)
-	})
-}
-
-func (f *failingFeed) starts() []uint64 {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]uint64(nil), f.froms...)
-}
-
-// poison fails on the event at position 5 while on is set: a projection
-// whose handler keeps failing on one event.
-type poison struct{ on atomic.Bool }
-
-func (*poison) Name() string { return "poisoned" }
-
-func (p *poison) Apply(tx projections.Tx, e domain.Event) error {
-	if p.on.Load() && e.Position == 5 {
-		return errors.New("injected: cannot apply this event")
-	}
-	return tx.Set([]byte("last"), []byte(e.ID))
-}
 
 // logRecords collects what a JSON slog handler writes.
 type logRecords struct {
@@ -132,22 +87,22 @@ func TestFailedFeedIsLoggedAndResumesFromTheCheckpoint(t *testing.T) {
 	}
 	var logs logRecords
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	feed := &failingFeed{Store: store}
+	feed := &feedbustest.FailingFeed{Store: store, After: 3}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, feed, runners, log) }()
 	appendN(t, store, 3)
 	eventually(t, "every projection at 3", func() bool { return allAt(runners, 3) })
 
-	feed.failing.Store(true)
+	feed.Failing.Store(true)
 	appendN(t, store, 47)
-	eventually(t, "an error logged with the injected cause", func() bool { return len(logs.find("ERROR", injected)) > 0 })
+	eventually(t, "an error logged with the injected cause", func() bool { return len(logs.find("ERROR", feedbustest.FeedError)) > 0 })
 	for _, r := range runners {
 		if r.Position() != 3 {
 			t.Fatalf("%s at %d while its feed fails past 3", r.Name(), r.Position())
 		}
 	}
-	feed.failing.Store(false) // the disk answers again
+	feed.Failing.Store(false) // the disk answers again
 	eventually(t, "every projection at the head, 50", func() bool { return allAt(runners, 50) })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
@@ -155,7 +110,7 @@ func TestFailedFeedIsLoggedAndResumesFromTheCheckpoint(t *testing.T) {
 	}
 	// one subscription per projection from 1, then each resumption from
 	// the checkpoint, 4: nothing read twice from the start, nothing skipped
-	starts := feed.starts()
+	starts := feed.Starts()
 	if len(starts) <= len(runners) {
 		t.Fatalf("subscriptions started at %v: no resumption after the failure", starts)
 	}
@@ -176,8 +131,8 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 		stalled []string // the feed is shared: when it fails, it fails for all
 		cause   string
 	}{
-		{"the feed fails", StageFeed, []string{"conversations", "audit_log", "recall_reports", "poisoned"}, injected},
-		{"the handler fails on one event", StageApply, []string{"poisoned"}, "injected: cannot apply this event"},
+		{"the feed fails", StageFeed, []string{"conversations", "audit_log", "recall_reports", feedbustest.PoisonName}, feedbustest.FeedError},
+		{"the handler fails on one event", StageApply, []string{feedbustest.PoisonName}, feedbustest.ApplyError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := openStore(t)
@@ -186,7 +141,7 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer rm.Close()
-			p := &poison{}
+			p := &feedbustest.Poison{At: 5}
 			pr, err := projections.NewRunner(p, rm)
 			if err != nil {
 				t.Fatal(err)
@@ -198,7 +153,7 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 			runners = append(runners, pr)
 			var logs logRecords
 			log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			ff := &failingFeed{Store: store}
+			ff := &feedbustest.FailingFeed{Store: store, After: 3}
 			f := New(ff, runners, log, Options{RetryInitial: time.Millisecond, RetryMax: 20 * time.Millisecond})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -213,9 +168,9 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 
 			switch tc.stage {
 			case StageFeed:
-				ff.failing.Store(true)
+				ff.Failing.Store(true)
 			case StageApply:
-				p.on.Store(true)
+				p.On.Store(true)
 			}
 			appendN(t, store, 7)
 			for _, r := range runners {
@@ -246,8 +201,8 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 				}
 			}
 
-			ff.failing.Store(false)
-			p.on.Store(false)
+			ff.Failing.Store(false)
+			p.On.Store(false)
 			eventually(t, "every projection at the head once it heals", func() bool { return allAt(runners, 10) })
 			for _, name := range tc.stalled {
 				eventually(t, name+"'s stall to end", func() bool { _, stalled := f.Stalled(name); return !stalled })
@@ -268,14 +223,14 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 func TestFailingFeedBacksOffAndKeepsTheSubscription(t *testing.T) {
 	store := openStore(t)
 	appendN(t, store, 5)
-	ff := &failingFeed{Store: store}
-	ff.failing.Store(true)
+	ff := &feedbustest.FailingFeed{Store: store, After: 3}
+	ff.Failing.Store(true)
 	var mu sync.Mutex
 	var waits []time.Duration
 	sub := NewSubscriber(ff, func(string) uint64 { return 4 }, SubscriberConfig{
 		RetryInitial: time.Millisecond, RetryMax: 16 * time.Millisecond,
 		FeedFailed: func(topic string, err error, retryIn time.Duration) {
-			if topic != "t" || !strings.Contains(err.Error(), injected) {
+			if topic != "t" || !strings.Contains(err.Error(), feedbustest.FeedError) {
 				t.Errorf("failure reported for %s: %v", topic, err)
 			}
 			mu.Lock()
@@ -307,7 +262,7 @@ func TestFailingFeedBacksOffAndKeepsTheSubscription(t *testing.T) {
 		t.Fatalf("a failing feed delivered %v (open %v)", m, ok)
 	default:
 	}
-	ff.failing.Store(false)
+	ff.Failing.Store(false)
 	select {
 	case m := <-msgs:
 		if m.UUID != "5" {

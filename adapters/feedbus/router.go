@@ -191,41 +191,36 @@ func (f *Feed) observe(h message.HandlerFunc) message.HandlerFunc {
 }
 
 func (f *Feed) feedFailed(name string, err error, retryIn time.Duration) {
-	h := f.health[name]
-	if h == nil {
-		return
-	}
-	h.feedFailures.Add(1)
-	st := f.stalled(name, StageFeed, err)
-	f.log.Error("projection feed failed; it resumes from its checkpoint", slog.String("projection", name),
-		slog.Uint64("after_position", st.Applied), slog.Int("failures_in_a_row", st.Failures),
-		slog.Duration("retry_in", retryIn), slog.Any("err", err))
+	f.failed(name, StageFeed, err, "projection feed failed; it resumes from its checkpoint", slog.Duration("retry_in", retryIn))
 }
 
 func (f *Feed) applyFailed(name, position string, err error) {
+	f.failed(name, StageApply, err, "projection failed to apply events after its retries; they are sent again", slog.String("up_to_position", position))
+}
+
+// failed counts a failure of the projection named at stage, records its
+// stall and logs it at error with its cause.
+func (f *Feed) failed(name, stage string, err error, msg string, detail slog.Attr) {
 	h := f.health[name]
 	if h == nil {
 		return
 	}
-	h.applyFailures.Add(1)
-	st := f.stalled(name, StageApply, err)
-	f.log.Error("projection failed to apply events after its retries; they are sent again", slog.String("projection", name),
-		slog.Uint64("after_position", st.Applied), slog.String("up_to_position", position),
-		slog.Int("failures_in_a_row", st.Failures), slog.Any("err", err))
-}
-
-// stalled records a failure of the projection named and returns its stall.
-func (f *Feed) stalled(name, stage string, err error) Stall {
+	if stage == StageFeed {
+		h.feedFailures.Add(1)
+	} else {
+		h.applyFailures.Add(1)
+	}
 	applied := f.runners[name].Position()
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	h := f.health[name]
 	if h.stall == nil {
 		h.stall = &Stall{Projection: name, Since: time.Now()}
 	}
 	h.stall.Stage, h.stall.Err, h.stall.Applied = stage, err, applied
 	h.stall.Failures++
-	return *h.stall
+	failures := h.stall.Failures
+	f.mu.Unlock()
+	f.log.Error(msg, slog.String("projection", name), slog.Uint64("after_position", applied),
+		slog.Int("failures_in_a_row", failures), detail, slog.Any("err", err))
 }
 
 // applied ends the projection's stall, if it had one.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/feedbus/feedbustest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -104,7 +105,7 @@ func TestPolicyFollowerResumesAfterItsFeedFails(t *testing.T) {
 	for _, w := range []int64{10, 20, 30} { // positions 1 to 3
 		setWindow(w)
 	}
-	feed := &brokenFeed{Store: store}
+	feed := &feedbustest.FailingFeed{Store: store, After: 3}
 	logs := &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
 	done := make(chan struct{})
 	go func() {
@@ -117,7 +118,7 @@ func TestPolicyFollowerResumesAfterItsFeedFails(t *testing.T) {
 		}
 		return ""
 	})
-	feed.failing.Store(true)
+	feed.Failing.Store(true)
 	setWindow(45)
 	eventually(t, func() string {
 		if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "injected") {
@@ -125,7 +126,7 @@ func TestPolicyFollowerResumesAfterItsFeedFails(t *testing.T) {
 		}
 		return ""
 	})
-	feed.failing.Store(false)
+	feed.Failing.Store(false)
 	eventually(t, func() string {
 		if p, _ := a.Policy(ctx, tn); p.SenderWindowS != 45 || p.Version != 4 {
 			return fmt.Sprintf("after the log reads again a's policy is window %d version %d, want 45 and 4", p.SenderWindowS, p.Version)

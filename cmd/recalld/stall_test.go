@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,12 +9,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
+	"github.com/recallledger/recall/adapters/feedbus/feedbustest"
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -25,46 +24,18 @@ import (
 	"github.com/recallledger/recall/projections/all"
 )
 
-// brokenFeed fails reading the feed past position 3 while failing is set,
-// as a store read error (EIO, a corrupt block) would.
-type brokenFeed struct {
-	*embedded.Store
-	failing atomic.Bool
-}
-
-func (f *brokenFeed) FollowRaw(ctx context.Context, from uint64, handle func([][]byte, uint64) error) error {
-	return f.Store.FollowRaw(ctx, from, func(raws [][]byte, last uint64) error {
-		if f.failing.Load() && last > 3 {
-			return errors.New("injected: read events: input/output error")
-		}
-		return handle(raws, last)
-	})
-}
-
-// poisoned fails on position 5 while on is set.
-type poisoned struct{ on atomic.Bool }
-
-func (*poisoned) Name() string { return "poisoned" }
-
-func (p *poisoned) Apply(tx projections.Tx, e domain.Event) error {
-	if p.on.Load() && e.Position == 5 {
-		return errors.New("injected: cannot apply this event")
-	}
-	return tx.Set([]byte("last"), []byte(e.ID))
-}
-
 // Never a healthy-looking process with a stalled projection: while one is
 // not applying, /readyz is 503 naming it and the cause, /metrics counts its
 // failures and shows it stalled; once it applies again both say so.
 func TestStalledProjectionMakesReadinessFailNamingIt(t *testing.T) {
 	for _, tc := range []struct {
 		name, projection, cause, counter string
-		breakIt                          func(*brokenFeed, *poisoned, bool)
+		breakIt                          func(*feedbustest.FailingFeed, *feedbustest.Poison, bool)
 	}{
-		{"its feed fails", "conversations", "injected: read events: input/output error", "recall_projection_feed_failures_total",
-			func(f *brokenFeed, _ *poisoned, on bool) { f.failing.Store(on) }},
-		{"it keeps failing on one event", "poisoned", "injected: cannot apply this event", "recall_projection_apply_failures_total",
-			func(_ *brokenFeed, p *poisoned, on bool) { p.on.Store(on) }},
+		{"its feed fails", "conversations", feedbustest.FeedError, "recall_projection_feed_failures_total",
+			func(f *feedbustest.FailingFeed, _ *feedbustest.Poison, on bool) { f.Failing.Store(on) }},
+		{"it keeps failing on one event", feedbustest.PoisonName, feedbustest.ApplyError, "recall_projection_apply_failures_total",
+			func(_ *feedbustest.FailingFeed, p *feedbustest.Poison, on bool) { p.On.Store(on) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -82,7 +53,7 @@ func TestStalledProjectionMakesReadinessFailNamingIt(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := &poisoned{}
+			p := &feedbustest.Poison{At: 5}
 			pr, err := projections.NewRunner(p, rm)
 			if err != nil {
 				t.Fatal(err)
@@ -93,7 +64,7 @@ func TestStalledProjectionMakesReadinessFailNamingIt(t *testing.T) {
 				t.Fatal(err)
 			}
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			bf := &brokenFeed{Store: store}
+			bf := &feedbustest.FailingFeed{Store: store, After: 3}
 			feed := feedbus.New(bf, runners, log, feedbus.Options{RetryInitial: time.Millisecond, RetryMax: 20 * time.Millisecond})
 			metrics := httpapi.NewMetrics()
 			registerProjectionMetrics(metrics, store, runners, feed)
