@@ -58,16 +58,7 @@ func crashCycles(t *testing.T) int {
 // fresh rebuild.
 func TestCrashLoopLosesNothing(t *testing.T) {
 	bin := buildRecalld(t)
-	dir := t.TempDir()
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant("crash/test")
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, toks := dataWithTenant(t, "crash/test")
 	a := &acks{sends: map[string]string{}, recalls: map[string]bool{}, reads: map[string]bool{}}
 	cycles := crashCycles(t)
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -17,11 +17,10 @@ import (
 	"github.com/recallledger/recall/projections/conversation"
 )
 
-// TestDistributedNodeAndWorker runs recalld with --bus nats against a real
-// NATS server started in the test process, and a separate `recalld
-// worker` that keeps read models from the bus alone: the worker's view of
-// a conversation matches what happened.
-func TestDistributedNodeAndWorker(t *testing.T) {
+// startNATSServer runs a real NATS server with JetStream inside the test
+// process and returns its URL.
+func startNATSServer(t *testing.T) string {
+	t.Helper()
 	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
@@ -30,14 +29,23 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 	if !ns.ReadyForConnections(10 * time.Second) {
 		t.Fatal("nats did not start")
 	}
-	defer ns.Shutdown()
+	t.Cleanup(ns.Shutdown)
+	return ns.ClientURL()
+}
 
-	s := startServer(t, "--bus", "nats", "--nats-url", ns.ClientURL())
+// TestDistributedNodeAndWorker runs recalld with --bus nats against a real
+// NATS server started in the test process, and a separate `recalld
+// worker` that keeps read models from the bus alone: the worker's view of
+// a conversation matches what happened.
+func TestDistributedNodeAndWorker(t *testing.T) {
+	natsURL := startNATSServer(t)
+
+	s := startServer(t, "--bus", "nats", "--nats-url", natsURL)
 	workerDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"worker", "--data", workerDir, "--nats-url", ns.ClientURL(), "--log-level", "error"}, func(string) string { return "" }, io.Discard, io.Discard)
+		done <- run(ctx, []string{"worker", "--data", workerDir, "--nats-url", natsURL, "--log-level", "error"}, func(string) string { return "" }, io.Discard, io.Discard)
 	}()
 
 	hi := s.send("alice", "bob", "chat", "txt", "hi bob", "c1")
@@ -58,7 +66,7 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 	})
 	// the worker acks an event only after applying it: wait until its
 	// durable consumer has everything acked
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,23 +125,15 @@ func splitLines(s string) []string {
 // `recalld worker` on a consumer name another running worker holds exits
 // at start with an error that names the consumer and says what to do.
 func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	defer ns.Shutdown()
+	natsURL := startNATSServer(t)
 	worker := func(ctx context.Context) error {
-		return run(ctx, []string{"worker", "--data", t.TempDir(), "--nats-url", ns.ClientURL(), "--consumer", "views", "--log-level", "error"},
+		return run(ctx, []string{"worker", "--data", t.TempDir(), "--nats-url", natsURL, "--consumer", "views", "--log-level", "error"},
 			func(string) string { return "" }, io.Discard, io.Discard)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() { first <- worker(ctx) }()
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(natsURL)
 	if err != nil {
 		t.Fatal(err)
 	}

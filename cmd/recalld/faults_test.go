@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/adapters/tenants"
-	"github.com/recallledger/recall/domain"
 )
 
 // A client that sends its headers slowly is cut off after the header
@@ -60,13 +59,7 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 // once with nothing lost.
 func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	bin := buildRecalld(t)
-	dir := t.TempDir()
-	reg, _ := tenants.Open(dir)
-	tn, _ := domain.ParseTenant("a/a")
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, toks := dataWithTenant(t, "a/a")
 	base, proc := startChild(t, bin, dir)
 	sent := 0
 	for i := range 200 {

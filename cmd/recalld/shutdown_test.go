@@ -15,6 +15,7 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/all"
 )
 
@@ -29,21 +30,53 @@ func buildRecalld(t *testing.T) string {
 	return bin
 }
 
-// SIGTERM with a viewer on a live stream: the stream ends at once (the
-// client reads its end), recalld exits within 2 s — not after its whole
-// 10 s shutdown timeout — and it stopped with every projection caught up.
-func TestSIGTERMEndsLiveStreamsAndExitsPromptly(t *testing.T) {
-	bin := buildRecalld(t)
+// dataWithTenant returns a fresh data directory with tenant name
+// registered, and the tenant's tokens.
+func dataWithTenant(t *testing.T, name string) (string, map[tenants.Role]string) {
+	t.Helper()
 	dir := t.TempDir()
 	reg, err := tenants.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn, _ := domain.ParseTenant("a/a")
+	tn, err := domain.ParseTenant(name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	toks, err := reg.Create(tn)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, toks
+}
+
+// openData opens the event store and the read models a stopped recalld
+// left in dir, with the projections' runners; the test closes them.
+func openData(t *testing.T, dir string) (*embedded.Store, *readmodel.Store, []*projections.Runner) {
+	t.Helper()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rm.Close() })
+	runners, err := all.Runners(rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, rm, runners
+}
+
+// SIGTERM with a viewer on a live stream: the stream ends at once (the
+// client reads its end), recalld exits within 2 s — not after its whole
+// 10 s shutdown timeout — and it stopped with every projection caught up.
+func TestSIGTERMEndsLiveStreamsAndExitsPromptly(t *testing.T) {
+	bin := buildRecalld(t)
+	dir, toks := dataWithTenant(t, "a/a")
 	base, proc := startChild(t, bin, dir)
 	exited := make(chan error, 1)
 	go func() { exited <- proc.Wait() }()
@@ -131,20 +164,7 @@ func TestSIGTERMEndsLiveStreamsAndExitsPromptly(t *testing.T) {
 	}
 
 	// it stopped caught up: every projection's checkpoint is the log's head
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
-	runners, err := all.Runners(rm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, _, runners := openData(t, dir)
 	for _, r := range runners {
 		if r.Position() != store.Head() {
 			t.Errorf("%s stopped at %d of %d", r.Name(), r.Position(), store.Head())

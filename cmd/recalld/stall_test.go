@@ -7,21 +7,17 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/feedbus/feedbustest"
 	"github.com/recallledger/recall/adapters/httpapi"
-	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 )
 
 // Never a healthy-looking process with a stalled projection: while one is
@@ -39,20 +35,7 @@ func TestStalledProjectionMakesReadinessFailNamingIt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			store, err := embedded.Open(filepath.Join(dir, "events"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
-			rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rm.Close()
-			runners, err := all.Runners(rm)
-			if err != nil {
-				t.Fatal(err)
-			}
+			store, rm, runners := openData(t, dir)
 			p := &feedbustest.Poison{At: 5}
 			pr, err := projections.NewRunner(p, rm)
 			if err != nil {
