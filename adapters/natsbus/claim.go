@@ -84,13 +84,6 @@ func claimConsumer(nc *nats.Conn, consumer string, ttl time.Duration, log *slog.
 	if st.TTL() > 0 {
 		ttl = st.TTL() // the bucket's, which decides when a claim expires
 	}
-	// a consumer bound to a subscriber is in use whatever the claims say
-	// (a worker of a version before claims, say)
-	if ci, err := js.ConsumerInfo(StreamName, consumer); err == nil && ci.PushBound {
-		return nil, fmt.Errorf("consumer %q: JetStream reports it bound to a running subscriber: %w; %s", consumer, ErrConsumerInUse, whatToDo(ttl))
-	} else if err != nil && !errors.Is(err, nats.ErrConsumerNotFound) && !errors.Is(err, nats.ErrStreamNotFound) {
-		return nil, fmt.Errorf("consumer %q: %w", consumer, err)
-	}
 	host, _ := os.Hostname()
 	value, err := json.Marshal(claimant{ID: uuid.NewString(), Host: host, PID: os.Getpid(), Started: time.Now().UTC()})
 	if err != nil {
@@ -106,7 +99,39 @@ func claimConsumer(nc *nats.Conn, consumer string, ttl time.Duration, log *slog.
 	}
 	c := &claim{kv: kv, consumer: consumer, value: value, ttl: ttl, log: log, revision: rev}
 	c.validTo = asked.Add(c.margin())
+	// a consumer bound to a subscriber is in use whatever the claims say
+	// (a worker of a version before claims, say); a predecessor that just
+	// released its claim may still be unsubscribing, so wait a little
+	if err := awaitUnbound(js, consumer, boundGrace); err != nil {
+		c.release()
+		if errors.Is(err, ErrConsumerInUse) {
+			return nil, fmt.Errorf("consumer %q: JetStream reports it bound to a running subscriber: %w; %s", consumer, err, whatToDo(ttl))
+		}
+		return nil, fmt.Errorf("consumer %q: %w", consumer, err)
+	}
 	return c, nil
+}
+
+// boundGrace is how long a new holder waits for its predecessor's
+// subscription to go.
+const boundGrace = 3 * time.Second
+
+// awaitUnbound returns once the durable consumer has no subscriber (or
+// does not exist yet), ErrConsumerInUse if it still has one after grace.
+func awaitUnbound(js nats.JetStreamContext, consumer string, grace time.Duration) error {
+	for deadline := time.Now().Add(grace); ; time.Sleep(50 * time.Millisecond) {
+		ci, err := js.ConsumerInfo(StreamName, consumer)
+		switch {
+		case errors.Is(err, nats.ErrConsumerNotFound) || errors.Is(err, nats.ErrStreamNotFound):
+			return nil
+		case err != nil:
+			return err
+		case !ci.PushBound:
+			return nil
+		case time.Now().After(deadline):
+			return ErrConsumerInUse
+		}
+	}
 }
 
 // claimBucket opens the claims bucket, creating it on first use.

@@ -261,3 +261,38 @@ func TestForwarderCloseIsIdempotent(t *testing.T) {
 		t.Fatalf("second close: %v", err)
 	}
 }
+
+// A consumer some subscriber is bound to without a claim (a worker of a
+// version before claims, an analytics reader on the same name) is in use
+// too: the worker is refused, and leaves no claim behind.
+func TestWorkerRefusesAConsumerBoundWithoutAClaim(t *testing.T) {
+	url := startNATS(t)
+	startNode(t, url)
+	sub, err := natsbus.NewSubscriber(url, "legacy", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := sub.Subscribe(context.Background(), natsbus.AllSubjects); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the old subscriber bound", consumerBound(t, url, "legacy"))
+	w := startWorker(t, url, "legacy", natsbus.WorkerOptions{})
+	err = w.result(t, "the worker refused")
+	if !errors.Is(err, natsbus.ErrConsumerInUse) || !strings.Contains(err.Error(), "bound to a running subscriber") {
+		t.Fatalf("worker on a bound consumer: %v", err)
+	}
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := nc.JetStream()
+	kv, err := js.KeyValue(natsbus.ClaimBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := kv.Get("legacy"); !errors.Is(err, nats.ErrKeyNotFound) {
+		t.Fatalf("the refused worker left its claim: %v %v", e, err)
+	}
+}
