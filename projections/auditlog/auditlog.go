@@ -3,18 +3,16 @@
 // a hash chain that makes any later change to a stored entry detectable.
 //
 // Each entry's hash is SHA-256 over the previous entry's hash and the
-// entry's canonical encoding (the Entry fields in declaration order, as
-// encoding/json writes a struct, without content, prev_hash and hash).
-// Content is outside the hash so that it can be dropped after a recall
-// when the tenant's policy says so; content_sha256 is inside it, and
-// verification checks that any content still kept matches it.
+// entry's canonical encoding, which this package writes itself, byte by
+// byte (AppendCanonical; specified in docs/audit-encoding.md), so no
+// encoder change can break a stored chain. Content is outside the hash so
+// that it can be dropped after a recall when the tenant's policy says so;
+// content_sha256 is inside it, and verification checks that any content
+// still kept matches it.
 package auditlog
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -56,17 +54,6 @@ const (
 	ActionPolicy = "policy"
 	ActionAudit  = "audit"
 )
-
-// ComputeHash is the chain hash of e after prev.
-func ComputeHash(prev string, e Entry) string {
-	e.Content, e.PrevHash, e.Hash = nil, "", ""
-	canon, _ := json.Marshal(e) // a struct of strings and numbers always encodes
-	h := sha256.New()
-	h.Write([]byte(prev))
-	h.Write([]byte{'\n'})
-	h.Write(canon)
-	return hex.EncodeToString(h.Sum(nil))
-}
 
 // Projection builds the audit log.
 type Projection struct{}
