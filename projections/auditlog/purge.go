@@ -18,6 +18,11 @@ const purgeBatch = 10_000
 // last one deleted, so Verify still checks everything kept. It returns how
 // many entries it deleted and the anchor's position: the events at or
 // before it may now be purged from the store (see Anchor).
+//
+// Purge may run while the live runner appends to the same chain: each
+// batch is one Update of the audit log's namespace, and the Store runs
+// the namespace's Updates one at a time (projections.Store), so a purge
+// never sees a head or an entry the runner is about to change.
 func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
 	total, lastPos := 0, uint64(0)
 	for {
