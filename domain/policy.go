@@ -153,6 +153,23 @@ func (p Policy) MessageRetention() time.Duration {
 	return time.Duration(p.MessageRetentionS) * time.Second
 }
 
+// MessageLifetime is how long a message may still be recalled or shown:
+// the longest of the message retention and the recall windows. NewPolicy
+// keeps the windows within the retention; a policy recorded before that
+// rule may not have.
+func (p Policy) MessageLifetime() time.Duration {
+	return time.Duration(max(p.MessageRetentionS, p.AdminWindowS, p.SenderWindowS)) * time.Second
+}
+
+// AuditRetention is how long the audit purge keeps entries, and the
+// events behind them: audit_retention_s, but never less than the
+// MessageLifetime, so the purge never removes a message that may still be
+// recalled or has not expired. NewPolicy refuses a shorter
+// audit_retention_s; a policy recorded before that rule may carry one.
+func (p Policy) AuditRetention() time.Duration {
+	return max(time.Duration(p.AuditRetentionS)*time.Second, p.MessageLifetime())
+}
+
 // Recallable reports whether rule 7 lets a message of type t be recalled.
 func (p Policy) Recallable(t MessageType) bool {
 	return !neverRecallable[t] && slices.Contains(p.RecallableTypes, t)

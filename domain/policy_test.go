@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -86,5 +87,28 @@ func TestPolicyNextVersion(t *testing.T) {
 	set := DefaultPolicy().Next(prev, "admin")
 	if set.Version != 5 || set.ChangedBy != "admin" {
 		t.Fatalf("%+v", set)
+	}
+}
+
+func TestAuditRetentionIsNeverShorterThanWhatMayStillBeRecalled(t *testing.T) {
+	const day = 86400
+	cases := []struct {
+		name                          string
+		auditS, senderS, adminS, msgS int64
+		want                          time.Duration
+	}{
+		{"the defaults keep audit_retention_s", DefaultAuditRetentionS, DefaultSenderWindowS, DefaultAdminWindowS, DefaultMessageRetentionS, 180 * 24 * time.Hour},
+		{"a recorded audit retention shorter than the message retention keeps the message retention", day, 120, 3600, 7 * day, 7 * 24 * time.Hour},
+		{"a recorded audit retention shorter than the admin window keeps the admin window", day, 120, 7 * day, 2 * day, 7 * 24 * time.Hour},
+		{"a recorded audit retention shorter than the sender window keeps the sender window", day, 3 * day, 3600, 2 * day, 3 * 24 * time.Hour},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := DefaultPolicy() // as a policy recorded before NewPolicy refused these
+			p.AuditRetentionS, p.SenderWindowS, p.AdminWindowS, p.MessageRetentionS = c.auditS, c.senderS, c.adminS, c.msgS
+			if got := p.AuditRetention(); got != c.want {
+				t.Fatalf("AuditRetention %v, want %v", got, c.want)
+			}
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
@@ -82,7 +83,19 @@ type msgInfo struct {
 // tenantPolicy is what the audit log keeps of the tenant's policy.
 type tenantPolicy struct {
 	KeepContent bool  `json:"k"`
-	RetentionS  int64 `json:"r"`
+	RetentionS  int64 `json:"r"` // audit_retention_s
+	// LifetimeS is the policy's MessageLifetime in seconds: the purge keeps
+	// at least that long, whatever audit_retention_s says.
+	LifetimeS int64 `json:"l"`
+}
+
+func policyState(p domain.Policy) tenantPolicy {
+	return tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS, LifetimeS: int64(p.MessageLifetime() / time.Second)}
+}
+
+// retention is how long the purge keeps the tenant's entries.
+func (p tenantPolicy) retention() time.Duration {
+	return time.Duration(max(p.RetentionS, p.LifetimeS)) * time.Second
 }
 
 func tkey(kind, tenant string, parts ...[]byte) []byte {
@@ -152,7 +165,7 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
-		if err := setState(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
+		if err := setState(tx, policyKey(t), policyState(p.Policy)); err != nil {
 			return err
 		}
 	case *domain.AuditQueried:
