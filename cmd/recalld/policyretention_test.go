@@ -41,13 +41,7 @@ func TestPolicyWithAuditRetentionShorterThanWhatMayBeRecalledIsRefused(t *testin
 	if r := s.do("PUT", "/v1/a/a/policy", tok, `{"audit_retention_s":86400,"admin_window_s":86400,"message_retention_s":86400}`); r.status != 200 {
 		t.Fatalf("an audit retention equal to both is allowed: %d %s", r.status, r.body)
 	}
-	policies := 0
-	for _, e := range s.events() {
-		if e.Type == domain.TypeTenantPolicySet {
-			policies++
-		}
-	}
-	if policies != 1 {
+	if policies := s.countEvents(domain.TypeTenantPolicySet); policies != 1 {
 		t.Fatalf("%d policy events, want 1: a refused policy records nothing", policies)
 	}
 }
