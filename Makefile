@@ -25,6 +25,7 @@ fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fu
 	for t in FuzzDecideRecall FuzzParsers FuzzEventDecode; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./domain/ || exit 1; done
 	for t in FuzzRequestBodies FuzzQueryParameters; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./adapters/httpapi/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzArguments$$' -fuzztime $(FUZZTIME) ./cmd/recallctl/
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalEncodingMatchesTheLegacyJSONHashInput$$' -fuzztime $(FUZZTIME) ./projections/auditlog/
 
 bench: build ## recallbench's scenarios at a size that takes a few minutes, then the micro-benchmarks; JSON lines and figures, not pass/fail
 	./bin/recallbench --size small

@@ -64,7 +64,10 @@ type PolicySpec struct {
 
 // NewPolicy validates spec over the defaults. It refuses a recall window
 // longer than the message retention: a message must not expire while it
-// may still be recalled.
+// may still be recalled; and an audit retention shorter than the message
+// retention or the admin window: the audit purge removes a message's
+// events with its entries, so it must never reach one that may still be
+// recalled or has not yet expired.
 func NewPolicy(spec PolicySpec) (Policy, error) {
 	p := DefaultPolicy()
 	setBool(&p.RecallEnabled, spec.RecallEnabled)
@@ -88,6 +91,10 @@ func NewPolicy(spec PolicySpec) (Policy, error) {
 		return Policy{}, invalid("invalid_policy", "admin_window_s %d is longer than message_retention_s %d: a message must not expire while it may still be recalled", p.AdminWindowS, p.MessageRetentionS)
 	case p.AuditRetentionS < MinAuditRetentionS || p.AuditRetentionS > MaxAuditRetentionS:
 		return Policy{}, invalid("invalid_policy", "audit_retention_s must be between %d (1 day) and %d (10 years)", MinAuditRetentionS, MaxAuditRetentionS)
+	case p.AuditRetentionS < p.AdminWindowS:
+		return Policy{}, invalid("invalid_policy", "audit_retention_s %d is shorter than admin_window_s %d: the audit purge must never remove a message that may still be recalled", p.AuditRetentionS, p.AdminWindowS)
+	case p.AuditRetentionS < p.MessageRetentionS:
+		return Policy{}, invalid("invalid_policy", "audit_retention_s %d is shorter than message_retention_s %d: the audit purge must never remove a message before it expires", p.AuditRetentionS, p.MessageRetentionS)
 	}
 
 	if spec.RecallableTypes != nil {
@@ -144,6 +151,23 @@ func (p Policy) AdminWindow() time.Duration { return time.Duration(p.AdminWindow
 // MessageRetention is how long a message lives before it expires.
 func (p Policy) MessageRetention() time.Duration {
 	return time.Duration(p.MessageRetentionS) * time.Second
+}
+
+// MessageLifetime is how long a message may still be recalled or shown:
+// the longest of the message retention and the recall windows. NewPolicy
+// keeps the windows within the retention; a policy recorded before that
+// rule may not have.
+func (p Policy) MessageLifetime() time.Duration {
+	return time.Duration(max(p.MessageRetentionS, p.AdminWindowS, p.SenderWindowS)) * time.Second
+}
+
+// AuditRetention is how long the audit purge keeps entries, and the
+// events behind them: audit_retention_s, but never less than the
+// MessageLifetime, so the purge never removes a message that may still be
+// recalled or has not expired. NewPolicy refuses a shorter
+// audit_retention_s; a policy recorded before that rule may carry one.
+func (p Policy) AuditRetention() time.Duration {
+	return max(time.Duration(p.AuditRetentionS)*time.Second, p.MessageLifetime())
 }
 
 // Recallable reports whether rule 7 lets a message of type t be recalled.

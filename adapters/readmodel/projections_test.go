@@ -599,7 +599,10 @@ func TestRetentionPurgeKeepsTheChainVerifiable(t *testing.T) {
 	w := newWorld(t, t.TempDir(), clock)
 	defer w.close()
 	retention := int64(2 * 86400)
-	p, _ := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retention})
+	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retention, MessageRetentionS: &retention})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := w.l.SetPolicy(context.Background(), w.tenant, p, "admin"); err != nil {
 		t.Fatal(err)
 	}

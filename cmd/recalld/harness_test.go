@@ -196,3 +196,15 @@ func (s *server) events() []domain.Event {
 	}
 	return out
 }
+
+// countEvents returns how many of tenant a/a's events are of type typ.
+func (s *server) countEvents(typ string) int {
+	s.t.Helper()
+	n := 0
+	for _, e := range s.events() {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
+}

@@ -254,7 +254,8 @@ type eventStore interface {
 
 // openStore opens the configured event store: the embedded one in DATA,
 // or EventStoreDB with this node's index of it in DATA/esdb-index. New
-// EventStoreDB streams get the tenant's audit retention as $maxAge.
+// EventStoreDB streams get the tenant's audit retention as $maxAge (its
+// effective one: never shorter than the message retention and windows).
 func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atomic.Pointer[ledger.Service]) (eventStore, error) {
 	if cfg.store == "embedded" {
 		return embedded.Open(filepath.Join(cfg.data, "events"))
@@ -269,7 +270,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atom
 		if err != nil {
 			return domain.DefaultAuditRetentionS * time.Second
 		}
-		return time.Duration(p.AuditRetentionS) * time.Second
+		return p.AuditRetention() // never shorter than what may still be recalled
 	}
 	return esdbstore.Open(ctx, esdbstore.Options{URL: cfg.esdbURL, Dir: filepath.Join(cfg.data, "esdb-index"), MaxAge: maxAge, Logger: log})
 }
