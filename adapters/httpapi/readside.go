@@ -195,6 +195,14 @@ func auditFilter(q url.Values) (auditlog.Filter, string, error) {
 			return bad("invalid_"+name, name+": at most 128 characters, no control characters")
 		}
 	}
+	if f.ConversationID != "" {
+		// the canonical id, as sends record it: chat:bob:alice finds chat:alice:bob
+		conv, err := domain.ParseConversationID(f.ConversationID)
+		if err != nil {
+			return f, "", err
+		}
+		f.ConversationID = conv
+	}
 	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit}, f.Action) {
 		return bad("invalid_action", "action: want send, read, recall, expire, policy or audit")
 	}
