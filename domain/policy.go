@@ -146,6 +146,12 @@ func (p Policy) MessageRetention() time.Duration {
 	return time.Duration(p.MessageRetentionS) * time.Second
 }
 
+// RetainedSince is the oldest send time still inside the message retention
+// at now: a message sent before it is past retention (as DecideExpire
+// decides), whether or not its MessageExpired has been recorded yet, and
+// no read model may show it.
+func (p Policy) RetainedSince(now time.Time) time.Time { return now.Add(-p.MessageRetention()) }
+
 // Recallable reports whether rule 7 lets a message of type t be recalled.
 func (p Policy) Recallable(t MessageType) bool {
 	return !neverRecallable[t] && slices.Contains(p.RecallableTypes, t)
