@@ -98,7 +98,12 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
 		return
 	}
-	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit))
+	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit), since)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -143,7 +148,12 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 	defer heartbeat.Stop()
 	for {
 		wake := s.notify.wait() // before reading, so no commit is missed
-		err := conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, func(u conversation.Update) error {
+		since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+		if err != nil {
+			s.log.Warn("conversation stream", "err", err)
+			return
+		}
+		err = conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, since, func(u conversation.Update) error {
 			su := streamUpdate{Update: u}
 			if u.Kind == "recalled" {
 				su.Notice = conversation.Notice(locale, u.Actor, string(viewer))

@@ -236,6 +236,17 @@ func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) 
 	})
 }
 
+// RetainedSince is the oldest send time inside the tenant's message
+// retention now, by the clock expiry is decided by: read models leave out
+// what was sent before it, expired or not yet (see domain.Policy).
+func (s *Service) RetainedSince(ctx context.Context, t domain.Tenant) (time.Time, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return p.RetainedSince(s.clock.Now()), nil
+}
+
 // Message returns the current state of a message.
 func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID) (domain.Message, error) {
 	return s.load(ctx, domain.MessageStream(t, id))
