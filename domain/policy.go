@@ -33,6 +33,7 @@ type Policy struct {
 	RecallableTypes           []MessageType `json:"recallable_types"`
 	DenyRecallUsers           []UserID      `json:"deny_recall_users"`
 	AuditKeepsRecalledContent bool          `json:"audit_keeps_recalled_content"`
+	FeedContent               FeedContent   `json:"feed_content"`
 }
 
 // DefaultPolicy is what a tenant gets until an admin sets one.
@@ -46,6 +47,7 @@ func DefaultPolicy() Policy {
 		RecallableTypes:           []MessageType{"txt", "img", "loc", "audio", "video", "file", "cmd", "custom"},
 		DenyRecallUsers:           []UserID{},
 		AuditKeepsRecalledContent: true,
+		FeedContent:               FeedPlaintext,
 	}
 }
 
@@ -60,6 +62,7 @@ type PolicySpec struct {
 	RecallableTypes           []string `json:"recallable_types"`
 	DenyRecallUsers           []string `json:"deny_recall_users"`
 	AuditKeepsRecalledContent *bool    `json:"audit_keeps_recalled_content"`
+	FeedContent               *string  `json:"feed_content"`
 }
 
 // NewPolicy validates spec over the defaults. It refuses a recall window
@@ -90,6 +93,13 @@ func NewPolicy(spec PolicySpec) (Policy, error) {
 		return Policy{}, invalid("invalid_policy", "audit_retention_s must be between %d (1 day) and %d (10 years)", MinAuditRetentionS, MaxAuditRetentionS)
 	}
 
+	if spec.FeedContent != nil {
+		f, err := ParseFeedContent(*spec.FeedContent)
+		if err != nil {
+			return Policy{}, err
+		}
+		p.FeedContent = f
+	}
 	if spec.RecallableTypes != nil {
 		p.RecallableTypes = make([]MessageType, 0, len(spec.RecallableTypes))
 		for _, s := range spec.RecallableTypes {
