@@ -124,14 +124,8 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 // every update logged about it, so that nothing of it is served again;
 // what stays is the "expired" update that tells live clients to drop it.
 func expire(tx projections.Tx, tenant, msg string, e domain.Event) error {
-	var ptr pointer
-	found, err := projections.GetJSON(tx, pointerKey(tenant, msg), &ptr)
+	ptr, r, found, err := find(tx, tenant, msg)
 	if err != nil || !found {
-		return err
-	}
-	k := key('c', tenant, ptr.Conv, ptr.Pos)
-	var r record
-	if _, err := projections.GetJSON(tx, k, &r); err != nil {
 		return err
 	}
 	// a record written before Log existed still has its "sent" update at
@@ -141,7 +135,7 @@ func expire(tx projections.Tx, tenant, msg string, e domain.Event) error {
 			return err
 		}
 	}
-	if err := tx.Delete(k); err != nil {
+	if err := tx.Delete(key('c', tenant, ptr.Conv, ptr.Pos)); err != nil {
 		return err
 	}
 	if err := tx.Delete(pointerKey(tenant, msg)); err != nil {
@@ -152,14 +146,8 @@ func expire(tx projections.Tx, tenant, msg string, e domain.Event) error {
 
 // change rewrites a message's record with fn and logs the update it names.
 func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor string, changed bool), e domain.Event) error {
-	var ptr pointer
-	found, err := projections.GetJSON(tx, pointerKey(tenant, msg), &ptr)
+	ptr, r, found, err := find(tx, tenant, msg)
 	if err != nil || !found {
-		return err
-	}
-	k := key('c', tenant, ptr.Conv, ptr.Pos)
-	var r record
-	if found, err = projections.GetJSON(tx, k, &r); err != nil || !found {
 		return err
 	}
 	kind, actor, changed := fn(&r)
@@ -167,7 +155,7 @@ func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor
 		return nil
 	}
 	r.Log = append(r.Log, e.Position)
-	if err := projections.SetJSON(tx, k, r); err != nil {
+	if err := projections.SetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), r); err != nil {
 		return err
 	}
 	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt}, r.SentAt)
@@ -325,14 +313,20 @@ func retained(tx projections.Tx, tenant string, l logged, retainedSince time.Tim
 		return !l.SentAt.Time().Before(retainedSince), nil
 	}
 	// logged before updates carried the send time: ask the record
-	var ptr pointer
-	found, err := projections.GetJSON(tx, pointerKey(tenant, l.MsgID), &ptr)
+	_, r, found, err := find(tx, tenant, l.MsgID)
 	if err != nil || !found {
 		return false, err
 	}
-	var r record
-	if found, err = projections.GetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), &r); err != nil || !found {
-		return false, err
-	}
 	return !r.SentAt.Time().Before(retainedSince), nil
+}
+
+// find reads where a message's record lives and the record; found is
+// false when the view does not hold the message (the two are written and
+// deleted together).
+func find(tx projections.Tx, tenant, msg string) (ptr pointer, r record, found bool, err error) {
+	if found, err = projections.GetJSON(tx, pointerKey(tenant, msg), &ptr); err != nil || !found {
+		return ptr, r, false, err
+	}
+	found, err = projections.GetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), &r)
+	return ptr, r, found, err
 }
