@@ -201,7 +201,15 @@ func (m Message) Replay(actor UserID, requestID string) (Attempt, bool) {
 // retention still lets the last millisecond recall.
 func (m Message) ExpiresAt(p Policy) time.Time { return m.SentAt.Time().Add(p.MessageRetention()) }
 
-func (m Message) pastRetention(p Policy, now time.Time) bool { return now.After(m.ExpiresAt(p)) }
+func (m Message) pastRetention(p Policy, now time.Time) bool {
+	return pastRetention(m.SentAt.Time(), p, now)
+}
+
+// pastRetention is the one definition of "past retention": strictly after
+// sentAt + message_retention_s. Policy.RetainedSince agrees with it.
+func pastRetention(sentAt time.Time, p Policy, now time.Time) bool {
+	return now.After(sentAt.Add(p.MessageRetention()))
+}
 
 // readByRecipient reports whether anyone but the sender has read it.
 func (m Message) readByRecipient() bool {

@@ -33,6 +33,7 @@ type Policy struct {
 	RecallableTypes           []MessageType `json:"recallable_types"`
 	DenyRecallUsers           []UserID      `json:"deny_recall_users"`
 	AuditKeepsRecalledContent bool          `json:"audit_keeps_recalled_content"`
+	FeedContent               FeedContent   `json:"feed_content"`
 }
 
 // DefaultPolicy is what a tenant gets until an admin sets one.
@@ -46,6 +47,7 @@ func DefaultPolicy() Policy {
 		RecallableTypes:           []MessageType{"txt", "img", "loc", "audio", "video", "file", "cmd", "custom"},
 		DenyRecallUsers:           []UserID{},
 		AuditKeepsRecalledContent: true,
+		FeedContent:               FeedPlaintext,
 	}
 }
 
@@ -60,6 +62,7 @@ type PolicySpec struct {
 	RecallableTypes           []string `json:"recallable_types"`
 	DenyRecallUsers           []string `json:"deny_recall_users"`
 	AuditKeepsRecalledContent *bool    `json:"audit_keeps_recalled_content"`
+	FeedContent               *string  `json:"feed_content"`
 }
 
 // NewPolicy validates spec over the defaults. It refuses a recall window
@@ -97,6 +100,13 @@ func NewPolicy(spec PolicySpec) (Policy, error) {
 		return Policy{}, invalid("invalid_policy", "audit_retention_s %d is shorter than message_retention_s %d: the audit purge must never remove a message before it expires", p.AuditRetentionS, p.MessageRetentionS)
 	}
 
+	if spec.FeedContent != nil {
+		f, err := ParseFeedContent(*spec.FeedContent)
+		if err != nil {
+			return Policy{}, err
+		}
+		p.FeedContent = f
+	}
 	if spec.RecallableTypes != nil {
 		p.RecallableTypes = make([]MessageType, 0, len(spec.RecallableTypes))
 		for _, s := range spec.RecallableTypes {
@@ -169,6 +179,12 @@ func (p Policy) MessageLifetime() time.Duration {
 func (p Policy) AuditRetention() time.Duration {
 	return max(time.Duration(p.AuditRetentionS)*time.Second, p.MessageLifetime())
 }
+
+// RetainedSince is the oldest send time still inside the message retention
+// at now: a message sent before it is past retention (as DecideExpire
+// decides), whether or not its MessageExpired has been recorded yet, and
+// no read model may show it.
+func (p Policy) RetainedSince(now time.Time) time.Time { return now.Add(-p.MessageRetention()) }
 
 // Recallable reports whether rule 7 lets a message of type t be recalled.
 func (p Policy) Recallable(t MessageType) bool {

@@ -15,7 +15,8 @@ func TestDefaultPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Version != 0 || !p.RecallEnabled || p.SenderWindowS != 120 || p.AdminWindowS != 86400 ||
-		p.MessageRetentionS != 604800 || p.AuditRetentionS != 15552000 || p.BlockAfterRead || !p.AuditKeepsRecalledContent {
+		p.MessageRetentionS != 604800 || p.AuditRetentionS != 15552000 || p.BlockAfterRead || !p.AuditKeepsRecalledContent ||
+		p.FeedContent != FeedPlaintext {
 		t.Fatalf("defaults %+v", p)
 	}
 	if !p.Recallable("file") || p.Recallable("red_packet") || p.Recallable("transfer") {
@@ -53,6 +54,11 @@ func TestNewPolicyValidation(t *testing.T) {
 		{"unknown message types are refused", PolicySpec{RecallableTypes: []string{"exe"}}, "recallable_types"},
 		{"bad deny-list users are refused", PolicySpec{DenyRecallUsers: []string{"ok", "not ok"}}, "deny_recall_users"},
 		{"an empty recallable list is allowed", PolicySpec{RecallableTypes: []string{}}, ""},
+		{"feed_content plaintext is allowed", PolicySpec{FeedContent: ptr("plaintext")}, ""},
+		{"feed_content sha256 is allowed", PolicySpec{FeedContent: ptr("sha256")}, ""},
+		{"feed_content none is allowed", PolicySpec{FeedContent: ptr("none")}, ""},
+		{"an unknown feed_content is refused", PolicySpec{FeedContent: ptr("encrypted")}, `feed_content "encrypted": want plaintext, sha256 or none`},
+		{"an empty feed_content is refused", PolicySpec{FeedContent: ptr("")}, `feed_content "": want plaintext, sha256 or none`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

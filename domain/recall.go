@@ -114,6 +114,20 @@ func DecideExpire(m Message, p Policy, now time.Time) (*MessageExpired, bool) {
 	return &MessageExpired{MsgID: m.Sent.MsgID, RetentionS: p.MessageRetentionS}, true
 }
 
+// DecideExpirePurged decides the expiry of a message whose send its stream
+// no longer holds: the store's retention purge removed it before the
+// message expired. m is what the stream still holds (perhaps reads or
+// recall attempts, perhaps nothing) and sentAt is when the caller saw the
+// send. Past retention it still expires, once, so that every read model
+// built from the log drops the message; a stream that holds the send or
+// an expiry is DecideExpire's to decide.
+func DecideExpirePurged(m Message, id MsgID, sentAt time.Time, p Policy, now time.Time) (*MessageExpired, bool) {
+	if m.Exists || m.Expired || !pastRetention(sentAt, p, now) {
+		return nil, false
+	}
+	return &MessageExpired{MsgID: id, RetentionS: p.MessageRetentionS}, true
+}
+
 // ReadCommand is a validated read receipt.
 type ReadCommand struct {
 	MsgID    MsgID

@@ -248,6 +248,8 @@ const (
 
 // events writes the tenant's events from a position as JSON lines, the
 // schema v1 envelope one to a line; X-Next-Position says where to resume.
+// Each send's content goes out as the tenant's feed_content says
+// (ledger.Redactor), read fresh for each page.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
 	from, err := uintParam(q.Get("from_position"), 0, 1<<62)
@@ -268,6 +270,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	next := from
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Position + 1
+	}
+	redactor := s.ledger.Redactor()
+	for i := range evs {
+		if evs[i], err = redactor.Redact(r.Context(), evs[i]); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("X-Next-Position", strconv.FormatUint(next, 10))

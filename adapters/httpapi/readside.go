@@ -98,7 +98,12 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
 		return
 	}
-	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit))
+	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit), since)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -143,7 +148,12 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 	defer heartbeat.Stop()
 	for {
 		wake := s.notify.wait() // before reading, so no commit is missed
-		err := conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, func(u conversation.Update) error {
+		since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+		if err != nil {
+			s.log.Warn("conversation stream", "err", err)
+			return
+		}
+		err = conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, since, func(u conversation.Update) error {
 			su := streamUpdate{Update: u}
 			if u.Kind == "recalled" {
 				su.Notice = conversation.Notice(locale, u.Actor, string(viewer))
@@ -194,6 +204,14 @@ func auditFilter(q url.Values) (auditlog.Filter, string, error) {
 		if len(v) > 128 || strings.ContainsAny(v, "\x00\r\n") {
 			return bad("invalid_"+name, name+": at most 128 characters, no control characters")
 		}
+	}
+	if f.ConversationID != "" {
+		// the canonical id, as sends record it: chat:bob:alice finds chat:alice:bob
+		conv, err := domain.ParseConversationID(f.ConversationID)
+		if err != nil {
+			return f, "", err
+		}
+		f.ConversationID = conv
 	}
 	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit}, f.Action) {
 		return bad("invalid_action", "action: want send, read, recall, expire, policy or audit")

@@ -83,7 +83,7 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 	defer nodeRM.Close()
 
 	// the API node: appends, and forwards every event to JetStream
-	fwd, err := natsbus.NewForwarder(url, quiet)
+	fwd, err := natsbus.NewForwarder(url, ledger.New(store, domain.SystemClock{}).Redactor(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
 )
 
 const usage = `usage:
@@ -171,6 +172,8 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 	defer store.Close()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
+	// content goes out as each tenant's feed_content says, as from a server
+	redactor := ledger.New(store, domain.SystemClock{}).Redactor()
 	pos, head := *from, store.Head()
 	for {
 		evs, err := store.ReadAll(ctx, pos, *tenant, exportPage)
@@ -182,6 +185,9 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 			return nil
 		}
 		for _, e := range evs {
+			if e, err = redactor.Redact(ctx, e); err != nil {
+				return err
+			}
 			if err := enc.Encode(e); err != nil {
 				return err
 			}

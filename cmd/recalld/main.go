@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if cfg.bus == "nats" {
-		fwd, err := natsbus.NewForwarder(cfg.natsURL, log)
+		fwd, err := natsbus.NewForwarder(cfg.natsURL, l.Redactor(), log)
 		if err != nil {
 			return err
 		}

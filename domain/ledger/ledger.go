@@ -236,6 +236,78 @@ func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) 
 	})
 }
 
+// ExpireResult is what ExpireSent did.
+type ExpireResult struct {
+	// Recorded is true when a MessageExpired was appended.
+	Recorded bool
+	// Purged is true when the store no longer holds the message's send:
+	// its retention purge came first.
+	Purged bool
+}
+
+// ExpireSent is Expire for a message the caller saw sent at sentAt (the
+// expiry index does). When the store no longer holds the send — purged
+// before the message expired — it still records MessageExpired past
+// retention, so that every read model built from the log drops the
+// message; nothing else would ever tell them.
+//
+// Such a stream's version is unknown to a reader (the purge removed the
+// events that carried it), so that append goes with AnyVersion and an
+// event id derived from the message: nothing else appends to a purged
+// message's stream (a send again is refused, recalls go to the recall
+// stream), and two schedulers racing on it write one event, the store's
+// idempotency dropping the second.
+func (s *Service) ExpireSent(ctx context.Context, t domain.Tenant, id domain.MsgID, sentAt time.Time) (ExpireResult, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return ExpireResult{}, err
+	}
+	stream := domain.MessageStream(t, id)
+	for range maxAttempts {
+		m, err := s.load(ctx, stream)
+		if err != nil {
+			return ExpireResult{}, err
+		}
+		now := s.clock.Now()
+		purged := !m.Exists && !m.Expired
+		exp, ok := domain.DecideExpire(m, p, now)
+		evID, expected := uuid.NewString(), m.Version
+		if purged {
+			exp, ok = domain.DecideExpirePurged(m, id, sentAt, p, now)
+			evID = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
+			expected = domain.AnyVersion
+		}
+		if !ok {
+			return ExpireResult{Purged: purged}, nil
+		}
+		ev, err := domain.NewEvent(evID, t, now, domain.TypeMessageExpired, exp)
+		if err != nil {
+			return ExpireResult{}, err
+		}
+		_, err = s.store.Append(ctx, stream, expected, []domain.Event{ev})
+		var wrong *domain.WrongVersionError
+		if errors.As(err, &wrong) {
+			continue
+		}
+		if err != nil {
+			return ExpireResult{}, fmt.Errorf("append %s: %w", stream, err)
+		}
+		return ExpireResult{Recorded: true, Purged: purged}, nil
+	}
+	return ExpireResult{}, fmt.Errorf("append %s: %w", stream, ErrContention)
+}
+
+// RetainedSince is the oldest send time inside the tenant's message
+// retention now, by the clock expiry is decided by: read models leave out
+// what was sent before it, expired or not yet (see domain.Policy).
+func (s *Service) RetainedSince(ctx context.Context, t domain.Tenant) (time.Time, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return p.RetainedSince(s.clock.Now()), nil
+}
+
 // Message returns the current state of a message.
 func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID) (domain.Message, error) {
 	return s.load(ctx, domain.MessageStream(t, id))
