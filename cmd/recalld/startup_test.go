@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Ctrl-C on `make run` is a clean stop: recalld shuts down and exits 0, and
+// make reports no error. A terminal's Ctrl-C sends SIGINT to the whole
+// foreground process group, so the test starts make in a group of its own
+// and signals the group, as the terminal would.
+func TestCtrlCOnMakeRunExitsCleanly(t *testing.T) {
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make is not installed; `make run` cannot be tried")
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command("make", "-C", filepath.Join("..", ".."), "run",
+		"BIN="+filepath.Join(tmp, "bin"), "DATA="+filepath.Join(tmp, "data"), "ADDR=127.0.0.1:0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	listening := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		found := false
+		for sc.Scan() {
+			if !found && strings.HasPrefix(sc.Text(), "recalld listening on ") {
+				found = true
+				listening <- true
+			}
+		}
+		if !found {
+			listening <- false
+		}
+		exited <- cmd.Wait()
+	}()
+	select {
+	case ok := <-listening:
+		if !ok {
+			t.Fatalf("make run ended before recalld listened: %v\n%s", <-exited, stderr.String())
+		}
+	case <-time.After(5 * time.Minute): // the first build of the commands
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("recalld did not start under make run:\n%s", stderr.String())
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	var err2 error
+	select {
+	case err2 = <-exited:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		t.Fatalf("make run did not stop within 30 s of Ctrl-C:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "make: ***") || strings.Contains(stderr.String(), "exit status") {
+		t.Fatalf("make reported an error on Ctrl-C:\n%s", stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "shutting down") {
+		t.Fatalf("recalld did not shut down on Ctrl-C:\n%s", stderr.String())
+	}
+	// GNU make, once its child is done, ends itself by the SIGINT it got
+	// (so a script running make stops too); anything else is a failure.
+	var exit *exec.ExitError
+	if err2 != nil && !(errors.As(err2, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+		t.Fatalf("make run after Ctrl-C: %v\n%s", err2, stderr.String())
+	}
+}
