@@ -28,6 +28,7 @@ import (
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
@@ -59,7 +60,18 @@ type config struct {
 	debugAddr string
 }
 
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// usage is the top of `recalld --help`; the flags follow it.
+const usage = `usage:
+  recalld [flags]          serve the HTTP API: the event store, the expiry scheduler and the read models
+  recalld worker [flags]   a projection worker: keep the read models in --data from the NATS JetStream bus
+                           (recalld worker --help lists its flags)
+
+A flag marked (env RECALL_…) can also be set by that environment variable.
+
+flags:
+`
+
+func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (config, error) {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -82,7 +94,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -105,11 +118,11 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 // end-to-end tests call it as main does.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "worker" {
-		return runWorker(ctx, args[1:], getenv, stderr)
+		return flaghelp.Done(runWorker(ctx, args[1:], getenv, stdout, stderr))
 	}
-	cfg, err := parseFlags(args, getenv, stderr)
+	cfg, err := parseFlags(args, getenv, stdout, stderr)
 	if err != nil {
-		return err
+		return flaghelp.Done(err) // --help printed the usage: done
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -79,5 +81,39 @@ func TestCtrlCOnMakeRunExitsCleanly(t *testing.T) {
 	var exit *exec.ExitError
 	if err2 != nil && !(errors.As(err2, &exit) && exit.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
 		t.Fatalf("make run after Ctrl-C: %v\n%s", err2, stderr.String())
+	}
+}
+
+// `recalld --help` lists the worker subcommand and every flag, on stdout,
+// and is a success (main exits 0); so is `recalld worker --help`.
+func TestHelpListsTheWorkerAndSucceeds(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--help"}, []string{"recalld worker", "-data", "-addr", "-store", "-bus", "-demo", "--help"}},
+		{[]string{"-h"}, []string{"recalld worker", "-addr"}},
+		{[]string{"worker", "--help"}, []string{"recalld worker", "-nats-url", "-consumer", "-data"}},
+		{[]string{"worker", "-h"}, []string{"-consumer"}},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if err := run(context.Background(), tc.args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+				t.Fatalf("run: %v (main would exit 1)\nstderr: %s", err, stderr.String())
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stdout.String(), w) {
+					t.Errorf("help lacks %q:\n%s", w, stdout.String())
+				}
+			}
+			if stderr.Len() > 0 {
+				t.Errorf("help wrote to stderr: %s", stderr.String())
+			}
+		})
+	}
+	// a bad flag is still an error, with the usage on stderr
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"--nope"}, func(string) string { return "" }, io.Discard, &stderr); err == nil || !strings.Contains(stderr.String(), "recalld worker") {
+		t.Fatalf("--nope: %v\n%s", err, stderr.String())
 	}
 }
