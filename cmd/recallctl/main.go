@@ -168,7 +168,7 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	progress := newProgress(stderr)
+	progress := newProgress(stderr, "exported")
 	if server != "" {
 		if *tenant == "" {
 			return errors.New("--server needs --tenant ORG/APP")
@@ -242,16 +242,17 @@ func exportFromServer(ctx context.Context, server, token, tenant string, from ui
 	}
 }
 
-// progress shows how far a long export got, on a terminal only, so piped
-// output stays clean JSON lines.
+// progress shows how far a long command (an export, a rebuild) got, on a
+// terminal only, so piped output stays clean JSON lines.
 type progress struct {
 	w    io.Writer
+	what string // what the command has done so far: "exported", "rebuilt audit_log"
 	tty  bool
 	last time.Time
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
+func newProgress(w io.Writer, what string) *progress {
+	p := &progress{w: w, what: what}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -266,9 +267,9 @@ func (p *progress) show(pos, head uint64) {
 	}
 	p.last = time.Now()
 	if head > 0 {
-		fmt.Fprintf(p.w, "\rexported up to position %d of %d (%.0f%%)", pos, head, 100*float64(pos)/float64(head))
+		fmt.Fprintf(p.w, "\r%s up to position %d of %d (%.0f%%)", p.what, pos, head, 100*float64(pos)/float64(head))
 	} else {
-		fmt.Fprintf(p.w, "\rexported up to position %d", pos)
+		fmt.Fprintf(p.w, "\r%s up to position %d", p.what, pos)
 	}
 }
 

@@ -74,7 +74,7 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 		if err := r.Reset(); err != nil {
 			return err
 		}
-		progress := newProgress(stderr)
+		progress := newProgress(stderr, "rebuilt "+r.Name())
 		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { progress.show(pos, head) })
 		if err != nil {
 			return err
