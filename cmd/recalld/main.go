@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -136,6 +135,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// the data directory is this process's and the address is free before
+	// anything is opened or written
+	lock, err := lockDataDir(cfg.data)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	ln, err := listen(cfg.addr, "--addr")
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Serve closes it too; this covers a start that fails
+
 	var policies atomic.Pointer[ledger.Service] // for the EventStoreDB store's $maxAge
 	store, err := openStore(ctx, cfg, log, &policies)
 	if err != nil {
@@ -192,10 +204,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)

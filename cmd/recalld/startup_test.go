@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -115,5 +118,55 @@ func TestHelpListsTheWorkerAndSucceeds(t *testing.T) {
 	var stderr bytes.Buffer
 	if err := run(context.Background(), []string{"--nope"}, func(string) string { return "" }, io.Discard, &stderr); err == nil || !strings.Contains(stderr.String(), "recalld worker") {
 		t.Fatalf("--nope: %v\n%s", err, stderr.String())
+	}
+}
+
+// A second recalld (server or worker) on a data directory in use is told
+// who holds it and what to do, instead of the store's "resource
+// temporarily unavailable".
+func TestASecondRecalldOnOneDataDirectorySaysWhatToDo(t *testing.T) {
+	s := startServer(t)
+	want := fmt.Sprintf("data directory %s is in use by another recalld (pid %d)", s.dir, os.Getpid())
+	for _, args := range [][]string{
+		{"--data", s.dir, "--addr", "127.0.0.1:0", "--log-level", "error"},
+		{"worker", "--data", s.dir, "--nats-url", "nats://127.0.0.1:1", "--log-level", "error"},
+	} {
+		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--data") {
+			t.Errorf("%v: %v, want %q and what to do (stop it, or another --data)", args, err, want)
+		}
+	}
+	// the running one is unharmed
+	if r := s.do("GET", "/healthz", "", ""); r.status != 200 {
+		t.Fatalf("healthz: %d", r.status)
+	}
+}
+
+// A busy listen address is named with what to do, before anything is
+// written to the data directory (no demo tenant, no half start).
+func TestABusyPortSaysWhatToDo(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	addr := busy.Addr().String()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"--addr", addr, "--demo", "demo/demo"}, "--addr"},
+		{[]string{"--addr", "127.0.0.1:0", "--debug-addr", addr}, "--debug-addr"},
+	} {
+		dir := t.TempDir()
+		err := run(context.Background(), append([]string{"--data", dir, "--log-level", "error"}, tc.args...), func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), addr+" is in use") || !strings.Contains(err.Error(), "pass another "+tc.flag) {
+			t.Errorf("%v: %v, want %q and what to do", tc.args, err, addr+" is in use")
+		}
+		if tc.flag == "--addr" {
+			if _, err := os.Stat(filepath.Join(dir, "demo.env")); !os.IsNotExist(err) {
+				t.Errorf("the demo tenant was created before the address was found busy (%v)", err)
+			}
+		}
 	}
 }

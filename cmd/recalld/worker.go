@@ -55,6 +55,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	rm, err := readmodel.Open(filepath.Join(*data, "readmodels"))
 	if err != nil {
 		return err
