@@ -25,6 +25,7 @@ type server struct {
 	tokens map[string]map[tenants.Role]string // tenant -> role -> token
 	stop   func()
 	logs   *lineWriter // everything recalld logged
+	stdout *lineWriter // everything recalld printed
 }
 
 // lineWriter hands the first line that starts with prefix to a channel.
@@ -79,6 +80,7 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 		s.tokens[name] = toks
 	}
 	out := &lineWriter{prefix: "recalld listening on ", found: make(chan string, 1)}
+	s.stdout = out
 	s.logs = &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -112,6 +114,13 @@ func (s *server) logged() string {
 	s.logs.mu.Lock()
 	defer s.logs.mu.Unlock()
 	return s.logs.buf.String()
+}
+
+// printed returns what the server has printed on stdout so far.
+func (s *server) printed() string {
+	s.stdout.mu.Lock()
+	defer s.stdout.mu.Unlock()
+	return s.stdout.buf.String()
 }
 
 // shutdown stops the server now (the cleanup then does nothing).

@@ -319,7 +319,9 @@ func ensureDemo(reg *tenants.Registry, cfg config, stdout io.Writer) error {
 	}
 	base := "http://" + cfg.addr
 	fmt.Fprintf(stdout, "created tenant %s; tokens (also in %s):\n%s", t, envFile, env)
-	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"alice\",\"to\":\"bob\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello bob\",\"client_msg_id\":\"c1\"}'\n",
+	// carol and dave, with a client_msg_id of its own: the README's first
+	// session (alice and bob, c1) must start from a clean conversation
+	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"carol\",\"to\":\"dave\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello from the start banner\",\"client_msg_id\":\"banner-1\"}'\n",
 		envFile, base, t)
 	return nil
 }

@@ -170,3 +170,51 @@ func TestABusyPortSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// The first-start banner's example send and the README's first session
+// are both a newcomer's first steps: run one after the other, the README's
+// first send must still be the new message (201) it promises, not a replay
+// of the banner's (200, same client_msg_id) or a conflict (409).
+func TestTheStartBannerDoesNotCollideWithTheReadmesFirstSession(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, session, ok := strings.Cut(string(readme), "## A first session")
+	if !ok {
+		t.Fatal("README has no first session")
+	}
+	readmeSend := quotedBody(t, session)
+
+	s := startServer(t, "--demo", "demo/demo")
+	banner := s.printed()
+	_, tokenLine, ok := strings.Cut(banner, "export SERVICE_TOKEN=")
+	if !ok {
+		t.Fatalf("banner has no service token:\n%s", banner)
+	}
+	token, _, _ := strings.Cut(tokenLine, "\n")
+	_, example, ok := strings.Cut(banner, "try:")
+	if !ok {
+		t.Fatalf("banner has no example:\n%s", banner)
+	}
+	if r := s.do("POST", "/v1/demo/demo/messages", token, quotedBody(t, example)); r.status != 201 {
+		t.Fatalf("the banner's example: %d %s", r.status, r.body)
+	}
+	if r := s.do("POST", "/v1/demo/demo/messages", token, readmeSend); r.status != 201 {
+		t.Fatalf("the README's first send after the banner's example: %d %s, want 201 (the README promises a new message)", r.status, r.body)
+	}
+}
+
+// quotedBody returns the first curl body (-d '...') in text.
+func quotedBody(t *testing.T, text string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, "-d '")
+	if !ok {
+		t.Fatalf("no -d '...' body in %q", text)
+	}
+	body, _, ok := strings.Cut(rest, "'")
+	if !ok {
+		t.Fatalf("unterminated body in %q", text)
+	}
+	return body
+}
