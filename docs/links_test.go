@@ -1,0 +1,72 @@
+package docs
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// documents are the files a newcomer reads: the README, SECURITY.md and
+// everything in docs/.
+func documents(t *testing.T, root string) []string {
+	t.Helper()
+	docs := []string{filepath.Join(root, "README.md"), filepath.Join(root, "SECURITY.md")}
+	more, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(docs, more...)
+}
+
+var (
+	markdownLink = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	// a backticked name of a document or of something in the repository's
+	// top-level folders, e.g. `docs/schema/events-v1.json`, `../shared/DESIGN.md`
+	quotedPath = regexp.MustCompile("`((?:\\.\\./|\\./)?(?:[\\w.-]+/)*[\\w.-]+\\.md|(?:\\.\\./)+[^`\\s]+|(?:domain|projections|adapters|cmd|scripts|docs|\\.ci)/[^`\\s]*)`")
+)
+
+// Every link and every path the documents name points inside the
+// repository, at something that exists: a clone is all a reader has (the
+// README once pointed to ../shared/DESIGN.md, outside it).
+func TestDocumentsLinkOnlyToWhatTheRepositoryHolds(t *testing.T) {
+	root := repoRoot(t)
+	checked := 0
+	for _, doc := range documents(t, root) {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(root, doc)
+		var targets []string
+		for _, m := range markdownLink.FindAllStringSubmatch(string(b), -1) {
+			targets = append(targets, m[1])
+		}
+		for _, m := range quotedPath.FindAllStringSubmatch(string(b), -1) {
+			targets = append(targets, m[1])
+		}
+		for _, target := range targets {
+			if strings.HasPrefix(target, "http://") || strings.HasPrefix(target, "https://") || strings.HasPrefix(target, "#") {
+				continue
+			}
+			checked++
+			path, _, _ := strings.Cut(target, "#")
+			abs := filepath.Join(filepath.Dir(doc), path)
+			if _, err := os.Stat(abs); err != nil && !strings.HasPrefix(path, ".") {
+				abs = filepath.Join(root, path) // a repository path, named from the root
+			}
+			if rel, err := filepath.Rel(root, abs); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("%s names %s, outside the repository", name, target)
+				continue
+			}
+			t.Logf("%s: %s", name, target)
+			if _, err := os.Stat(abs); err != nil {
+				t.Errorf("%s names %s, which the repository does not hold", name, target)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Fatalf("only %d links and paths found: the patterns no longer match the documents", checked)
+	}
+}
