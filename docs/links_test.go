@@ -70,3 +70,60 @@ func TestDocumentsLinkOnlyToWhatTheRepositoryHolds(t *testing.T) {
 		t.Fatalf("only %d links and paths found: the patterns no longer match the documents", checked)
 	}
 }
+
+var (
+	namedTest = regexp.MustCompile(`\b(?:Test|Fuzz|Benchmark)[A-Z]\w*(…)?`)
+	testFunc  = regexp.MustCompile(`(?m)^func ((?:Test|Fuzz|Benchmark)[A-Z]\w*)\(`)
+)
+
+// Every test the documents name as the proof of a promise exists (a name
+// ending in … stands for the tests it begins): a renamed or deleted test
+// must take its promise's proof with it.
+func TestDocumentsNameOnlyTestsThatExist(t *testing.T) {
+	root := repoRoot(t)
+	exists := map[string]bool{}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, "_test.go") {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range testFunc.FindAllStringSubmatch(string(b), -1) {
+				exists[m[1]] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := 0
+	for _, doc := range documents(t, root) {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name, _ := filepath.Rel(root, doc)
+		for _, m := range namedTest.FindAllStringSubmatch(string(b), -1) {
+			named++
+			found := exists[m[0]]
+			if prefix, ok := strings.CutSuffix(m[0], "…"); ok {
+				for fn := range exists {
+					found = found || strings.HasPrefix(fn, prefix)
+				}
+			}
+			if !found {
+				t.Errorf("%s names %s as a proof; no such test", name, m[0])
+			}
+		}
+	}
+	if named < 30 {
+		t.Fatalf("only %d test names found in the documents: the pattern no longer matches them", named)
+	}
+}
