@@ -63,6 +63,13 @@ func startServer(t *testing.T, args ...string) *server {
 
 func startServerIn(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
+	return startServerWith(t, dir, nil, args...)
+}
+
+// startServerWith starts recalld in dir on clock (nil: the system clock),
+// so that a test moves time rather than waits for it.
+func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...string) *server {
+	t.Helper()
 	reg, err := tenants.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +92,11 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	argv := append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs) }()
+	var opts []option
+	if clock != nil {
+		opts = append(opts, withClock(clock))
+	}
+	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs, opts...) }()
 	select {
 	case s.base = <-out.found:
 	case err := <-done:

@@ -38,7 +38,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, withClock(domain.SystemClock{})); err != nil {
 		fmt.Fprintln(os.Stderr, "recalld:", err)
 		os.Exit(1)
 	}
@@ -113,9 +113,24 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	return c, nil
 }
 
+// option is what a caller of run chooses beyond flags and environment.
+type option func(*options)
+
+type options struct {
+	clock domain.Clock
+}
+
+// withClock is the clock recall windows, expiry and audit retention go
+// by: main passes the system clock, tests one they advance.
+func withClock(c domain.Clock) option { return func(o *options) { o.clock = c } }
+
 // run wires the server from its configuration and serves until ctx ends;
 // end-to-end tests call it as main does.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
+	o := options{clock: domain.SystemClock{}}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if len(args) > 0 && args[0] == "worker" {
 		return flaghelp.Done(runWorker(ctx, args[1:], getenv, stdout, stderr))
 	}
@@ -166,10 +181,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	metrics := httpapi.NewMetrics()
-	l := ledger.New(metrics.InstrumentStore(store), domain.SystemClock{})
+	l := ledger.New(metrics.InstrumentStore(store), o.clock)
 	policies.Store(l)
 	policyFrom := store.Head() + 1 // before anything loads a policy into l's cache
-	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, domain.SystemClock{}, log)
+	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, o.clock, log)
 	if err != nil {
 		return err
 	}
@@ -219,7 +234,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { schedDone <- sched.Run(bg) }()
 	projDone := make(chan error, 1)
 	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
-	go purgeAuditLoop(bg, rm, store, reg, log)
+	go purgeAuditLoop(bg, rm, store, reg, o.clock, log)
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
 		go followPolicies(bg, store, policyFrom, l, log)
