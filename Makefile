@@ -2,14 +2,19 @@
 GO      ?= go
 DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
+BIN     ?= ./bin
 
 .PHONY: help run test soak fuzz bench bench-large lint fmt build clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-run: ## start recalld on $(ADDR) with $(DATA), creating tenant demo/demo on first start
-	$(GO) run ./cmd/recalld --data $(DATA) --addr $(ADDR) --demo demo/demo
+# run builds, then starts the binary itself rather than `go run`: Ctrl-C
+# then reaches recalld, which shuts down cleanly, and make sees its exit
+# status (go run reports an interrupted child as "exit status 1").
+run: ## start recalld on $(ADDR) with $(DATA), creating tenant demo/demo on first start (Ctrl-C stops it cleanly)
+	$(GO) build -o $(BIN)/ ./cmd/recalld
+	$(BIN)/recalld --data $(DATA) --addr $(ADDR) --demo demo/demo
 
 test: ## vet, then every test with the race detector (EventStoreDB's too when RECALL_ESDB_URL is set)
 	$(GO) vet ./...
@@ -28,13 +33,13 @@ fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fu
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalEncodingMatchesTheLegacyJSONHashInput$$' -fuzztime $(FUZZTIME) ./projections/auditlog/
 
 bench: build ## recallbench's scenarios at a size that takes a few minutes, then the micro-benchmarks; JSON lines and figures, not pass/fail
-	./bin/recallbench --size small
+	$(BIN)/recallbench --size small
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/eventstore/embedded/
 	$(GO) test -run '^$$' -bench . ./domain/
 
 bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores)
-	./bin/recallbench --size large
+	$(BIN)/recallbench --size large
 
 lint: ## gofmt check and vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
@@ -43,8 +48,8 @@ lint: ## gofmt check and vet
 fmt: ## format the code
 	gofmt -w .
 
-build: ## build the commands into ./bin
-	$(GO) build -o bin/ ./cmd/...
+build: ## build the commands into $(BIN)
+	$(GO) build -o $(BIN)/ ./cmd/...
 
 clean: ## remove built binaries (never the data directory)
-	rm -rf bin
+	rm -rf $(BIN)

@@ -23,9 +23,9 @@ func serveDebug(addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr, "--debug-addr")
 	if err != nil {
-		return fmt.Errorf("--debug-addr: %w", err)
+		return err
 	}
 	log.Info("pprof", slog.String("addr", "http://"+ln.Addr().String()+"/debug/pprof/"))
 	go func() { _ = http.Serve(ln, mux) }()

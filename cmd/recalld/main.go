@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -28,6 +27,7 @@ import (
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
@@ -38,7 +38,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, withClock(domain.SystemClock{})); err != nil {
 		fmt.Fprintln(os.Stderr, "recalld:", err)
 		os.Exit(1)
 	}
@@ -59,7 +59,18 @@ type config struct {
 	debugAddr string
 }
 
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// usage is the top of `recalld --help`; the flags follow it.
+const usage = `usage:
+  recalld [flags]          serve the HTTP API: the event store, the expiry scheduler and the read models
+  recalld worker [flags]   a projection worker: keep the read models in --data from the NATS JetStream bus
+                           (recalld worker --help lists its flags)
+
+A flag marked (env RECALL_…) can also be set by that environment variable.
+
+flags:
+`
+
+func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (config, error) {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -82,7 +93,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -101,15 +113,30 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	return c, nil
 }
 
+// option is what a caller of run chooses beyond flags and environment.
+type option func(*options)
+
+type options struct {
+	clock domain.Clock
+}
+
+// withClock is the clock recall windows, expiry and audit retention go
+// by: main passes the system clock, tests one they advance.
+func withClock(c domain.Clock) option { return func(o *options) { o.clock = c } }
+
 // run wires the server from its configuration and serves until ctx ends;
 // end-to-end tests call it as main does.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "worker" {
-		return runWorker(ctx, args[1:], getenv, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
+	o := options{clock: domain.SystemClock{}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	cfg, err := parseFlags(args, getenv, stderr)
+	if len(args) > 0 && args[0] == "worker" {
+		return flaghelp.Done(runWorker(ctx, args[1:], getenv, stdout, stderr))
+	}
+	cfg, err := parseFlags(args, getenv, stdout, stderr)
 	if err != nil {
-		return err
+		return flaghelp.Done(err) // --help printed the usage: done
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
@@ -123,6 +150,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// the data directory is this process's and the address is free before
+	// anything is opened or written
+	lock, err := lockDataDir(cfg.data)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	ln, err := listen(cfg.addr, "--addr")
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Serve closes it too; this covers a start that fails
+
 	var policies atomic.Pointer[ledger.Service] // for the EventStoreDB store's $maxAge
 	store, err := openStore(ctx, cfg, log, &policies)
 	if err != nil {
@@ -141,10 +181,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	metrics := httpapi.NewMetrics()
-	l := ledger.New(metrics.InstrumentStore(store), domain.SystemClock{})
+	l := ledger.New(metrics.InstrumentStore(store), o.clock)
 	policies.Store(l)
 	policyFrom := store.Head() + 1 // before anything loads a policy into l's cache
-	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, domain.SystemClock{}, log)
+	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, o.clock, log)
 	if err != nil {
 		return err
 	}
@@ -179,10 +219,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
@@ -198,7 +234,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { schedDone <- sched.Run(bg) }()
 	projDone := make(chan error, 1)
 	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
-	go purgeAuditLoop(bg, rm, store, reg, log)
+	go purgeAuditLoop(bg, rm, store, reg, o.clock, log)
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
 		go followPolicies(bg, store, policyFrom, l, log)
@@ -299,7 +335,9 @@ func ensureDemo(reg *tenants.Registry, cfg config, stdout io.Writer) error {
 	}
 	base := "http://" + cfg.addr
 	fmt.Fprintf(stdout, "created tenant %s; tokens (also in %s):\n%s", t, envFile, env)
-	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"alice\",\"to\":\"bob\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello bob\",\"client_msg_id\":\"c1\"}'\n",
+	// carol and dave, with a client_msg_id of its own: the README's first
+	// session (alice and bob, c1) must start from a clean conversation
+	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"carol\",\"to\":\"dave\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello from the start banner\",\"client_msg_id\":\"banner-1\"}'\n",
 		envFile, base, t)
 	return nil
 }
