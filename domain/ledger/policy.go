@@ -52,7 +52,7 @@ func (s *Service) SetPolicy(ctx context.Context, t domain.Tenant, p domain.Polic
 		if err != nil {
 			return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, err)
 		}
-		s.remember(t, cachedPolicy{policy: set.Policy, version: stored[0].StreamVersion})
+		s.remember(t, cachedPolicy{policy: set.Policy, version: stored.Events[0].StreamVersion})
 		return set.Policy, nil
 	}
 	return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, ErrContention)
