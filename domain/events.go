@@ -95,10 +95,13 @@ type MessageExpired struct {
 	RetentionS int64 `json:"retention_s"`
 }
 
-// TenantPolicySet records a whole new policy.
+// TenantPolicySet records a whole new policy, who set it, and what it
+// changed from the previous version. Changes is absent from events
+// recorded before it was added (nil when decoded).
 type TenantPolicySet struct {
 	Policy
-	ChangedBy string `json:"changed_by"`
+	ChangedBy string              `json:"changed_by"`
+	Changes   []PolicyFieldChange `json:"changes,omitempty"`
 }
 
 // AuditQueried records that someone searched or exported the audit log:

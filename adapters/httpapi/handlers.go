@@ -212,34 +212,6 @@ func (s *Server) batchRecall(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, http.StatusOK, map[string]any{"msgs": results})
 }
 
-func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.ledger.Policy(r.Context(), c.Tenant)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
-}
-
-func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, c caller) {
-	var spec domain.PolicySpec
-	if err := s.decode(w, r, &spec); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := domain.NewPolicy(spec)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	set, err := s.ledger.SetPolicy(r.Context(), c.Tenant, p, "token:"+string(c.Role))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, set)
-}
-
 // Events pages are bounded so one request cannot hold the server.
 const (
 	defaultEventsLimit = 1000

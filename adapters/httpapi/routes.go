@@ -42,6 +42,7 @@ func (s *Server) register() {
 		{method: "POST", pattern: "/{org}/{app}/messages/recall", roles: admin, easemob: true, handle: s.batchRecall},
 		{method: "GET", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.getPolicy},
 		{method: "PUT", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.putPolicy},
+		{method: "PATCH", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.patchPolicy},
 		{method: "GET", pattern: "/v1/{org}/{app}/events", roles: adminAuditor, handle: s.events},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/messages", roles: service, handle: s.conversationMessages},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/stream", roles: service, handle: s.conversationStream},

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
@@ -165,6 +166,15 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
+		if p.Changes != nil {
+			// what changed, field: old → new; an event recorded before
+			// changes existed keeps the summary it was audited with
+			changes := make([]string, len(p.Changes))
+			for i, c := range p.Changes {
+				changes[i] = c.String()
+			}
+			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ": " + strings.Join(changes, "; ")
+		}
 		if err := setState(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
 			return err
 		}
