@@ -113,6 +113,14 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
+	if !serviceMayAssert(cmd.Role) {
+		// The service token is trusted with what the IM backend knows:
+		// who is in a group and who owns or runs it. A tenant admin's
+		// power is the admin token's (SECURITY.md); the attempt is not
+		// recorded, as no other refused credential is.
+		writeError(w, http.StatusForbidden, "forbidden_role", "actor_role "+string(cmd.Role)+" needs the admin token (POST /{org}/{app}/messages/msg_recall); the service token may assert member, group_owner or group_admin")
+		return
+	}
 	out, err := s.ledger.Recall(r.Context(), c.Tenant, cmd)
 	if err != nil {
 		s.fail(w, r, err)
@@ -134,6 +142,15 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
 		status = http.StatusConflict
 	}
 	writeJSON(w, status, resp)
+}
+
+// serviceMayAssert reports whether the service token may recall in role.
+func serviceMayAssert(role domain.Role) bool {
+	switch role {
+	case domain.RoleMember, domain.RoleGroupOwner, domain.RoleGroupAdmin:
+		return true
+	}
+	return false
 }
 
 type batchRequest struct {

@@ -141,3 +141,5 @@ func (a *testAPI) events(typ string) []domain.Event {
 	}
 	return out
 }
+
+func roleOf(s string) tenants.Role { return tenants.Role(s) }
