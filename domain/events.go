@@ -73,6 +73,9 @@ type MessageRecalled struct {
 	WindowMs      int64    `json:"window_ms"`
 	PolicyVersion int64    `json:"policy_version"`
 	ReadBy        []UserID `json:"read_by"`
+	// Forced is an admin's forced recall: the recall window (rule 8) was
+	// not applied; every other rule was.
+	Forced bool `json:"forced,omitempty"`
 }
 
 // RecallRejected records a refused recall; refusals are facts too.

@@ -199,7 +199,7 @@ func attemptOf(payload any, at Time) Attempt {
 	switch p := payload.(type) {
 	case *MessageRecalled:
 		return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
-			Recalled: true, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion, ReadBy: p.ReadBy,
+			Recalled: true, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion, ReadBy: p.ReadBy, Forced: p.Forced,
 		}}
 	case *RecallRejected:
 		return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{

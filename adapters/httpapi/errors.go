@@ -35,6 +35,7 @@ type easemobError struct {
 	Duration         int    `json:"duration"`
 	ErrorDescription string `json:"error_description"`
 	Message          string `json:"message"`
+	Reason           string `json:"reason,omitempty"` // our refusal code, on a recall's refusal
 }
 
 var easemobExceptions = map[string]string{
@@ -48,14 +49,25 @@ var easemobExceptions = map[string]string{
 }
 
 func writeEasemobError(w http.ResponseWriter, status int, code, msg string) {
-	exc, ok := easemobExceptions[code]
-	if !ok {
+	writeEasemobErrorBody(w, status, easemobError{Error: code, ErrorDescription: msg, Message: msg})
+}
+
+// writeEasemobErrorBody fills in the exception and the time. Easemob does
+// not document the exception of its message_recall_error; it is named
+// after the status here.
+func writeEasemobErrorBody(w http.ResponseWriter, status int, e easemobError) {
+	exc, ok := easemobExceptions[e.Error]
+	switch {
+	case ok:
+	case status == http.StatusForbidden:
+		exc = "EasemobForbiddenOpException"
+	case status >= 500:
+		exc = "EasemobInternalException"
+	default:
 		exc = "EasemobBadRequestException"
 	}
-	writeJSON(w, status, easemobError{
-		Error: code, Exception: exc, Timestamp: time.Now().UnixMilli(),
-		ErrorDescription: msg, Message: msg,
-	})
+	e.Exception, e.Timestamp = exc, time.Now().UnixMilli()
+	writeJSON(w, status, e)
 }
 
 // failure maps an error from decoding or the ledger to status and code: the

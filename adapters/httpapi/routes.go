@@ -40,6 +40,7 @@ func (s *Server) register() {
 		{method: "POST", pattern: "/v1/{org}/{app}/messages/{msg_id}/read", roles: service, handle: s.read},
 		{method: "POST", pattern: "/v1/{org}/{app}/messages/{msg_id}/recall", roles: service, handle: s.recall},
 		{method: "POST", pattern: "/{org}/{app}/messages/recall", roles: admin, easemob: true, handle: s.batchRecall},
+		{method: "POST", pattern: "/{org}/{app}/messages/msg_recall", roles: admin, easemob: true, handle: s.msgRecall},
 		{method: "GET", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.getPolicy},
 		{method: "PUT", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.putPolicy},
 		{method: "PATCH", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.patchPolicy},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
@@ -69,5 +70,40 @@ func TestPolicyAuditEntryOfAnEventWithoutChangesKeepsItsDetail(t *testing.T) {
 	}
 	if got := page.Entries[0].Detail; got != set.Policy.String() || !strings.HasPrefix(got, "v1 enabled=true") {
 		t.Fatalf("detail %q, want the summary it always had, %q", got, set.Policy.String())
+	}
+}
+
+func TestForcedRecallIsAuditedAsForced(t *testing.T) {
+	clock := clocktest.New(start)
+	w := newWorld(t, t.TempDir(), clock)
+	defer w.close()
+	forced := w.send("alice", "bob", "chat", "past the window")
+	plain := w.send("alice", "bob", "chat", "within it")
+	clock.Advance(25 * time.Hour)
+	for _, c := range []struct {
+		id    domain.MsgID
+		force bool
+	}{{forced, true}, {plain, false}} {
+		out, err := w.l.Recall(context.Background(), w.tenant, domain.RecallCommand{MsgID: c.id, Actor: "admin", Role: domain.RoleTenantAdmin, Platform: "admin-api", Force: c.force})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Decision.Recalled != c.force {
+			t.Fatalf("recall of %s (force %v): %+v", c.id, c.force, out.Decision)
+		}
+	}
+	w.feed()
+	page, err := auditlog.Query(w.rm, w.tenant.String(), auditlog.Filter{Action: auditlog.ActionRecall, Limit: 10})
+	if err != nil || len(page.Entries) != 2 {
+		t.Fatalf("%+v %v", page, err)
+	}
+	for _, e := range page.Entries {
+		isForced := strings.Contains(e.Detail, "forced=true")
+		if (e.MsgID == string(forced)) != isForced {
+			t.Errorf("entry of %s (%s): detail %q", e.MsgID, e.Outcome, e.Detail)
+		}
+	}
+	if res, err := auditlog.Verify(w.rm, w.tenant.String()); err != nil || !res.OK {
+		t.Fatalf("chain: %+v %v", res, err)
 	}
 }

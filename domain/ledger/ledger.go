@@ -206,21 +206,29 @@ const MaxBatch = 100
 // BatchAdmin is the actor recorded for an admin batch recall.
 const BatchAdmin domain.UserID = "admin"
 
-// BatchRecall force-recalls each item as the tenant admin, checking that the
-// named recipient matches. Every item is one recorded attempt.
-func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform string) ([]Outcome, error) {
+// BatchOutcome is one item of a batch recall: its outcome, or Err when it
+// could not be decided and recorded (the store failed); the other items
+// are tried all the same.
+type BatchOutcome struct {
+	Outcome
+	Err error
+}
+
+// BatchRecall recalls each item as the tenant admin, checking that the
+// named recipient matches. Every item decided is one recorded attempt.
+func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform string) ([]BatchOutcome, error) {
 	if len(items) > MaxBatch {
 		return nil, &domain.InvalidError{Code: "too_many_messages", Msg: fmt.Sprintf("at most %d messages a call", MaxBatch)}
 	}
-	out := make([]Outcome, len(items))
+	out := make([]BatchOutcome, len(items))
 	for i, it := range items {
 		o, err := s.Recall(ctx, t, domain.RecallCommand{
 			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.RoleTenantAdmin, Platform: platform, To: it.To,
 		})
+		out[i] = BatchOutcome{Outcome: o, Err: err}
 		if err != nil {
-			return nil, err
+			out[i].MsgID = it.MsgID
 		}
-		out[i] = o
 	}
 	return out, nil
 }

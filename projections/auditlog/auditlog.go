@@ -154,6 +154,9 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
 		e.ReasonText = p.ReasonText
 		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d read_by=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion, len(p.ReadBy))
+		if p.Forced {
+			e.Detail += " forced=true" // an admin recalled past the window
+		}
 		recalledMsg = string(p.MsgID)
 	case *domain.RecallRejected:
 		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
