@@ -169,6 +169,9 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
+		if err := setState(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
+			return err
+		}
 		if p.Changes != nil {
 			// what changed, field: old → new; an event recorded before
 			// changes existed keeps the summary it was audited with
@@ -177,9 +180,6 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 				changes[i] = c.String()
 			}
 			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ": " + strings.Join(changes, "; ")
-		}
-		if err := setState(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
-			return err
 		}
 	case *domain.AuditQueried:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer

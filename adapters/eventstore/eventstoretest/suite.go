@@ -77,6 +77,18 @@ func events(t testing.TB, tenant string, n int) []domain.Event {
 // mustAppend appends events that are new: the store must say it wrote them.
 func mustAppend(t *testing.T, s domain.EventStore, stream string, expected int64, evs ...domain.Event) []domain.Event {
 	t.Helper()
+	return appendChecked(t, s, stream, expected, false, evs)
+}
+
+// mustRetry appends events whose ids are stored: the store must say so
+// and return what it holds.
+func mustRetry(t *testing.T, s domain.EventStore, stream string, expected int64, evs ...domain.Event) []domain.Event {
+	t.Helper()
+	return appendChecked(t, s, stream, expected, true, evs)
+}
+
+func appendChecked(t *testing.T, s domain.EventStore, stream string, expected int64, retry bool, evs []domain.Event) []domain.Event {
+	t.Helper()
 	out, err := s.Append(context.Background(), stream, expected, evs)
 	if err != nil {
 		t.Fatalf("append %s at %d: %v", stream, expected, err)
@@ -84,25 +96,8 @@ func mustAppend(t *testing.T, s domain.EventStore, stream string, expected int64
 	if len(out.Events) != len(evs) {
 		t.Fatalf("append returned %d events, want %d", len(out.Events), len(evs))
 	}
-	if out.AlreadyStored {
-		t.Fatalf("append of new events to %s reported as a retry", stream)
-	}
-	return out.Events
-}
-
-// mustRetry appends events whose ids are stored: the store must say so
-// and return what it holds.
-func mustRetry(t *testing.T, s domain.EventStore, stream string, expected int64, evs ...domain.Event) []domain.Event {
-	t.Helper()
-	out, err := s.Append(context.Background(), stream, expected, evs)
-	if err != nil {
-		t.Fatalf("retry on %s at %d: %v", stream, expected, err)
-	}
-	if len(out.Events) != len(evs) {
-		t.Fatalf("retry returned %d events, want %d", len(out.Events), len(evs))
-	}
-	if !out.AlreadyStored {
-		t.Fatalf("retry on %s not reported as one", stream)
+	if out.AlreadyStored != retry {
+		t.Fatalf("append to %s reported AlreadyStored %v, want %v", stream, out.AlreadyStored, retry)
 	}
 	return out.Events
 }
