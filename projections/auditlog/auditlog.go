@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
@@ -175,11 +174,13 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		if p.Changes != nil {
 			// what changed, field: old → new; an event recorded before
 			// changes existed keeps the summary it was audited with
-			changes := make([]string, len(p.Changes))
+			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ":"
 			for i, c := range p.Changes {
-				changes[i] = c.String()
+				if i > 0 {
+					e.Detail += ";"
+				}
+				e.Detail += " " + c.String()
 			}
-			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ": " + strings.Join(changes, "; ")
 		}
 	case *domain.AuditQueried:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer
