@@ -78,6 +78,9 @@ type MessageRecalled struct {
 	WindowMs      int64    `json:"window_ms"`
 	PolicyVersion int64    `json:"policy_version"`
 	ReadBy        []UserID `json:"read_by"`
+	// Forced is an admin's forced recall: the recall window (rule 8) was
+	// not applied; every other rule was.
+	Forced bool `json:"forced,omitempty"`
 }
 
 // RecallRejected records a refused recall; refusals are facts too.
@@ -100,10 +103,13 @@ type MessageExpired struct {
 	RetentionS int64 `json:"retention_s"`
 }
 
-// TenantPolicySet records a whole new policy.
+// TenantPolicySet records a whole new policy, who set it, and what it
+// changed from the previous version. Changes is absent from events
+// recorded before it was added (nil when decoded).
 type TenantPolicySet struct {
 	Policy
-	ChangedBy string `json:"changed_by"`
+	ChangedBy string              `json:"changed_by"`
+	Changes   []PolicyFieldChange `json:"changes,omitempty"`
 }
 
 // AuditQueried records that someone searched or exported the audit log:

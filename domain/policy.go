@@ -195,10 +195,10 @@ func (p Policy) Recallable(t MessageType) bool {
 func (p Policy) Denied(u UserID) bool { return slices.Contains(p.DenyRecallUsers, u) }
 
 // Next is p as the next version of the tenant's policy, recorded as set by
-// changedBy.
+// changedBy, with the fields it changes from prev.
 func (p Policy) Next(prev Policy, changedBy string) TenantPolicySet {
 	p.Version = prev.Version + 1
-	return TenantPolicySet{Policy: p, ChangedBy: changedBy}
+	return TenantPolicySet{Policy: p, ChangedBy: changedBy, Changes: PolicyChanges(prev, p)}
 }
 
 // String is a short summary for logs.

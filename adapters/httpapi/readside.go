@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -74,15 +76,37 @@ func (s *Server) viewerParams(w http.ResponseWriter, r *http.Request) (conv stri
 			return "", "", "", false
 		}
 	}
-	locale = r.URL.Query().Get("locale")
-	if locale == "" {
-		locale = "en"
-	}
-	if !slices.Contains(conversation.Locales, locale) {
-		writeError(w, http.StatusBadRequest, "invalid_locale", "locale: want en, zh-CN or ja")
-		return "", "", "", false
-	}
+	locale = viewerLocale(r.URL.Query().Get("locale"))
+	w.Header().Set("Content-Language", locale)
 	return conv, viewer, locale, true
+}
+
+// localeMatcher picks the closest locale the notices are written in.
+var localeMatcher = func() language.Matcher {
+	tags := make([]language.Tag, len(conversation.Locales))
+	for i, l := range conversation.Locales {
+		tags[i] = language.MustParse(l)
+	}
+	return language.NewMatcher(tags)
+}()
+
+// viewerLocale is the notices' locale for a requested one: the closest
+// written (zh, zh-Hans and zh-cn are zh-CN, ja-JP is ja), else en, the
+// first. An unknown or malformed locale is not an error: the view is
+// shown in en, and Content-Language says so.
+func viewerLocale(s string) string {
+	if s == "" || len(s) > 64 {
+		return conversation.Locales[0]
+	}
+	tag, err := language.Parse(s)
+	if err != nil {
+		return conversation.Locales[0]
+	}
+	_, i, conf := localeMatcher.Match(tag)
+	if conf == language.No {
+		return conversation.Locales[0]
+	}
+	return conversation.Locales[i]
 }
 
 func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c caller) {

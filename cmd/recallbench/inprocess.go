@@ -303,8 +303,8 @@ func lag(ctx context.Context, c *config, store *embedded.Store, runners []*proje
 				}
 				now := time.Now()
 				mu.Lock()
-				if out[0].Position > seen {
-					acked[out[0].Position] = now
+				if out.Events[0].Position > seen {
+					acked[out.Events[0].Position] = now
 				}
 				mu.Unlock()
 			}(n)

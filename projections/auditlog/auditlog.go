@@ -153,6 +153,9 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
 		e.ReasonText = p.ReasonText
 		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d read_by=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion, len(p.ReadBy))
+		if p.Forced {
+			e.Detail += " forced=true" // an admin recalled past the window
+		}
 		recalledMsg = string(p.MsgID)
 	case *domain.RecallRejected:
 		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
@@ -167,6 +170,17 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		e.Detail = p.Policy.String()
 		if err := setState(tx, policyKey(t), policyState(p.Policy)); err != nil {
 			return err
+		}
+		if p.Changes != nil {
+			// what changed, field: old → new; an event recorded before
+			// changes existed keeps the summary it was audited with
+			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ":"
+			for i, c := range p.Changes {
+				if i > 0 {
+					e.Detail += ";"
+				}
+				e.Detail += " " + c.String()
+			}
 		}
 	case *domain.AuditQueried:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer
