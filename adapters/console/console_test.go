@@ -2,8 +2,11 @@ package console
 
 import (
 	"encoding/json"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -187,5 +190,34 @@ func TestEmbeddedConsoleLoads(t *testing.T) {
 	}
 	if rec.Code != want {
 		t.Fatalf("GET /console/: status %d, want %d (built=%v)", rec.Code, want, h.Built())
+	}
+}
+
+// TestWebSourceWritesNoHTML holds the app to rendering text: none of the
+// DOM's ways of parsing a string as markup appear in its source.
+func TestWebSourceWritesNoHTML(t *testing.T) {
+	banned := []string{"innerHTML", "outerHTML", "insertAdjacentHTML", "dangerouslySetInnerHTML", "document.write", "createContextualFragment", "DOMParser", "eval(", "new Function"}
+	n := 0
+	err := filepath.WalkDir("web/src", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, bad := range banned {
+			if strings.Contains(string(b), bad) {
+				t.Errorf("%s uses %s", path, bad)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Fatalf("read %d files under web/src: is the source there?", n)
 	}
 }
