@@ -279,7 +279,9 @@ export async function getPolicy(tenant: string): Promise<{ policy: Policy; etag:
 
 export async function putPolicy(tenant: string, policy: Policy, etag: string): Promise<{ policy: Policy; etag: string }> {
   const headers: Record<string, string> = etag ? { 'If-Match': etag } : {};
-  const r = await request<Policy>('PUT', tenantPath(tenant, '/policy'), { body: policy, headers });
+  // The version travels in If-Match; the body is the policy's fields only.
+  const { version: _version, ...fields } = policy;
+  const r = await request<Policy>('PUT', tenantPath(tenant, '/policy'), { body: fields, headers });
   return { policy: r.data, etag: r.headers.get('ETag') ?? '' };
 }
 

@@ -28,7 +28,7 @@ export function seriesChart(categories: string[], series: Series[], opts: { hori
     yAxis: opts.horizontal ? { ...cat, inverse: true } : val,
     series: series.map((s) =>
       s.kind === 'line'
-        ? ({ type: 'line', name: s.name, data: s.values, color: s.color, smooth: true, symbolSize: 6 } satisfies LineSeriesOption)
+        ? ({ type: 'line', name: s.name, data: s.values, color: s.color, smooth: false, symbolSize: 5 } satisfies LineSeriesOption)
         : ({ type: 'bar', name: s.name, data: s.values, color: s.color, stack: s.stack, barMaxWidth: 28 } satisfies BarSeriesOption),
     ),
   };
@@ -44,19 +44,36 @@ export function elapsedChart(
   firstPast: number,
   names: { recalled: string; refused: string; timeouts: string; past: string },
 ): ChartOption {
-  const o = seriesChart(buckets, [
-    { name: names.recalled, color: colors.recalled, values: recalled, stack: 'a' },
-    { name: names.refused, color: colors.refused, values: refused, stack: 'a' },
-    { name: names.timeouts, color: colors.timeouts, values: timeouts, stack: 'a' },
-  ]);
-  const series = o.series as BarSeriesOption[];
+  // A value axis with one bucket per whole number, so the shading can
+  // start and end on the edges between buckets (a category axis would
+  // shade from centre to centre).
+  const bar = (name: string, color: string, values: number[]): BarSeriesOption => ({
+    type: 'bar',
+    name,
+    color,
+    stack: 'a',
+    barWidth: '60%',
+    data: values.map((v, i) => [i, v]),
+  });
+  const series = [bar(names.recalled, colors.recalled, recalled), bar(names.refused, colors.refused, refused), bar(names.timeouts, colors.timeouts, timeouts)];
   if (firstPast >= 0 && firstPast < buckets.length) {
     series[0].markArea = {
       silent: true,
       itemStyle: { color: 'rgba(207, 34, 46, 0.08)' },
       label: { show: true, position: 'insideTop', color: colors.timeouts, formatter: names.past },
-      data: [[{ xAxis: buckets[firstPast] }, { xAxis: buckets[buckets.length - 1] }]],
+      data: [[{ xAxis: firstPast - 0.5 }, { xAxis: buckets.length - 0.5 }]],
     };
   }
-  return o;
+  return {
+    xAxis: {
+      type: 'value',
+      min: -0.5,
+      max: buckets.length - 0.5,
+      splitLine: { show: false },
+      axisTick: { customValues: buckets.map((_, i) => i - 0.5).concat(buckets.length - 0.5) },
+      axisLabel: { customValues: buckets.map((_, i) => i), formatter: (v: number) => buckets[v] ?? '' },
+    },
+    yAxis: { type: 'value', minInterval: 1 },
+    series,
+  };
 }

@@ -139,6 +139,8 @@ export const en = {
   'actorRole.member': 'member',
   'actorRole.group_owner': 'group owner',
   'actorRole.group_admin': 'group admin',
+  'actorRole.sender': 'sender',
+  'actorRole.reader': 'reader',
   'actorRole.tenant_admin': 'tenant admin',
 
   'filter.from': 'From ({tz})',

@@ -141,6 +141,8 @@ export const zhCN: Record<MessageKey, string> = {
   'actorRole.member': '成员',
   'actorRole.group_owner': '群主',
   'actorRole.group_admin': '群管理员',
+  'actorRole.sender': '发送者',
+  'actorRole.reader': '读者',
   'actorRole.tenant_admin': '租户管理员',
 
   'filter.from': '开始（{tz}）',
