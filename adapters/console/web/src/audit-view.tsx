@@ -7,7 +7,7 @@ import { auditPage, type AuditEntry, type AuditFilter } from './api';
 import { formatDateTime, instantToWall, t, useI18n, wallToInstant } from './i18n';
 import { actionLabel, outcomeLabel, reasonLabel, roleLabel } from './labels';
 import { navigate } from './router';
-import { Badge, Button, Field, Link } from './ui';
+import { Badge, Button, Field, Link, Table, type LoadState } from './ui';
 
 export type FilterKey = 'from' | 'to' | 'actor' | 'conversation_id' | 'msg_id' | 'action' | 'outcome';
 
@@ -176,6 +176,10 @@ export function usePagedAudit(tenant: string, filter: AuditFilter, limit: number
   };
 }
 
+export function pagedState(p: Paged): LoadState<AuditEntry[]> {
+  return { data: p.entries, error: p.error ?? undefined, loading: p.loading, reload: p.reload };
+}
+
 export function Pager(props: { paged: Paged }) {
   const p = props.paged;
   return (
@@ -246,29 +250,18 @@ export function EntryTable(props: { entries: AuditEntry[]; columns: Column[]; on
     }
   };
   return (
-    <div class="table-wrap">
-      <table class="table" data-testid="entries">
-        <thead>
-          <tr>
-            {props.columns.map((c) => (
-              <th key={c}>{head[c]}</th>
-            ))}
-          </tr>
-        </thead>
-        <tbody>
-          {props.entries.map((e) => (
+    <Table head={props.columns.map((c) => head[c])} testid="entries">
+      {props.entries.map((e) => (
             <tr
               key={e.seq}
               class={`${props.onSelect ? 'clickable' : ''} ${props.selected === e.seq ? 'selected' : ''}`}
               onClick={props.onSelect ? () => props.onSelect!(e) : undefined}
             >
-              {props.columns.map((c) => (
-                <td key={c}>{cell(e, c)}</td>
-              ))}
-            </tr>
+          {props.columns.map((c) => (
+            <td key={c}>{cell(e, c)}</td>
           ))}
-        </tbody>
-      </table>
-    </div>
+        </tr>
+      ))}
+    </Table>
   );
 }

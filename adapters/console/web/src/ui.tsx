@@ -213,3 +213,44 @@ export function useAsync<T>(load: () => Promise<T>, deps: unknown[]): { data?: T
   }, [...deps, tick]);
   return { ...state, reload: () => setTick((n) => n + 1) };
 }
+
+export interface LoadState<T> {
+  data?: T;
+  error?: unknown;
+  loading: boolean;
+  reload?: () => void;
+}
+
+// Loaded shows what every list and panel shows while it loads: a spinner
+// the first time, the error (or "not available yet" for a route this
+// server lacks, when what says what is missing), an empty state, or the
+// data.
+export function Loaded<T>(props: { state: LoadState<T>; isEmpty: (d: T) => boolean; empty: { title: string; hint?: string }; what?: string; children: (d: T) => ComponentChildren }) {
+  const s = props.state;
+  if (s.error !== undefined && s.error !== null) {
+    return props.what ? <Failure error={s.error} what={props.what} onRetry={s.reload} /> : <ErrorBox error={s.error} onRetry={s.reload} />;
+  }
+  if (s.data === undefined || (s.loading && props.isEmpty(s.data))) return <Loading />;
+  if (props.isEmpty(s.data)) return <Empty title={props.empty.title} hint={props.empty.hint} />;
+  return <>{props.children(s.data)}</>;
+}
+
+// Table is a scrollable table with a header row.
+export function Table(props: { head: ComponentChildren[]; testid?: string; children: ComponentChildren; numeric?: number[] }) {
+  return (
+    <div class="table-wrap">
+      <table class="table" data-testid={props.testid}>
+        <thead>
+          <tr>
+            {props.head.map((h, i) => (
+              <th key={i} class={props.numeric?.includes(i) ? 'num' : undefined}>
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{props.children}</tbody>
+      </table>
+    </div>
+  );
+}

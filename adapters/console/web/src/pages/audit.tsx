@@ -5,10 +5,10 @@
 import { Fragment } from 'preact';
 import { useMemo, useState } from 'preact/hooks';
 import { auditCheckpoint, auditExportURL, verifyAudit, type AuditEntry, type Session, type VerifyResult } from '../api';
-import { EntryTable, FilterForm, Pager, filterFromQuery, usePagedAudit, type FilterKey } from '../audit-view';
+import { EntryTable, FilterForm, Pager, filterFromQuery, pagedState, usePagedAudit, type FilterKey } from '../audit-view';
 import { formatDateTime, formatNumber, t, useI18n } from '../i18n';
 import { actionLabel, reasonLabel, roleLabel } from '../labels';
-import { Button, Empty, ErrorBox, Failure, Loading, Notice, PageHead, Panel, useAsync } from '../ui';
+import { Button, ErrorBox, Failure, Loaded, Loading, Notice, PageHead, Panel, useAsync } from '../ui';
 
 const keys: FilterKey[] = ['from', 'to', 'actor', 'conversation_id', 'msg_id', 'action', 'outcome'];
 
@@ -43,20 +43,9 @@ export function AuditPage(props: { session: Session; query: URLSearchParams }) {
       </Panel>
       <div class="split">
         <Panel title={t('audit.entries')} actions={<Pager paged={paged} />} class="grow">
-          {paged.error ? (
-            <ErrorBox error={paged.error} onRetry={paged.reload} />
-          ) : paged.loading && paged.entries.length === 0 ? (
-            <Loading />
-          ) : paged.entries.length === 0 ? (
-            <Empty title={t('audit.empty')} hint={t('audit.emptyHint')} />
-          ) : (
-            <EntryTable
-              entries={paged.entries}
-              columns={['seq', 'at', 'action', 'actor', 'msg_id', 'outcome']}
-              onSelect={setSelected}
-              selected={selected?.seq}
-            />
-          )}
+          <Loaded state={pagedState(paged)} isEmpty={(d) => d.length === 0} empty={{ title: t('audit.empty'), hint: t('audit.emptyHint') }}>
+            {(entries) => <EntryTable entries={entries} columns={['seq', 'at', 'action', 'actor', 'msg_id', 'outcome']} onSelect={setSelected} selected={selected?.seq} />}
+          </Loaded>
         </Panel>
         {selected && <EntryDetail entry={selected} onClose={() => setSelected(null)} />}
       </div>

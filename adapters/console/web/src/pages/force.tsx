@@ -5,7 +5,7 @@ import { useState } from 'preact/hooks';
 import { batchRecall, type BatchRecallItem, type BatchRecallResult, type ChatType, type Session } from '../api';
 import { t, useI18n } from '../i18n';
 import { chatTypeLabel, reasonLabel } from '../labels';
-import { Badge, Button, Confirm, ErrorBox, Field, Link, Notice, PageHead, Panel } from '../ui';
+import { Badge, Button, Confirm, ErrorBox, Field, Link, Notice, PageHead, Panel, Table } from '../ui';
 
 const maxBatch = 100;
 const msgIdPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -116,40 +116,28 @@ export function ForceRecallPage(props: { session: Session }) {
       {error !== null && <ErrorBox error={error} />}
       {results && (
         <Panel title={t('force.results', { ok, n: results.length })}>
-          <div class="table-wrap">
-            <table class="table" data-testid="results">
-              <thead>
-                <tr>
-                  <th>{t('col.message')}</th>
-                  <th>{t('force.to')}</th>
-                  <th>{t('story.chatType')}</th>
-                  <th>{t('col.outcome')}</th>
-                </tr>
-              </thead>
-              <tbody>
-                {results.map((r) => (
-                  <tr key={r.msg_id}>
-                    <td>
-                      <Link to={`recalls/${encodeURIComponent(r.msg_id)}`} class="mono">
-                        {r.msg_id}
-                      </Link>
-                    </td>
-                    <td>{r.to}</td>
-                    <td>{chatTypeLabel(r.chattype)}</td>
-                    <td>
-                      {r.recalled === 'yes' ? (
-                        <Badge kind="ok">{t('outcome.recalled')}</Badge>
-                      ) : (
-                        <Badge kind={r.reason === 'exceed_time_limit' ? 'bad' : 'warn'} title={r.recallfailed ?? r.recalled}>
-                          {r.reason ? reasonLabel(r.reason) : r.recallfailed ?? r.recalled}
-                        </Badge>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table testid="results" head={[t('col.message'), t('force.to'), t('story.chatType'), t('col.outcome')]}>
+            {results.map((r) => (
+              <tr key={r.msg_id}>
+                <td>
+                  <Link to={`recalls/${encodeURIComponent(r.msg_id)}`} class="mono">
+                    {r.msg_id}
+                  </Link>
+                </td>
+                <td>{r.to}</td>
+                <td>{chatTypeLabel(r.chattype)}</td>
+                <td>
+                  {r.recalled === 'yes' ? (
+                    <Badge kind="ok">{t('outcome.recalled')}</Badge>
+                  ) : (
+                    <Badge kind={r.reason === 'exceed_time_limit' ? 'bad' : 'warn'} title={r.recallfailed ?? r.recalled}>
+                      {r.reason ? reasonLabel(r.reason) : r.recallfailed ?? r.recalled}
+                    </Badge>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
         </Panel>
       )}
     </div>

@@ -3,7 +3,7 @@
 import { useState } from 'preact/hooks';
 import { addOperator, listOperators, resetOperator, setOperatorDisabled, type Operator, type Role, type Session } from '../api';
 import { formatDateTime, t, useI18n } from '../i18n';
-import { Badge, Button, Confirm, Empty, ErrorBox, Failure, Field, Loading, Notice, PageHead, Panel, Secret, useAsync } from '../ui';
+import { Badge, Button, Confirm, ErrorBox, Field, Loaded, Notice, PageHead, Panel, Secret, Table, useAsync } from '../ui';
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 
@@ -92,59 +92,44 @@ export function OperatorsPage(props: { session: Session }) {
         </form>
       </Panel>
       <Panel title={t('operators.list')}>
-        {list.loading && !list.data ? (
-          <Loading />
-        ) : list.error ? (
-          <Failure error={list.error} what={t('operators.later')} onRetry={list.reload} />
-        ) : !list.data?.length ? (
-          <Empty title={t('operators.empty')} />
-        ) : (
-          <div class="table-wrap">
-            <table class="table" data-testid="operators">
-              <thead>
-                <tr>
-                  <th>{t('operators.name')}</th>
-                  <th>{t('operators.role')}</th>
-                  <th>{t('operators.status')}</th>
-                  <th>{t('operators.created')}</th>
-                  <th>{t('operators.lastLogin')}</th>
-                  <th />
-                </tr>
-              </thead>
-              <tbody>
-                {list.data.map((op) => (
-                  <tr key={op.name}>
-                    <td>
-                      <strong>{op.name}</strong>
-                      {op.name === self && <span class="muted small"> · {t('operators.you')}</span>}
-                    </td>
-                    <td>{t(op.role === 'admin' ? 'role.admin' : 'role.auditor')}</td>
-                    <td>{op.disabled ? <Badge kind="bad">{t('operators.disabled')}</Badge> : <Badge kind="ok">{t('operators.active')}</Badge>}</td>
-                    <td>
-                      {formatDateTime(op.created_at)}
-                      {op.created_by && <span class="muted small"> · {op.created_by}</span>}
-                    </td>
-                    <td>{formatDateTime(op.last_login_at)}</td>
-                    <td class="row-actions">
-                      <Button kind="ghost" onClick={() => setPending({ kind: 'reset', op })}>
-                        {t('operators.reset')}
+        <Loaded state={list} isEmpty={(d) => d.length === 0} empty={{ title: t('operators.empty') }} what={t('operators.later')}>
+          {(ops) => (
+            <Table
+              testid="operators"
+              head={[t('operators.name'), t('operators.role'), t('operators.status'), t('operators.created'), t('operators.lastLogin'), '']}
+            >
+              {ops.map((op) => (
+                <tr key={op.name}>
+                  <td>
+                    <strong>{op.name}</strong>
+                    {op.name === self && <span class="muted small"> · {t('operators.you')}</span>}
+                  </td>
+                  <td>{t(op.role === 'admin' ? 'role.admin' : 'role.auditor')}</td>
+                  <td>{op.disabled ? <Badge kind="bad">{t('operators.disabled')}</Badge> : <Badge kind="ok">{t('operators.active')}</Badge>}</td>
+                  <td>
+                    {formatDateTime(op.created_at)}
+                    {op.created_by && <span class="muted small"> · {op.created_by}</span>}
+                  </td>
+                  <td>{formatDateTime(op.last_login_at)}</td>
+                  <td class="row-actions">
+                    <Button kind="ghost" onClick={() => setPending({ kind: 'reset', op })}>
+                      {t('operators.reset')}
+                    </Button>
+                    {op.disabled ? (
+                      <Button kind="ghost" onClick={() => setPending({ kind: 'enable', op })}>
+                        {t('operators.enable')}
                       </Button>
-                      {op.disabled ? (
-                        <Button kind="ghost" onClick={() => setPending({ kind: 'enable', op })}>
-                          {t('operators.enable')}
-                        </Button>
-                      ) : (
-                        <Button kind="danger" disabled={op.name === self} onClick={() => setPending({ kind: 'disable', op })}>
-                          {t('operators.disable')}
-                        </Button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                    ) : (
+                      <Button kind="danger" disabled={op.name === self} onClick={() => setPending({ kind: 'disable', op })}>
+                        {t('operators.disable')}
+                      </Button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </Table>
+          )}
+        </Loaded>
       </Panel>
       {pending && (
         <Confirm

@@ -8,7 +8,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getPolicy, policyHistory, putPolicy, simulatePolicy, type Policy, type Session, type Simulation } from '../api';
 import { formatDateTime, formatDuration, formatNumber, instantToWall, t, useI18n, wallToInstant, type MessageKey } from '../i18n';
 import { reasonLabel } from '../labels';
-import { Badge, Button, Empty, ErrorBox, Failure, Field, Link, Loading, Notice, PageHead, Panel, useAsync } from '../ui';
+import { Badge, Button, ErrorBox, Failure, Field, Link, Loaded, Loading, Notice, PageHead, Panel, Table, useAsync } from '../ui';
 
 type Kind = 'bool' | 'seconds' | 'list' | 'enum';
 
@@ -269,27 +269,23 @@ function History(props: { tenant: string; tick: number }) {
   const h = useAsync(() => policyHistory(props.tenant), [props.tenant, props.tick]);
   return (
     <Panel title={t('policy.history')}>
-      {h.loading && !h.data ? (
-        <Loading />
-      ) : h.error ? (
-        <Failure error={h.error} what={t('policy.historyLater')} onRetry={h.reload} />
-      ) : !h.data?.length ? (
-        <Empty title={t('policy.historyEmpty')} />
-      ) : (
-        <ol class="timeline">
-          {[...h.data]
-            .sort((a, b) => b.version - a.version)
-            .map((v) => (
-              <li key={v.version} class="timeline-item">
-                <time class="muted small">{formatDateTime(v.at)}</time>
-                <div>
-                  <strong>{t('policy.versionBy', { version: v.version, who: v.changed_by || '—' })}</strong>
-                  {v.changes?.length ? <Diff changes={v.changes} /> : <p class="muted small">{t('policy.noFieldChanges')}</p>}
-                </div>
-              </li>
-            ))}
-        </ol>
-      )}
+      <Loaded state={h} isEmpty={(d) => d.length === 0} empty={{ title: t('policy.historyEmpty') }} what={t('policy.historyLater')}>
+        {(versions) => (
+          <ol class="timeline">
+            {[...versions]
+              .sort((a, b) => b.version - a.version)
+              .map((v) => (
+                <li key={v.version} class="timeline-item">
+                  <time class="muted small">{formatDateTime(v.at)}</time>
+                  <div>
+                    <strong>{t('policy.versionBy', { version: v.version, who: v.changed_by || '—' })}</strong>
+                    {v.changes?.length ? <Diff changes={v.changes} /> : <p class="muted small">{t('policy.noFieldChanges')}</p>}
+                  </div>
+                </li>
+              ))}
+          </ol>
+        )}
+      </Loaded>
     </Panel>
   );
 }
@@ -358,36 +354,26 @@ function WhatIf(props: { tenant: string; policy: Policy; disabled: boolean }) {
           {!r.transitions?.length ? (
             <p class="muted">{t('policy.whatIfNone')}</p>
           ) : (
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>{t('policy.was')}</th>
-                  <th>{t('policy.wouldBe')}</th>
-                  <th class="num">{t('policy.count')}</th>
-                  <th>{t('policy.samples')}</th>
+            <Table head={[t('policy.was'), t('policy.wouldBe'), t('policy.count'), t('policy.samples')]} numeric={[2]}>
+              {r.transitions.map((tr) => (
+                <tr key={`${tr.from}>${tr.to}`}>
+                  <td>
+                    <Badge kind={tr.from === 'recalled' ? 'ok' : 'warn'}>{reasonLabel(tr.from)}</Badge>
+                  </td>
+                  <td>
+                    <Badge kind={tr.to === 'recalled' ? 'ok' : 'warn'}>{reasonLabel(tr.to)}</Badge>
+                  </td>
+                  <td class="num">{formatNumber(tr.count)}</td>
+                  <td>
+                    {(tr.sample_msg_ids ?? []).slice(0, 5).map((id) => (
+                      <Link key={id} to={`recalls/${encodeURIComponent(id)}`} class="mono sample">
+                        {id}
+                      </Link>
+                    ))}
+                  </td>
                 </tr>
-              </thead>
-              <tbody>
-                {r.transitions.map((tr) => (
-                  <tr key={`${tr.from}>${tr.to}`}>
-                    <td>
-                      <Badge kind={tr.from === 'recalled' ? 'ok' : 'warn'}>{reasonLabel(tr.from)}</Badge>
-                    </td>
-                    <td>
-                      <Badge kind={tr.to === 'recalled' ? 'ok' : 'warn'}>{reasonLabel(tr.to)}</Badge>
-                    </td>
-                    <td class="num">{formatNumber(tr.count)}</td>
-                    <td>
-                      {(tr.sample_msg_ids ?? []).slice(0, 5).map((id) => (
-                        <Link key={id} to={`recalls/${encodeURIComponent(id)}`} class="mono sample">
-                          {id}
-                        </Link>
-                      ))}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </Table>
           )}
         </div>
       )}

@@ -4,10 +4,10 @@
 // platform, window and policy version, and who had read it by then.
 import { useMemo } from 'preact/hooks';
 import { auditPage, messageHistory, ApiError, type AuditEntry, type Session, type StoredEvent } from '../api';
-import { EntryTable, FilterForm, OutcomeBadge, Pager, filterFromQuery, usePagedAudit, type FilterKey } from '../audit-view';
+import { EntryTable, FilterForm, OutcomeBadge, Pager, filterFromQuery, pagedState, usePagedAudit, type FilterKey } from '../audit-view';
 import { formatDateTime, formatDuration, t, useI18n } from '../i18n';
 import { actionLabel, chatTypeLabel, reasonLabel, roleLabel } from '../labels';
-import { Badge, Empty, ErrorBox, Failure, Link, Loading, Notice, PageHead, Panel, useAsync } from '../ui';
+import { Badge, Empty, ErrorBox, Failure, Link, Loaded, Loading, Notice, PageHead, Panel, useAsync } from '../ui';
 
 const keys: FilterKey[] = ['from', 'to', 'actor', 'conversation_id', 'msg_id', 'outcome'];
 
@@ -22,15 +22,9 @@ export function RecallsPage(props: { session: Session; query: URLSearchParams })
         <FilterForm key={props.query.toString()} path="recalls" keys={keys} filter={filter} outcomes={['recalled', 'refused']} />
       </Panel>
       <Panel title={t('recalls.attempts')} actions={<Pager paged={paged} />}>
-        {paged.error ? (
-          <ErrorBox error={paged.error} onRetry={paged.reload} />
-        ) : paged.loading && paged.entries.length === 0 ? (
-          <Loading />
-        ) : paged.entries.length === 0 ? (
-          <Empty title={t('recalls.empty')} hint={t('recalls.emptyHint')} />
-        ) : (
-          <EntryTable entries={paged.entries} columns={['at', 'msg_id', 'actor', 'platform', 'outcome', 'conversation_id']} />
-        )}
+        <Loaded state={pagedState(paged)} isEmpty={(d) => d.length === 0} empty={{ title: t('recalls.empty'), hint: t('recalls.emptyHint') }}>
+          {(entries) => <EntryTable entries={entries} columns={['at', 'msg_id', 'actor', 'platform', 'outcome', 'conversation_id']} />}
+        </Loaded>
       </Panel>
     </div>
   );
