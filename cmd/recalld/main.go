@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/eventstore/esdbstore"
 	"github.com/recallledger/recall/adapters/expiry"
@@ -221,7 +222,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
-	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
+	// The console's files at /console/, the API everywhere else.
+	root := http.NewServeMux()
+	web := console.New()
+	web.Register(root)
+	root.Handle("/", api)
+	srv := httpapi.HTTPServer(cfg.addr, root, log, cfg.headerT)
 
 	if cfg.debugAddr != "" {
 		if err := serveDebug(cfg.debugAddr, log); err != nil {
@@ -242,6 +248,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "recalld listening on http://%s\n", ln.Addr())
+	if web.Built() {
+		fmt.Fprintf(stdout, "console: http://%s%s\n", ln.Addr(), console.Prefix)
+	} else {
+		fmt.Fprintf(stdout, "console: not built into this binary (run `make console`, or `make run`, which builds it)\n")
+	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()))
 
 	var runErr error
