@@ -39,7 +39,9 @@ type Event struct {
 }
 
 // MessageSent records a send. Content is kept verbatim; ContentSHA256 lets
-// the audit log prove content without keeping it.
+// the audit log prove content without keeping it. ContentRedacted is never
+// stored: the feed sets it when the tenant's feed_content withheld the
+// content (RedactForFeed).
 type MessageSent struct {
 	MsgID          MsgID       `json:"msg_id"`
 	ConversationID string      `json:"conversation_id"`
@@ -51,6 +53,9 @@ type MessageSent struct {
 	ContentSHA256  string      `json:"content_sha256"`
 	Platform       string      `json:"platform"`
 	ClientMsgID    string      `json:"client_msg_id,omitempty"`
+	// ContentRedacted is "sha256" or "none" on the feed when content (and
+	// under none content_sha256) was withheld; absent otherwise.
+	ContentRedacted FeedContent `json:"content_redacted,omitempty"`
 }
 
 // MessageRead records the first time a reader read a message.
@@ -73,6 +78,9 @@ type MessageRecalled struct {
 	WindowMs      int64    `json:"window_ms"`
 	PolicyVersion int64    `json:"policy_version"`
 	ReadBy        []UserID `json:"read_by"`
+	// Forced is an admin's forced recall: the recall window (rule 8) was
+	// not applied; every other rule was.
+	Forced bool `json:"forced,omitempty"`
 }
 
 // RecallRejected records a refused recall; refusals are facts too.
@@ -95,10 +103,13 @@ type MessageExpired struct {
 	RetentionS int64 `json:"retention_s"`
 }
 
-// TenantPolicySet records a whole new policy.
+// TenantPolicySet records a whole new policy, who set it, and what it
+// changed from the previous version. Changes is absent from events
+// recorded before it was added (nil when decoded).
 type TenantPolicySet struct {
 	Policy
-	ChangedBy string `json:"changed_by"`
+	ChangedBy string              `json:"changed_by"`
+	Changes   []PolicyFieldChange `json:"changes,omitempty"`
 }
 
 // AuditQueried records that someone searched or exported the audit log:
@@ -150,6 +161,10 @@ func (e Event) Decode() (any, error) {
 	}
 	if err := json.Unmarshal(e.Data, v); err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
+	}
+	if p, ok := v.(*TenantPolicySet); ok && p.FeedContent == "" {
+		// recorded before feed_content existed: what the feed carried then
+		p.FeedContent = FeedPlaintext
 	}
 	return v, nil
 }

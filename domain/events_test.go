@@ -19,17 +19,19 @@ func goldenEvents(t *testing.T) map[string]Event {
 	tn, _ := ParseTenant("acme/chat")
 	at := time.Date(2026, 11, 24, 10, 0, 0, 120_000_000, time.UTC)
 	policy := DefaultPolicy()
+	changed := policy
+	changed.SenderWindowS, changed.DenyRecallUsers = 300, []UserID{"mallory"}
 	payloads := map[string]any{
 		TypeMessageSent: MessageSent{MsgID: "m-1", ConversationID: "chat:alice:bob", ChatType: ChatSingle, From: "alice", To: "bob",
 			MsgType: "txt", Content: "see you at <9> & bring 票", ContentSHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
 			Platform: "ios", ClientMsgID: "c-1"},
 		TypeMessageRead: MessageRead{MsgID: "m-1", Reader: "bob", Platform: "android"},
-		TypeMessageRecalled: MessageRecalled{MsgID: "m-1", Actor: "alice", ActorRole: RoleMember, Platform: "ios", ReasonText: "typo",
-			RequestID: "r-1", ElapsedMs: 4210, WindowMs: 120000, PolicyVersion: 2, ReadBy: []UserID{"bob"}},
+		TypeMessageRecalled: MessageRecalled{MsgID: "m-1", Actor: "admin", ActorRole: RoleTenantAdmin, Platform: "admin-api", ReasonText: "typo",
+			RequestID: "r-1", ElapsedMs: 86404210, WindowMs: 86400000, PolicyVersion: 2, ReadBy: []UserID{"bob"}, Forced: true},
 		TypeRecallRejected: RecallRejected{MsgID: "m-1", Actor: "alice", ActorRole: RoleMember, Platform: "ios", Reason: ReasonExceedTimeLimit,
 			ElapsedMs: 120001, WindowMs: 120000, PolicyVersion: 2},
 		TypeMessageExpired:  MessageExpired{MsgID: "m-1", RetentionS: 604800},
-		TypeTenantPolicySet: policy.Next(policy, "token:admin"),
+		TypeTenantPolicySet: changed.Next(policy, "token:admin"),
 		TypeAuditQueried:    AuditQueried{Viewer: "auditor", Query: "actor=alice&format=csv", Format: "csv", Results: 3},
 	}
 	out := map[string]Event{}

@@ -134,31 +134,42 @@ func ConversationID(chat ChatType, from, to UserID) string {
 	return "chat:" + string(a) + ":" + string(b)
 }
 
-// ParseConversationID validates the shape of a conversation id from a URL.
+// ParseConversationID validates a conversation id from a URL or a filter
+// and returns its canonical form: the id sends record. A one-to-one
+// conversation may be named in either order (chat:bob:alice); it is
+// returned as ConversationID would make it (chat:alice:bob), so every
+// lookup by conversation finds the same one.
 func ParseConversationID(s string) (string, error) {
 	kind, rest, ok := strings.Cut(s, ":")
 	if !ok {
 		return "", invalid("invalid_conversation_id", "conversation_id %q: want chat:A:B, groupchat:G or chatroom:R", s)
 	}
-	var err error
 	switch ChatType(kind) {
 	case ChatSingle:
-		a, b, ok2 := strings.Cut(rest, ":")
-		if !ok2 {
+		a, b, ok := strings.Cut(rest, ":")
+		if !ok {
 			return "", invalid("invalid_conversation_id", "conversation_id %q: want chat:A:B", s)
 		}
-		if _, err = ParseUserID("conversation_id", a); err == nil {
-			_, err = ParseUserID("conversation_id", b)
+		ua, err := ParseUserID("conversation_id", a)
+		if err != nil {
+			return "", invalid("invalid_conversation_id", "conversation_id %q: %v", s, err)
 		}
+		ub, err := ParseUserID("conversation_id", b)
+		if err != nil {
+			return "", invalid("invalid_conversation_id", "conversation_id %q: %v", s, err)
+		}
+		if ua == ub {
+			return "", invalid("invalid_conversation_id", "conversation_id %q: a one-to-one chat needs two different users", s)
+		}
+		return ConversationID(ChatSingle, ua, ub), nil
 	case ChatGroup, ChatRoom:
-		_, err = ParseUserID("conversation_id", rest)
-	default:
-		return "", invalid("invalid_conversation_id", "conversation_id %q: unknown kind %q", s, kind)
+		g, err := ParseUserID("conversation_id", rest)
+		if err != nil {
+			return "", invalid("invalid_conversation_id", "conversation_id %q: %v", s, err)
+		}
+		return ConversationID(ChatType(kind), "", g), nil
 	}
-	if err != nil {
-		return "", invalid("invalid_conversation_id", "conversation_id %q: %v", s, err)
-	}
-	return s, nil
+	return "", invalid("invalid_conversation_id", "conversation_id %q: unknown kind %q", s, kind)
 }
 
 // MessageType is the kind of content. Money never comes back: red packets

@@ -62,3 +62,34 @@ func TestTimeJSONHasMillisecondsInUTC(t *testing.T) {
 		t.Error("parsed a bad time")
 	}
 }
+
+// A one-to-one conversation has one id whichever order its two users are
+// named in: the parser returns the same canonical id that sends record, so
+// every lookup by conversation (view, stream, audit filter) finds it.
+func TestParseConversationIDReturnsTheCanonicalID(t *testing.T) {
+	cases := []struct {
+		in, want string
+	}{
+		{"chat:alice:bob", "chat:alice:bob"},
+		{"chat:bob:alice", "chat:alice:bob"},
+		{"chat:Bob:alice", "chat:Bob:alice"}, // byte order: upper case sorts first
+		{"chat:alice:Bob", "chat:Bob:alice"},
+		{"chat:u.2@x:u-1", "chat:u-1:u.2@x"},
+		{"groupchat:g1", "groupchat:g1"},
+		{"chatroom:r1", "chatroom:r1"},
+	}
+	for _, c := range cases {
+		got, err := ParseConversationID(c.in)
+		if err != nil || got != c.want {
+			t.Errorf("ParseConversationID(%q) = %q, %v; want %q", c.in, got, err, c.want)
+		}
+		if sent := ConversationID(ChatSingle, "bob", "alice"); c.in == "chat:bob:alice" && got != sent {
+			t.Errorf("parsed %q, but a send between them records %q", got, sent)
+		}
+	}
+	for _, bad := range []string{"chat:alice:alice", "chat:alice:", "chat::bob", "chat:a:b:c"} {
+		if _, err := ParseConversationID(bad); err == nil {
+			t.Errorf("ParseConversationID(%q) accepted it", bad)
+		}
+	}
+}

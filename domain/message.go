@@ -168,19 +168,45 @@ func (m *Message) Apply(e Event) error {
 		}
 	case *MessageRecalled:
 		m.Recalled, m.RecalledAt, m.RecalledBy = true, e.OccurredAt, p.Actor
-		m.Attempts = append(m.Attempts, Attempt{RequestID: p.RequestID, Actor: p.Actor, At: e.OccurredAt, Decision: Decision{
-			Recalled: true, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion, ReadBy: p.ReadBy,
-		}})
+		m.Attempts = append(m.Attempts, attemptOf(p, e.OccurredAt))
 	case *RecallRejected:
-		m.Attempts = append(m.Attempts, Attempt{RequestID: p.RequestID, Actor: p.Actor, At: e.OccurredAt, Decision: Decision{
-			Reason: p.Reason, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion,
-		}})
+		m.Attempts = append(m.Attempts, attemptOf(p, e.OccurredAt))
 	case *MessageExpired:
 		m.Expired = true
 	default:
 		return fmt.Errorf("event %s: %s does not belong to a message stream", e.ID, e.Type)
 	}
 	return nil
+}
+
+// RecordedAttempt is the recall attempt e records: e is a MessageRecalled
+// or RecallRejected event.
+func RecordedAttempt(e Event) (Attempt, error) {
+	payload, err := e.Decode()
+	if err != nil {
+		return Attempt{}, err
+	}
+	switch payload.(type) {
+	case *MessageRecalled, *RecallRejected:
+		return attemptOf(payload, e.OccurredAt), nil
+	}
+	return Attempt{}, fmt.Errorf("event %s: %s records no recall attempt", e.ID, e.Type)
+}
+
+// attemptOf is the attempt a *MessageRecalled or *RecallRejected payload
+// records.
+func attemptOf(payload any, at Time) Attempt {
+	switch p := payload.(type) {
+	case *MessageRecalled:
+		return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
+			Recalled: true, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion, ReadBy: p.ReadBy, Forced: p.Forced,
+		}}
+	case *RecallRejected:
+		return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
+			Reason: p.Reason, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion,
+		}}
+	}
+	return Attempt{}
 }
 
 // Replay returns the attempt a retry with requestID by actor repeats, if any.
@@ -201,7 +227,15 @@ func (m Message) Replay(actor UserID, requestID string) (Attempt, bool) {
 // retention still lets the last millisecond recall.
 func (m Message) ExpiresAt(p Policy) time.Time { return m.SentAt.Time().Add(p.MessageRetention()) }
 
-func (m Message) pastRetention(p Policy, now time.Time) bool { return now.After(m.ExpiresAt(p)) }
+func (m Message) pastRetention(p Policy, now time.Time) bool {
+	return pastRetention(m.SentAt.Time(), p, now)
+}
+
+// pastRetention is the one definition of "past retention": strictly after
+// sentAt + message_retention_s. Policy.RetainedSince agrees with it.
+func pastRetention(sentAt time.Time, p Policy, now time.Time) bool {
+	return now.After(sentAt.Add(p.MessageRetention()))
+}
 
 // readByRecipient reports whether anyone but the sender has read it.
 func (m Message) readByRecipient() bool {

@@ -33,6 +33,7 @@ type Policy struct {
 	RecallableTypes           []MessageType `json:"recallable_types"`
 	DenyRecallUsers           []UserID      `json:"deny_recall_users"`
 	AuditKeepsRecalledContent bool          `json:"audit_keeps_recalled_content"`
+	FeedContent               FeedContent   `json:"feed_content"`
 }
 
 // DefaultPolicy is what a tenant gets until an admin sets one.
@@ -46,6 +47,7 @@ func DefaultPolicy() Policy {
 		RecallableTypes:           []MessageType{"txt", "img", "loc", "audio", "video", "file", "cmd", "custom"},
 		DenyRecallUsers:           []UserID{},
 		AuditKeepsRecalledContent: true,
+		FeedContent:               FeedPlaintext,
 	}
 }
 
@@ -60,11 +62,15 @@ type PolicySpec struct {
 	RecallableTypes           []string `json:"recallable_types"`
 	DenyRecallUsers           []string `json:"deny_recall_users"`
 	AuditKeepsRecalledContent *bool    `json:"audit_keeps_recalled_content"`
+	FeedContent               *string  `json:"feed_content"`
 }
 
 // NewPolicy validates spec over the defaults. It refuses a recall window
 // longer than the message retention: a message must not expire while it
-// may still be recalled.
+// may still be recalled; and an audit retention shorter than the message
+// retention or the admin window: the audit purge removes a message's
+// events with its entries, so it must never reach one that may still be
+// recalled or has not yet expired.
 func NewPolicy(spec PolicySpec) (Policy, error) {
 	p := DefaultPolicy()
 	setBool(&p.RecallEnabled, spec.RecallEnabled)
@@ -88,8 +94,19 @@ func NewPolicy(spec PolicySpec) (Policy, error) {
 		return Policy{}, invalid("invalid_policy", "admin_window_s %d is longer than message_retention_s %d: a message must not expire while it may still be recalled", p.AdminWindowS, p.MessageRetentionS)
 	case p.AuditRetentionS < MinAuditRetentionS || p.AuditRetentionS > MaxAuditRetentionS:
 		return Policy{}, invalid("invalid_policy", "audit_retention_s must be between %d (1 day) and %d (10 years)", MinAuditRetentionS, MaxAuditRetentionS)
+	case p.AuditRetentionS < p.AdminWindowS:
+		return Policy{}, invalid("invalid_policy", "audit_retention_s %d is shorter than admin_window_s %d: the audit purge must never remove a message that may still be recalled", p.AuditRetentionS, p.AdminWindowS)
+	case p.AuditRetentionS < p.MessageRetentionS:
+		return Policy{}, invalid("invalid_policy", "audit_retention_s %d is shorter than message_retention_s %d: the audit purge must never remove a message before it expires", p.AuditRetentionS, p.MessageRetentionS)
 	}
 
+	if spec.FeedContent != nil {
+		f, err := ParseFeedContent(*spec.FeedContent)
+		if err != nil {
+			return Policy{}, err
+		}
+		p.FeedContent = f
+	}
 	if spec.RecallableTypes != nil {
 		p.RecallableTypes = make([]MessageType, 0, len(spec.RecallableTypes))
 		for _, s := range spec.RecallableTypes {
@@ -146,6 +163,29 @@ func (p Policy) MessageRetention() time.Duration {
 	return time.Duration(p.MessageRetentionS) * time.Second
 }
 
+// MessageLifetime is how long a message may still be recalled or shown:
+// the longest of the message retention and the recall windows. NewPolicy
+// keeps the windows within the retention; a policy recorded before that
+// rule may not have.
+func (p Policy) MessageLifetime() time.Duration {
+	return time.Duration(max(p.MessageRetentionS, p.AdminWindowS, p.SenderWindowS)) * time.Second
+}
+
+// AuditRetention is how long the audit purge keeps entries, and the
+// events behind them: audit_retention_s, but never less than the
+// MessageLifetime, so the purge never removes a message that may still be
+// recalled or has not expired. NewPolicy refuses a shorter
+// audit_retention_s; a policy recorded before that rule may carry one.
+func (p Policy) AuditRetention() time.Duration {
+	return max(time.Duration(p.AuditRetentionS)*time.Second, p.MessageLifetime())
+}
+
+// RetainedSince is the oldest send time still inside the message retention
+// at now: a message sent before it is past retention (as DecideExpire
+// decides), whether or not its MessageExpired has been recorded yet, and
+// no read model may show it.
+func (p Policy) RetainedSince(now time.Time) time.Time { return now.Add(-p.MessageRetention()) }
+
 // Recallable reports whether rule 7 lets a message of type t be recalled.
 func (p Policy) Recallable(t MessageType) bool {
 	return !neverRecallable[t] && slices.Contains(p.RecallableTypes, t)
@@ -155,10 +195,10 @@ func (p Policy) Recallable(t MessageType) bool {
 func (p Policy) Denied(u UserID) bool { return slices.Contains(p.DenyRecallUsers, u) }
 
 // Next is p as the next version of the tenant's policy, recorded as set by
-// changedBy.
+// changedBy, with the fields it changes from prev.
 func (p Policy) Next(prev Policy, changedBy string) TenantPolicySet {
 	p.Version = prev.Version + 1
-	return TenantPolicySet{Policy: p, ChangedBy: changedBy}
+	return TenantPolicySet{Policy: p, ChangedBy: changedBy, Changes: PolicyChanges(prev, p)}
 }
 
 // String is a short summary for logs.

@@ -24,9 +24,10 @@ type EventStore interface {
 	// expected, and returns them with stream, version and position set. It
 	// returns only once they are durable. A wrong version is a
 	// *WrongVersionError. Appending events whose ids are all already stored
-	// in this stream returns the stored events again (an idempotent retry)
-	// without checking the version.
-	Append(ctx context.Context, stream string, expected int64, events []Event) ([]Event, error)
+	// in this stream is an idempotent retry: nothing is written, the
+	// version is not checked, and the stored events come back with
+	// AlreadyStored set.
+	Append(ctx context.Context, stream string, expected int64, events []Event) (Appended, error)
 	// ReadStream returns the stream's events in version order; an empty
 	// slice for a stream that does not exist.
 	ReadStream(ctx context.Context, stream string) ([]Event, error)
@@ -39,6 +40,17 @@ type EventStore interface {
 	Follow(ctx context.Context, from uint64, tenant string, handle func(Event) error) error
 	// Head is the position of the last durable event, 0 when empty.
 	Head() uint64
+}
+
+// Appended is what an append stored.
+type Appended struct {
+	// Events are the events as stored, in order: stream, version and
+	// position set.
+	Events []Event
+	// AlreadyStored reports an idempotent retry: every event id was in the
+	// stream before this call, nothing was written, and Events are the
+	// originals (their time and payload may differ from the ones given).
+	AlreadyStored bool
 }
 
 // Clock tells the server's time. Recall windows are decided by it, never by

@@ -15,6 +15,10 @@ type RecallCommand struct {
 	// To, when set, names the recipient the caller believes the message
 	// went to (Easemob's batch recall); rule 5 checks it.
 	To UserID
+	// Force asks to recall past the recall window (Easemob's msg_recall
+	// force). Only an admin's forced recall skips rule 8, and nothing
+	// else; a member's force is ignored.
+	Force bool
 }
 
 // NewRecallCommand validates a recall request's fields.
@@ -51,6 +55,8 @@ type Decision struct {
 	WindowMs      int64
 	PolicyVersion int64
 	ReadBy        []UserID // exposure: who had read it, when recalled
+	// Forced is a recall an admin forced: rule 8 was not applied.
+	Forced bool
 }
 
 // DecideRecall applies the rules of recall, in order, to cmd against the
@@ -61,6 +67,7 @@ func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decisi
 	d := Decision{PolicyVersion: p.Version}
 	admin := cmd.Role == RoleTenantAdmin ||
 		(m.Sent.ChatType.IsGroup() && (cmd.Role == RoleGroupOwner || cmd.Role == RoleGroupAdmin))
+	forced := cmd.Force && admin
 	if m.Exists {
 		d.ElapsedMs = max(0, now.Sub(m.SentAt.Time()).Milliseconds())
 		d.WindowMs = p.SenderWindow().Milliseconds()
@@ -84,17 +91,17 @@ func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decisi
 		d.Reason = ReasonForbidden
 	case !p.Recallable(m.Sent.MsgType):
 		d.Reason = ReasonTypeNotRecallable
-	case d.ElapsedMs > d.WindowMs:
+	case d.ElapsedMs > d.WindowMs && !forced:
 		d.Reason = ReasonExceedTimeLimit
 	case p.BlockAfterRead && m.readByRecipient():
 		d.Reason = ReasonReadByRecipient
 	default:
-		d.Recalled = true
+		d.Recalled, d.Forced = true, forced
 		d.ReadBy = append([]UserID{}, m.ReadBy...)
 		return d, &MessageRecalled{
 			MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
 			ReasonText: cmd.ReasonText, RequestID: cmd.RequestID, ElapsedMs: d.ElapsedMs,
-			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy,
+			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy, Forced: forced,
 		}
 	}
 	return d, &RecallRejected{
@@ -112,6 +119,20 @@ func DecideExpire(m Message, p Policy, now time.Time) (*MessageExpired, bool) {
 		return nil, false
 	}
 	return &MessageExpired{MsgID: m.Sent.MsgID, RetentionS: p.MessageRetentionS}, true
+}
+
+// DecideExpirePurged decides the expiry of a message whose send its stream
+// no longer holds: the store's retention purge removed it before the
+// message expired. m is what the stream still holds (perhaps reads or
+// recall attempts, perhaps nothing) and sentAt is when the caller saw the
+// send. Past retention it still expires, once, so that every read model
+// built from the log drops the message; a stream that holds the send or
+// an expiry is DecideExpire's to decide.
+func DecideExpirePurged(m Message, id MsgID, sentAt time.Time, p Policy, now time.Time) (*MessageExpired, bool) {
+	if m.Exists || m.Expired || !pastRetention(sentAt, p, now) {
+		return nil, false
+	}
+	return &MessageExpired{MsgID: id, RetentionS: p.MessageRetentionS}, true
 }
 
 // ReadCommand is a validated read receipt.

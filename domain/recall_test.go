@@ -197,6 +197,53 @@ func TestDecideExpire(t *testing.T) {
 	}
 }
 
+func TestMessagePurgedBeforeItExpiredStillExpiresOnce(t *testing.T) {
+	p := policyWith(func(p *Policy) { p.MessageRetentionS = 60; p.SenderWindowS = 60; p.AdminWindowS = 60 })
+	purged := NewMessage() // the stream holds nothing any more
+	readsLeft := NewMessage()
+	readsLeft.Version, readsLeft.ReadBy = 3, []UserID{"bob"} // the send went, later reads stayed
+	expired := NewMessage()
+	expired.Expired = true
+	cases := []struct {
+		name string
+		m    Message
+		now  time.Time
+		want bool
+	}{
+		{"at exactly the retention it is kept", purged, t0.Add(60 * time.Second), false},
+		{"1 ms past retention it expires", purged, t0.Add(60*time.Second + time.Millisecond), true},
+		{"a stream with only later events expires", readsLeft, t0.Add(time.Hour), true},
+		{"an expiry already recorded is not repeated", expired, t0.Add(time.Hour), false},
+		{"a stream that still holds the send is DecideExpire's", sent(ChatSingle, "bob", "txt"), t0.Add(time.Hour), false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			exp, ok := DecideExpirePurged(c.m, "m1", t0, p, c.now)
+			if ok != c.want {
+				t.Fatalf("expires %v, want %v", ok, c.want)
+			}
+			if ok && (exp.MsgID != "m1" || exp.RetentionS != 60) {
+				t.Fatalf("payload %+v", exp)
+			}
+		})
+	}
+}
+
+// RetainedSince is what a read model filters by; it must draw the line
+// exactly where DecideExpire does.
+func TestRetainedSinceAgreesWithExpiry(t *testing.T) {
+	p := policyWith(func(p *Policy) { p.MessageRetentionS = 60; p.SenderWindowS = 60; p.AdminWindowS = 60 })
+	m := sent(ChatSingle, "bob", "txt")
+	for _, d := range []time.Duration{0, 59 * time.Second, 60 * time.Second, 60*time.Second + time.Millisecond, time.Hour} {
+		now := t0.Add(d)
+		_, expires := DecideExpire(m, p, now)
+		hidden := m.SentAt.Time().Before(p.RetainedSince(now))
+		if expires != hidden {
+			t.Errorf("at sent_at+%v: DecideExpire %v, RetainedSince hides %v", d, expires, hidden)
+		}
+	}
+}
+
 func TestDecideRead(t *testing.T) {
 	chat := sent(ChatSingle, "bob", "txt")
 	read := func(reader UserID, m Message) (*MessageRead, error) {

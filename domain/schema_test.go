@@ -50,7 +50,11 @@ func TestGoldenEventsMatchTheSchema(t *testing.T) {
 	if err != nil || len(files) != 7 {
 		t.Fatalf("golden files: %v %v", files, err)
 	}
-	for _, f := range files {
+	redacted, err := filepath.Glob(filepath.Join("testdata", "feed", "*.golden.json"))
+	if err != nil || len(redacted) != 2 {
+		t.Fatalf("redacted golden files: %v %v", redacted, err)
+	}
+	for _, f := range append(files, redacted...) {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -80,6 +84,36 @@ func TestSchemaRejectsBrokenEvents(t *testing.T) {
 		"schema version 2":     strings.Replace(good, `"schema_version": 1`, `"schema_version": 2`, 1),
 	} {
 		if broken == good {
+			t.Fatalf("%s: the replacement did not apply", name)
+		}
+		if err := validate(s, []byte(broken)); err == nil {
+			t.Errorf("%s: the schema accepted it", name)
+		}
+	}
+}
+
+// A redacted MessageSent is held to what content_redacted says.
+func TestSchemaHoldsRedactedSendsToTheirMode(t *testing.T) {
+	s := compileSchema(t)
+	read := func(mode string) string {
+		raw, err := os.ReadFile(filepath.Join("testdata", "feed", "MessageSent."+mode+".golden.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(raw)
+	}
+	none, sha := read("none"), read("sha256")
+	const hash = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+	for name, broken := range map[string]string{
+		"none with a content hash": strings.Replace(none, `"content_sha256": ""`, `"content_sha256": "`+hash+`"`, 1),
+		"none with content":        strings.Replace(none, `"content": ""`, `"content": "leak"`, 1),
+		"sha256 with content":      strings.Replace(sha, `"content": ""`, `"content": "leak"`, 1),
+		"sha256 without its hash":  strings.Replace(sha, `"content_sha256": "`+hash+`"`, `"content_sha256": ""`, 1),
+		"an unknown redaction":     strings.Replace(sha, `"content_redacted": "sha256"`, `"content_redacted": "some"`, 1),
+		"plaintext with an empty hash": strings.Replace(strings.Replace(sha, `,
+    "content_redacted": "sha256"`, ``, 1), `"content_sha256": "`+hash+`"`, `"content_sha256": ""`, 1),
+	} {
+		if broken == none || broken == sha {
 			t.Fatalf("%s: the replacement did not apply", name)
 		}
 		if err := validate(s, []byte(broken)); err == nil {

@@ -23,6 +23,10 @@ type Tx interface {
 // Store is durable storage for read models.
 type Store interface {
 	// Update runs fn in a write transaction committed when fn returns nil.
+	// Updates and Drops of one namespace are serial: a transaction never
+	// interleaves with another writer of its namespace (a projection's
+	// runner and the audit retention purge both write the audit log's),
+	// so fn must not update or drop its own namespace.
 	Update(namespace string, fn func(Tx) error) error
 	// View runs fn in a read-only transaction over a consistent snapshot.
 	View(namespace string, fn func(Tx) error) error

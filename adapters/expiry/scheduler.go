@@ -325,11 +325,39 @@ func (s *Scheduler) sweepTenant(ctx context.Context, tenant string) (time.Time, 
 			return due, nil
 		}
 		id := domain.MsgID(k[8:])
-		if _, err := s.ledger.Expire(ctx, t, id); err != nil {
+		res, err := s.ledger.ExpireSent(ctx, t, id, sentAt)
+		if err != nil {
 			return time.Time{}, fmt.Errorf("expire %s %s: %w", tenant, id, err)
+		}
+		if res.Purged && res.Recorded {
+			// its MessageExpired will come through the feed, but the key
+			// goes now: nothing would remove it if the feed never brings it
+			if err := s.drop(tenant, sentAt, id); err != nil {
+				return time.Time{}, err
+			}
+			s.log.Info("expiry: message purged from the store before it expired; recorded its expiry and dropped it from the index",
+				slog.String("tenant", tenant), slog.String("msg_id", string(id)), slog.Time("sent_at", sentAt))
 		}
 	}
 	return time.Time{}, it.Error()
+}
+
+// drop removes a message from the index.
+func (s *Scheduler) drop(tenant string, sentAt time.Time, id domain.MsgID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := b.Delete(dueKey(tenant, uint64(sentAt.UnixMilli()), id), nil); err != nil {
+		return fmt.Errorf("expiry index: drop %s %s: %w", tenant, id, err)
+	}
+	if err := b.Delete(msgKey(tenant, id), nil); err != nil {
+		return fmt.Errorf("expiry index: drop %s %s: %w", tenant, id, err)
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("expiry index: drop %s %s: %w", tenant, id, err)
+	}
+	return nil
 }
 
 func dueKey(tenant string, at uint64, id domain.MsgID) []byte {

@@ -35,6 +35,7 @@ type easemobError struct {
 	Duration         int    `json:"duration"`
 	ErrorDescription string `json:"error_description"`
 	Message          string `json:"message"`
+	Reason           string `json:"reason,omitempty"` // our refusal code, on a recall's refusal
 }
 
 var easemobExceptions = map[string]string{
@@ -48,14 +49,25 @@ var easemobExceptions = map[string]string{
 }
 
 func writeEasemobError(w http.ResponseWriter, status int, code, msg string) {
-	exc, ok := easemobExceptions[code]
-	if !ok {
+	writeEasemobErrorBody(w, status, easemobError{Error: code, ErrorDescription: msg, Message: msg})
+}
+
+// writeEasemobErrorBody fills in the exception and the time. Easemob does
+// not document the exception of its message_recall_error; it is named
+// after the status here.
+func writeEasemobErrorBody(w http.ResponseWriter, status int, e easemobError) {
+	exc, ok := easemobExceptions[e.Error]
+	switch {
+	case ok:
+	case status == http.StatusForbidden:
+		exc = "EasemobForbiddenOpException"
+	case status >= 500:
+		exc = "EasemobInternalException"
+	default:
 		exc = "EasemobBadRequestException"
 	}
-	writeJSON(w, status, easemobError{
-		Error: code, Exception: exc, Timestamp: time.Now().UnixMilli(),
-		ErrorDescription: msg, Message: msg,
-	})
+	e.Exception, e.Timestamp = exc, time.Now().UnixMilli()
+	writeJSON(w, status, e)
 }
 
 // failure maps an error from decoding or the ledger to status and code: the
@@ -66,9 +78,12 @@ func (s *Server) failure(r *http.Request, err error) (int, string, string) {
 	var conflict *domain.ConflictError
 	var nf *domain.NotFoundError
 	var body *bodyError
+	var stale *domain.VersionConflictError
 	switch {
 	case errors.As(err, &body):
 		return body.status, body.code, body.msg
+	case errors.As(err, &stale):
+		return http.StatusPreconditionFailed, "version_conflict", stale.Error()
 	case errors.As(err, &inv):
 		return http.StatusBadRequest, inv.Code, inv.Msg
 	case errors.As(err, &conflict):
@@ -102,11 +117,34 @@ type bodyError struct {
 
 func (e *bodyError) Error() string { return e.msg }
 
+// bodyRules say what a route's body may be.
+type bodyRules struct {
+	// mediaType is the Content-Type the body must have; application/json
+	// may also be left out.
+	mediaType string
+	// unknownFields are accepted and ignored instead of refused: only for
+	// the Easemob-compatible routes, whose callers send Easemob's fields.
+	unknownFields bool
+}
+
+var (
+	strictJSON  = bodyRules{mediaType: "application/json"}
+	easemobJSON = bodyRules{mediaType: "application/json", unknownFields: true}
+)
+
 // decode reads exactly one JSON object into v: bounded in size, unknown
 // fields refused, nothing after it.
 func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-		return &bodyError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be application/json"}
+	return s.decodeAs(w, r, v, strictJSON)
+}
+
+// decodeAs reads exactly one JSON object of the route's media type into v,
+// bounded in size, nothing after it.
+func (s *Server) decodeAs(w http.ResponseWriter, r *http.Request, v any, rules bodyRules) error {
+	mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	if mt != rules.mediaType && !(mt == "" && rules.mediaType == "application/json") {
+		return &bodyError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be " + rules.mediaType}
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	data, err := io.ReadAll(body)
@@ -117,6 +155,11 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 		}
 		return &bodyError{http.StatusBadRequest, "invalid_body", "the body could not be read"}
 	}
+	return decodeObject(data, v, rules.unknownFields)
+}
+
+// decodeObject decodes data, exactly one JSON object, into v.
+func decodeObject(data []byte, v any, unknownFields bool) error {
 	if !utf8.Valid(data) {
 		return &bodyError{http.StatusBadRequest, "invalid_body", "the body is not valid UTF-8"}
 	}
@@ -125,7 +168,9 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return &bodyError{http.StatusBadRequest, "invalid_body", "the body must be one JSON object"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
+	if !unknownFields {
+		dec.DisallowUnknownFields()
+	}
 	if err := dec.Decode(v); err != nil {
 		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
 			return &bodyError{http.StatusBadRequest, "unknown_field", "unknown field " + f}

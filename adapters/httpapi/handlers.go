@@ -7,7 +7,6 @@ import (
 	"strconv"
 
 	"github.com/recallledger/recall/domain"
-	"github.com/recallledger/recall/domain/ledger"
 )
 
 type sendRequest struct {
@@ -113,6 +112,14 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
+	if !serviceMayAssert(cmd.Role) {
+		// The service token is trusted with what the IM backend knows:
+		// who is in a group and who owns or runs it. A tenant admin's
+		// power is the admin token's (SECURITY.md); the attempt is not
+		// recorded, as no other refused credential is.
+		writeError(w, http.StatusForbidden, "forbidden_role", "actor_role "+string(cmd.Role)+" needs the admin token (POST /{org}/{app}/messages/msg_recall); the service token may assert member, group_owner or group_admin")
+		return
+	}
 	out, err := s.ledger.Recall(r.Context(), c.Tenant, cmd)
 	if err != nil {
 		s.fail(w, r, err)
@@ -136,108 +143,13 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
 	writeJSON(w, status, resp)
 }
 
-type batchRequest struct {
-	Msgs []batchItem `json:"msgs"`
-}
-
-type batchItem struct {
-	MsgID    string `json:"msg_id"`
-	To       string `json:"to"`
-	ChatType string `json:"chat_type"`
-}
-
-// batchResult is one message of Easemob's batch recall answer. A refusal
-// keeps Easemob's failure string in recallfailed and adds our reason code.
-type batchResult struct {
-	MsgID        domain.MsgID    `json:"msg_id"`
-	Recalled     string          `json:"recalled"`
-	RecallFailed string          `json:"recallfailed,omitempty"`
-	Reason       domain.Reason   `json:"reason,omitempty"`
-	From         domain.UserID   `json:"from"`
-	To           domain.UserID   `json:"to"`
-	ChatType     domain.ChatType `json:"chattype"`
-}
-
-func (s *Server) batchRecall(w http.ResponseWriter, r *http.Request, c caller) {
-	var req batchRequest
-	if err := s.decode(w, r, &req); err != nil {
-		status, code, msg := s.failure(r, err)
-		writeEasemobError(w, status, code, msg)
-		return
+// serviceMayAssert reports whether the service token may recall in role.
+func serviceMayAssert(role domain.Role) bool {
+	switch role {
+	case domain.RoleMember, domain.RoleGroupOwner, domain.RoleGroupAdmin:
+		return true
 	}
-	if len(req.Msgs) == 0 || len(req.Msgs) > ledger.MaxBatch {
-		writeEasemobError(w, http.StatusBadRequest, "invalid_msgs", "msgs must name 1 to 100 messages")
-		return
-	}
-	items := make([]ledger.BatchItem, len(req.Msgs))
-	for i, m := range req.Msgs {
-		var err error
-		if items[i].MsgID, err = domain.ParseMsgID(m.MsgID); err == nil {
-			if items[i].To, err = domain.ParseUserID("to", m.To); err == nil {
-				items[i].ChatType, err = domain.ParseChatType(m.ChatType)
-			}
-		}
-		if err != nil {
-			status, code, msg := s.failure(r, err)
-			writeEasemobError(w, status, code, "msgs["+strconv.Itoa(i)+"]: "+msg)
-			return
-		}
-	}
-	outs, err := s.ledger.BatchRecall(r.Context(), c.Tenant, items, "admin-api")
-	if err != nil {
-		status, code, msg := s.failure(r, err)
-		writeEasemobError(w, status, code, msg)
-		return
-	}
-	disabled := 0
-	for _, o := range outs {
-		s.metrics.recallOutcome(o)
-		if o.Decision.Reason == domain.ReasonServiceDisabled {
-			disabled++
-		}
-	}
-	if disabled == len(outs) {
-		writeEasemobError(w, http.StatusForbidden, "forbidden_op", domain.ReasonServiceDisabled.Easemob())
-		return
-	}
-	results := make([]batchResult, len(outs))
-	for i, o := range outs {
-		results[i] = batchResult{MsgID: o.MsgID, Recalled: "yes", From: ledger.BatchAdmin, To: items[i].To, ChatType: items[i].ChatType}
-		if !o.Decision.Recalled {
-			results[i].Recalled = "no"
-			results[i].RecallFailed = o.Decision.Reason.Easemob()
-			results[i].Reason = o.Decision.Reason
-		}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"msgs": results})
-}
-
-func (s *Server) getPolicy(w http.ResponseWriter, r *http.Request, c caller) {
-	p, err := s.ledger.Policy(r.Context(), c.Tenant)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, p)
-}
-
-func (s *Server) putPolicy(w http.ResponseWriter, r *http.Request, c caller) {
-	var spec domain.PolicySpec
-	if err := s.decode(w, r, &spec); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	p, err := domain.NewPolicy(spec)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	set, err := s.ledger.SetPolicy(r.Context(), c.Tenant, p, "token:"+string(c.Role))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, set)
+	return false
 }
 
 // Events pages are bounded so one request cannot hold the server.
@@ -248,6 +160,8 @@ const (
 
 // events writes the tenant's events from a position as JSON lines, the
 // schema v1 envelope one to a line; X-Next-Position says where to resume.
+// Each send's content goes out as the tenant's feed_content says
+// (ledger.Redactor), read fresh for each page.
 func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	q := r.URL.Query()
 	from, err := uintParam(q.Get("from_position"), 0, 1<<62)
@@ -268,6 +182,13 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	next := from
 	if len(evs) > 0 {
 		next = evs[len(evs)-1].Position + 1
+	}
+	redactor := s.ledger.Redactor()
+	for i := range evs {
+		if evs[i], err = redactor.Redact(r.Context(), evs[i]); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("X-Next-Position", strconv.FormatUint(next, 10))

@@ -105,7 +105,7 @@ type instrumentedStore struct {
 	m *Metrics
 }
 
-func (s instrumentedStore) Append(ctx context.Context, stream string, expected int64, evs []domain.Event) ([]domain.Event, error) {
+func (s instrumentedStore) Append(ctx context.Context, stream string, expected int64, evs []domain.Event) (domain.Appended, error) {
 	start := time.Now()
 	out, err := s.EventStore.Append(ctx, stream, expected, evs)
 	s.m.ObserveAppend(time.Since(start), err)

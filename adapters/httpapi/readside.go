@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -74,15 +76,37 @@ func (s *Server) viewerParams(w http.ResponseWriter, r *http.Request) (conv stri
 			return "", "", "", false
 		}
 	}
-	locale = r.URL.Query().Get("locale")
-	if locale == "" {
-		locale = "en"
-	}
-	if !slices.Contains(conversation.Locales, locale) {
-		writeError(w, http.StatusBadRequest, "invalid_locale", "locale: want en, zh-CN or ja")
-		return "", "", "", false
-	}
+	locale = viewerLocale(r.URL.Query().Get("locale"))
+	w.Header().Set("Content-Language", locale)
 	return conv, viewer, locale, true
+}
+
+// localeMatcher picks the closest locale the notices are written in.
+var localeMatcher = func() language.Matcher {
+	tags := make([]language.Tag, len(conversation.Locales))
+	for i, l := range conversation.Locales {
+		tags[i] = language.MustParse(l)
+	}
+	return language.NewMatcher(tags)
+}()
+
+// viewerLocale is the notices' locale for a requested one: the closest
+// written (zh, zh-Hans and zh-cn are zh-CN, ja-JP is ja), else en, the
+// first. An unknown or malformed locale is not an error: the view is
+// shown in en, and Content-Language says so.
+func viewerLocale(s string) string {
+	if s == "" || len(s) > 64 {
+		return conversation.Locales[0]
+	}
+	tag, err := language.Parse(s)
+	if err != nil {
+		return conversation.Locales[0]
+	}
+	_, i, conf := localeMatcher.Match(tag)
+	if conf == language.No {
+		return conversation.Locales[0]
+	}
+	return conversation.Locales[i]
 }
 
 func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c caller) {
@@ -98,7 +122,12 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
 		return
 	}
-	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit))
+	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit), since)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -151,7 +180,12 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 	defer heartbeat.Stop()
 	for {
 		wake := s.notify.wait() // before reading, so no commit is missed
-		err := conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, func(u conversation.Update) error {
+		since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+		if err != nil {
+			s.log.Warn("conversation stream", "err", err)
+			return
+		}
+		err = conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, since, func(u conversation.Update) error {
 			su := streamUpdate{Update: u}
 			if u.Kind == "recalled" {
 				su.Notice = conversation.Notice(locale, u.Actor, string(viewer))
@@ -204,6 +238,14 @@ func auditFilter(q url.Values) (auditlog.Filter, string, error) {
 		if len(v) > 128 || strings.ContainsAny(v, "\x00\r\n") {
 			return bad("invalid_"+name, name+": at most 128 characters, no control characters")
 		}
+	}
+	if f.ConversationID != "" {
+		// the canonical id, as sends record it: chat:bob:alice finds chat:alice:bob
+		conv, err := domain.ParseConversationID(f.ConversationID)
+		if err != nil {
+			return f, "", err
+		}
+		f.ConversationID = conv
 	}
 	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit}, f.Action) {
 		return bad("invalid_action", "action: want send, read, recall, expire, policy or audit")

@@ -40,8 +40,10 @@ func (s *Server) register() {
 		{method: "POST", pattern: "/v1/{org}/{app}/messages/{msg_id}/read", roles: service, handle: s.read},
 		{method: "POST", pattern: "/v1/{org}/{app}/messages/{msg_id}/recall", roles: service, handle: s.recall},
 		{method: "POST", pattern: "/{org}/{app}/messages/recall", roles: admin, easemob: true, handle: s.batchRecall},
+		{method: "POST", pattern: "/{org}/{app}/messages/msg_recall", roles: admin, easemob: true, handle: s.msgRecall},
 		{method: "GET", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.getPolicy},
 		{method: "PUT", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.putPolicy},
+		{method: "PATCH", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.patchPolicy},
 		{method: "GET", pattern: "/v1/{org}/{app}/events", roles: adminAuditor, handle: s.events},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/messages", roles: service, handle: s.conversationMessages},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/stream", roles: service, handle: s.conversationStream},
@@ -53,12 +55,39 @@ func (s *Server) register() {
 		{method: "GET", pattern: "/metrics", handle: s.serveMetrics},
 		{method: "GET", pattern: "/openapi.json", handle: s.openapi},
 	}
+	allowed := map[string][]string{} // pattern -> its methods
 	for _, rt := range s.routes {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.metrics.instrument(rt.pattern, s.guard(rt)))
+		allowed[rt.pattern] = append(allowed[rt.pattern], rt.method)
+		if rt.method == http.MethodGet {
+			allowed[rt.pattern] = append(allowed[rt.pattern], http.MethodHead) // the mux serves HEAD with GET
+		}
+	}
+	// A known path asked with another method: 405 with Allow. The same
+	// pattern without a method catches every method its routes do not
+	// take (the mux prefers the pattern with the method); without it the
+	// catch-all below would answer 404.
+	for pattern, methods := range allowed {
+		slices.Sort(methods)
+		allow := strings.Join(methods, ", ")
+		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; allowed: "+allow)
+		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint")
 	})
+}
+
+// rolesAdmitted names the roles of a route for a refusal: "the admin or
+// auditor token".
+func rolesAdmitted(roles []tenants.Role) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return "the " + strings.Join(names, " or ") + " token"
 }
 
 // guard authenticates and authorises a tenant route before its handler:
@@ -93,7 +122,7 @@ func (s *Server) guard(rt route) http.Handler {
 			return
 		}
 		if !slices.Contains(rt.roles, p.Role) {
-			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint is not for the "+string(p.Role)+" role")
+			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint admits "+rolesAdmitted(rt.roles)+", not the "+string(p.Role)+" token")
 			return
 		}
 		if l := s.limiter(t); !l.Allow() {

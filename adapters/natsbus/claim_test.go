@@ -42,7 +42,8 @@ func startNode(t *testing.T, url string) *node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rm.Close() })
-	fwd, err := natsbus.NewForwarder(url, quiet)
+	l := ledger.New(store, domain.SystemClock{})
+	fwd, err := natsbus.NewForwarder(url, l.Redactor(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func startNode(t *testing.T, url string) *node {
 	done := make(chan error, 1)
 	go func() { done <- feedbus.Run(ctx, store, []*projections.Runner{fr}, quiet) }()
 	t.Cleanup(func() { cancel(); <-done }) // before the stores close
-	return &node{store: store, l: ledger.New(store, domain.SystemClock{}), fwd: fr}
+	return &node{store: store, l: l, fwd: fr}
 }
 
 func (n *node) send(t *testing.T, count int) {
@@ -250,7 +251,12 @@ func TestWorkerThatLostItsClaimStops(t *testing.T) {
 }
 
 func TestForwarderCloseIsIdempotent(t *testing.T) {
-	fwd, err := natsbus.NewForwarder(startNATS(t), quiet)
+	store, err := embedded.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	fwd, err := natsbus.NewForwarder(startNATS(t), ledger.New(store, domain.SystemClock{}).Redactor(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}

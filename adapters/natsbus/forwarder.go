@@ -1,8 +1,10 @@
 package natsbus
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -26,13 +28,26 @@ const ForwarderName = "nats_forwarder"
 // publish: a crash between the two re-sends the event, which JetStream's
 // duplicate window (Nats-Msg-Id = event id) and the worker's prev_position
 // check both drop.
+//
+// Each event goes out as its tenant's feed_content says (the redactor,
+// ledger.Redactor): the bus is part of the feed, and what it holds is not
+// rewritten by a later policy change.
 type Forwarder struct {
-	pub *wmnats.Publisher
+	pub    *wmnats.Publisher
+	redact Redactor
+}
+
+// Redactor gives an event as the feed carries it.
+type Redactor interface {
+	Redact(ctx context.Context, e domain.Event) (domain.Event, error)
 }
 
 // NewForwarder connects to the NATS server at url and makes sure the
 // stream exists.
-func NewForwarder(url string, log *slog.Logger) (*Forwarder, error) {
+func NewForwarder(url string, redact Redactor, log *slog.Logger) (*Forwarder, error) {
+	if redact == nil {
+		return nil, errors.New("nats forwarder: no redactor: every event must go out as its tenant's feed_content says")
+	}
 	nc, err := nats.Connect(url, nats.Name("recalld forwarder"))
 	if err != nil {
 		return nil, fmt.Errorf("nats %s: %w", url, err)
@@ -50,7 +65,7 @@ func NewForwarder(url string, log *slog.Logger) (*Forwarder, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats publisher: %w", err)
 	}
-	return &Forwarder{pub: pub}, nil
+	return &Forwarder{pub: pub, redact: redact}, nil
 }
 
 // Close closes the connection.
@@ -72,7 +87,13 @@ func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
 	} else if len(v) == 8 {
 		prev = binary.BigEndian.Uint64(v)
 	}
-	payload, err := json.Marshal(e)
+	// Apply has no context to pass; the redactor reads a tenant's policy
+	// history from the event store once, and again after each change
+	out, err := f.redact.Redact(context.Background(), e)
+	if err != nil {
+		return fmt.Errorf("forward %d: %w", e.Position, err)
+	}
+	payload, err := json.Marshal(out)
 	if err != nil {
 		return err
 	}

@@ -26,12 +26,26 @@ import (
 )
 
 // Store is the pebble read-model store.
+//
+// Writes to one namespace are serial: Update and Drop hold the
+// namespace's lock from their first read to their commit. A projection's
+// writers are not only its runner: the audit retention purge rewrites the
+// same chain head and anchor that the runner appends to, and a rebuild
+// drops what the runner writes. pebble's batches read the latest committed
+// state, not a snapshot, so two interleaved read-modify-write transactions
+// would each commit what followed from a state the other had already
+// changed (a reused seq, an entry deleted under a live append). One lock
+// per namespace keeps every writer, present or future, correct without
+// each knowing the others; different projections still write in parallel.
 type Store struct {
 	db *pebble.DB
 
 	closing   chan struct{} // closed by Close: a write waiting for disk space gives up
 	closeOnce sync.Once
 	closeErr  error
+
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex // namespace → its writers' lock
 }
 
 var _ projections.Store = (*Store)(nil)
@@ -63,7 +77,20 @@ func OpenWith(dir string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open read models %s: %w", dir, err)
 	}
-	return &Store{db: db, closing: closing}, nil
+	return &Store{db: db, closing: closing, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// lock takes ns's write lock and returns its release.
+func (s *Store) lock(ns string) func() {
+	s.mu.Lock()
+	l, ok := s.locks[ns]
+	if !ok {
+		l = &sync.Mutex{}
+		s.locks[ns] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // Settled reports whether pebble owes no flush or compaction work, so a
@@ -87,8 +114,11 @@ func (s *Store) Close() error {
 
 func namespace(ns string) []byte { return append([]byte(ns), 0) }
 
-// Update implements projections.Store.
+// Update implements projections.Store. Updates (and Drops) of one
+// namespace run one at a time, so fn must not itself update or drop its
+// own namespace.
 func (s *Store) Update(ns string, fn func(projections.Tx) error) error {
+	defer s.lock(ns)()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
 	if err := fn(&tx{r: b, w: b, prefix: namespace(ns)}); err != nil {
@@ -108,8 +138,9 @@ func (s *Store) View(ns string, fn func(projections.Tx) error) error {
 }
 
 // Drop implements projections.Store: range deletions around the kept
-// prefixes, in one synced batch.
+// prefixes, in one synced batch, serial with the namespace's Updates.
 func (s *Store) Drop(ns string, keep ...[]byte) error {
+	defer s.lock(ns)()
 	p := namespace(ns)
 	kept := make([][]byte, len(keep))
 	for i, k := range keep {
@@ -121,14 +152,18 @@ func (s *Store) Drop(ns string, keep ...[]byte) error {
 	from := p
 	for _, k := range kept {
 		if bytes.Compare(from, k) < 0 {
-			_ = b.DeleteRange(from, k, nil)
+			if err := b.DeleteRange(from, k, nil); err != nil {
+				return fmt.Errorf("drop %s: %w", ns, err)
+			}
 		}
 		if end := projections.PrefixEnd(k); bytes.Compare(end, from) > 0 {
 			from = end
 		}
 	}
 	if end := projections.PrefixEnd(p); bytes.Compare(from, end) < 0 {
-		_ = b.DeleteRange(from, end, nil)
+		if err := b.DeleteRange(from, end, nil); err != nil {
+			return fmt.Errorf("drop %s: %w", ns, err)
+		}
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("drop %s: %w", ns, err)

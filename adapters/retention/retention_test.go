@@ -60,7 +60,10 @@ func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	tn, _ := domain.ParseTenant("acme/chat")
 	other, _ := domain.ParseTenant("other/chat")
 	twoDays := int64(2 * 86400)
-	p, _ := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &twoDays})
+	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &twoDays, MessageRetentionS: &twoDays})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := l.SetPolicy(ctx, tn, p, "admin"); err != nil {
 		t.Fatal(err)
 	}

@@ -51,13 +51,13 @@ func benchAppend(ctx context.Context, c *config) error {
 	for _, conc := range []int{1, 8, 64} {
 		n := c.appends
 		if conc == 1 {
-			n = max(2000, c.appends/6) // one writer is bound by the fsync rate
+			n = max(min(2000, c.appends), c.appends/6) // one writer is bound by the fsync rate
 		}
 		dir, cleanup, err := tempDir()
 		if err != nil {
 			return err
 		}
-		store, err := embedded.Open(filepath.Join(dir, "events"))
+		store, err := embedded.OpenWith(filepath.Join(dir, "events"), embedded.Options{FS: c.fs})
 		if err != nil {
 			cleanup()
 			return err
@@ -99,7 +99,7 @@ func benchAppend(ctx context.Context, c *config) error {
 		wg.Wait()
 		elapsed := time.Since(start)
 		store.Close()
-		baseline, err := embedded.RawBaseline(filepath.Join(dir, "raw"), conc, n)
+		baseline, err := embedded.RawBaselineOn(c.fs, filepath.Join(dir, "raw"), conc, n)
 		cleanup()
 		if err != nil {
 			return err
@@ -205,7 +205,7 @@ func withStack(ctx context.Context, c *config, n int, fn func(st *stack) error) 
 	}
 	defer cleanup()
 	st := &stack{}
-	if st.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
+	if st.store, err = embedded.OpenWith(filepath.Join(dir, "events"), embedded.Options{FS: c.fs}); err != nil {
 		return err
 	}
 	defer st.store.Close()
@@ -303,8 +303,8 @@ func lag(ctx context.Context, c *config, store *embedded.Store, runners []*proje
 				}
 				now := time.Now()
 				mu.Lock()
-				if out[0].Position > seen {
-					acked[out[0].Position] = now
+				if out.Events[0].Position > seen {
+					acked[out.Events[0].Position] = now
 				}
 				mu.Unlock()
 			}(n)
@@ -350,24 +350,29 @@ func benchAuditQuery(ctx context.Context, c *config) error {
 			return err
 		}
 		start := time.Now()
-		for !st.rm.Settled() && time.Since(start) < 15*time.Minute && ctx.Err() == nil {
+		for !st.rm.Settled() && time.Since(start) < c.settle && ctx.Err() == nil {
 			c.progress.show("waiting for pebble's compactions to settle: %s", time.Since(start).Round(time.Second))
 			time.Sleep(time.Second)
 		}
 		compactions := fmt.Sprintf("compactions settled after %s", time.Since(start).Round(time.Second))
-		if !st.rm.Settled() {
-			compactions = "compactions still owed after 15 minutes"
+		switch {
+		case st.rm.Settled():
+		case c.settle == 0:
+			compactions = "compactions not waited for (--settle-timeout 0)"
+		default:
+			compactions = fmt.Sprintf("compactions still owed after %s", c.settle)
 		}
 		return auditQueries(ctx, c, st, sample, 2, "second pass (other queries, cache warmed by the first), "+compactions)
 	})
 }
 
-// auditQueries times 2,000 filtered audit pages of 50, a fifth each by
-// actor, message, conversation, action and outcome, and an hour; the seed
-// picks which, so a second pass asks what the first did not.
+// auditQueries times c.queries (2,000 by default) filtered audit pages of
+// 50, a fifth each by actor, message, conversation, action and outcome, and
+// an hour; the seed picks which, so a second pass asks what the first did
+// not.
 func auditQueries(ctx context.Context, c *config, st *stack, sample []domain.Event, seed uint64, when string) error {
 	rng := rand.New(rand.NewPCG(seed, 4))
-	const queries = 2000
+	queries := c.queries
 	kinds := []string{"actor", "msg_id", "conversation", "action+outcome", "hour"}
 	lat := make([]time.Duration, 0, queries)
 	byKind := make([][]time.Duration, len(kinds))

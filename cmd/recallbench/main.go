@@ -24,6 +24,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 )
 
 func main() {
@@ -44,7 +48,10 @@ type config struct {
 	duration  time.Duration
 	addr      string // an external recalld, with --token
 	token     string
-	recalld   string // the recalld binary to start
+	recalld   string        // the recalld binary to start
+	settle    time.Duration // how long audit-query's second pass waits for compactions
+	queries   int           // audit-query's pages per pass
+	fs        vfs.FS        // the event stores' file system; nil is the real disk
 	out       io.Writer
 	progress  *progress
 }
@@ -52,6 +59,16 @@ type config struct {
 var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseConfig(args, stdout, stderr)
+	if err != nil {
+		return flaghelp.Done(err)
+	}
+	return c.runScenarios(ctx)
+}
+
+// parseConfig reads the flags into a config that writes results to stdout
+// and progress to stderr.
+func parseConfig(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("recallbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
@@ -63,8 +80,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&c.addr, "addr", "", "drive this running recalld instead of starting one (needs --token, a service token of tenant bench/app)")
 	fs.StringVar(&c.token, "token", "", "service token for --addr")
 	fs.StringVar(&c.recalld, "recalld", "", "recalld binary to start (default: next to recallbench, then on PATH)")
-	if err := fs.Parse(args); err != nil {
-		return err
+	fs.IntVar(&c.queries, "queries", 2000, "audit-query: filtered pages timed in each of its two passes")
+	fs.DurationVar(&c.settle, "settle-timeout", 15*time.Minute, "how long audit-query's second pass waits for pebble's compactions to settle; 0 runs it at once")
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
+		return nil, err
 	}
 	switch c.size {
 	case "small":
@@ -72,36 +91,44 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "large":
 		c.events, c.appends, c.duration = orInt(c.events, 10_000_000), orInt(c.appends, 200_000), orDur(c.duration, 20*time.Second)
 	default:
-		return fmt.Errorf("--size %q: want small or large", c.size)
+		return nil, fmt.Errorf("--size %q: want small or large", c.size)
+	}
+	if c.queries < 1 {
+		return nil, fmt.Errorf("--queries %d: want at least 1", c.queries)
 	}
 	c.scenarios = allScenarios
 	if *scen != "all" {
 		c.scenarios = strings.Split(*scen, ",")
 		for _, s := range c.scenarios {
 			if !slices.Contains(allScenarios, s) {
-				return fmt.Errorf("unknown scenario %q; want %s", s, strings.Join(allScenarios, ", "))
+				return nil, fmt.Errorf("unknown scenario %q; want %s", s, strings.Join(allScenarios, ", "))
 			}
 		}
 	}
 	c.out = stdout
 	c.progress = newProgress(stderr)
+	return &c, nil
+}
+
+// runScenarios runs the chosen scenarios, one after another.
+func (c *config) runScenarios(ctx context.Context) error {
 	for _, s := range c.scenarios {
 		var err error
 		switch s {
 		case "append":
-			err = benchAppend(ctx, &c)
+			err = benchAppend(ctx, c)
 		case "send-http":
-			err = benchSendHTTP(ctx, &c)
+			err = benchSendHTTP(ctx, c)
 		case "recall-http":
-			err = benchRecallHTTP(ctx, &c)
+			err = benchRecallHTTP(ctx, c)
 		case "rebuild":
-			err = benchRebuild(ctx, &c)
+			err = benchRebuild(ctx, c)
 		case "lag":
-			err = benchLag(ctx, &c)
+			err = benchLag(ctx, c)
 		case "audit-query":
-			err = benchAuditQuery(ctx, &c)
+			err = benchAuditQuery(ctx, c)
 		case "memory":
-			err = benchMemory(ctx, &c)
+			err = benchMemory(ctx, c)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", s, err)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,25 +23,10 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
 )
-
-const usage = `usage:
-  recallctl [--data DIR] tenant create ORG/APP
-  recallctl [--data DIR] tenant rotate ORG/APP ROLE
-  recallctl [--data DIR] export events [--from-position N] [--tenant ORG/APP]
-  recallctl --server URL --token T export events --tenant ORG/APP [--from-position N]
-  recallctl [--data DIR] projections rebuild [NAME...]   (conversations, audit_log, recall_reports)
-  recallctl [--data DIR | --server URL --token T] audit verify --tenant ORG/APP
-  recallctl --server URL --token T audit query|export --tenant ORG/APP [--from T] [--to T]
-            [--actor A] [--conversation-id C] [--msg-id M] [--action A] [--outcome O] [--format jsonl|json|csv]
-  recallctl [--data DIR | --server URL --token T] report recalls --tenant ORG/APP
-            [--group-by outcome|hour|day|platform|chat_type|actor|elapsed] [--from T] [--to T] [--tz ZONE] [--json]
-
---data defaults to $RECALL_DATA or ./data. With --data, recallctl opens the
-stores directly and needs recalld stopped; with --server it asks a running
-recalld over HTTP.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,10 +37,16 @@ func main() {
 	}
 }
 
+// run is recallctl: --help, asked of recallctl, a group or a command, is
+// done (exit 0), not an error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	return flaghelp.Done(dispatch(ctx, args, getenv, stdout, stderr))
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("recallctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	fs.Usage = func() { printUsage(fs.Output(), "") }
 	data := getenv("RECALL_DATA")
 	if data == "" {
 		data = "./data"
@@ -62,35 +54,56 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.StringVar(&data, "data", data, "data directory")
 	server := fs.String("server", getenv("RECALL_SERVER"), "URL of a running recalld")
 	token := fs.String("token", getenv("RECALL_TOKEN"), "bearer token for --server")
-	if err := fs.Parse(args); err != nil {
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	rest := fs.Args()
-	if len(rest) < 2 {
-		fs.Usage()
+	switch {
+	case len(rest) > 0 && rest[0] == "help":
+		printUsage(stdout, "")
+		return nil
+	case len(rest) == 0:
+		printUsage(stderr, "")
 		return errors.New("missing command")
+	case len(rest) == 1 || isHelp(rest[1]):
+		group := rest[0]
+		if !slices.ContainsFunc(commands, func(c commandDoc) bool { return strings.HasPrefix(c.name, group+" ") }) {
+			printUsage(stderr, "")
+			return fmt.Errorf("unknown command %q", group)
+		}
+		if len(rest) > 1 {
+			printUsage(stdout, group)
+			return nil
+		}
+		printUsage(stderr, group)
+		return fmt.Errorf("missing command after %q (see the list above)", group)
 	}
-	switch rest[0] + " " + rest[1] {
-	case "tenant create":
-		if len(rest) != 3 {
-			return errors.New("usage: tenant create ORG/APP")
+	switch name := rest[0] + " " + rest[1]; name {
+	case "tenant create", "tenant rotate", "projections rebuild":
+		// positional arguments only: a flag set of none still answers --help
+		cmd := newFlagSet(name, stderr)
+		if err := flaghelp.Parse(cmd, rest[2:], stdout); err != nil {
+			return err
 		}
-		return tenantCreate(data, rest[2], stdout)
-	case "tenant rotate":
-		if len(rest) != 4 {
-			return errors.New("usage: tenant rotate ORG/APP ROLE")
+		args := cmd.Args()
+		switch {
+		case name == "projections rebuild":
+			return projectionsRebuild(ctx, data, args, stdout, stderr)
+		case name == "tenant create" && len(args) == 1:
+			return tenantCreate(data, args[0], stdout)
+		case name == "tenant rotate" && len(args) == 2:
+			return tenantRotate(data, args[0], args[1], stdout)
 		}
-		return tenantRotate(data, rest[2], rest[3], stdout)
+		cmd.Usage()
+		return errors.New("usage: recallctl " + doc(name).synopsis)
 	case "export events":
 		return exportEvents(ctx, data, *server, *token, rest[2:], stdout, stderr)
-	case "projections rebuild":
-		return projectionsRebuild(ctx, data, rest[2:], stdout, stderr)
 	case "audit verify", "audit query", "audit export":
 		return auditCmd(ctx, data, *server, *token, rest[1], rest[2:], stdout, stderr)
 	case "report recalls":
 		return reportRecalls(ctx, data, *server, *token, rest[2:], stdout, stderr)
 	}
-	fs.Usage()
+	printUsage(stderr, "")
 	return fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))
 }
 
@@ -140,11 +153,10 @@ func printJSON(w io.Writer, v any) error {
 const exportPage = 1000
 
 func exportEvents(ctx context.Context, data, server, token string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export events", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("export events", stderr)
 	from := fs.Uint64("from-position", 0, "first position to export")
 	tenant := fs.String("tenant", "", "only this ORG/APP's events (required with --server)")
-	if err := fs.Parse(args); err != nil {
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -157,7 +169,7 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	progress := newProgress(stderr)
+	progress := newProgress(stderr, "exported")
 	if server != "" {
 		if *tenant == "" {
 			return errors.New("--server needs --tenant ORG/APP")
@@ -171,6 +183,8 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 	defer store.Close()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
+	// content goes out as each tenant's feed_content says, as from a server
+	redactor := ledger.New(store, domain.SystemClock{}).Redactor()
 	pos, head := *from, store.Head()
 	for {
 		evs, err := store.ReadAll(ctx, pos, *tenant, exportPage)
@@ -182,6 +196,9 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 			return nil
 		}
 		for _, e := range evs {
+			if e, err = redactor.Redact(ctx, e); err != nil {
+				return err
+			}
 			if err := enc.Encode(e); err != nil {
 				return err
 			}
@@ -231,16 +248,17 @@ func exportFromServer(ctx context.Context, server, token, tenant string, from ui
 	}
 }
 
-// progress shows how far a long export got, on a terminal only, so piped
-// output stays clean JSON lines.
+// progress shows how far a long command (an export, a rebuild) got, on a
+// terminal only, so piped output stays clean JSON lines.
 type progress struct {
 	w    io.Writer
+	what string // what the command has done so far: "exported", "rebuilt audit_log"
 	tty  bool
 	last time.Time
 }
 
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
+func newProgress(w io.Writer, what string) *progress {
+	p := &progress{w: w, what: what}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			p.tty = true
@@ -255,9 +273,9 @@ func (p *progress) show(pos, head uint64) {
 	}
 	p.last = time.Now()
 	if head > 0 {
-		fmt.Fprintf(p.w, "\rexported up to position %d of %d (%.0f%%)", pos, head, 100*float64(pos)/float64(head))
+		fmt.Fprintf(p.w, "\r%s up to position %d of %d (%.0f%%)", p.what, pos, head, 100*float64(pos)/float64(head))
 	} else {
-		fmt.Fprintf(p.w, "\rexported up to position %d", pos)
+		fmt.Fprintf(p.w, "\r%s up to position %d", p.what, pos)
 	}
 }
 

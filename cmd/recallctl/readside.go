@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/all"
@@ -74,7 +74,7 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 		if err := r.Reset(); err != nil {
 			return err
 		}
-		progress := newProgress(stderr)
+		progress := newProgress(stderr, "rebuilt "+r.Name())
 		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { progress.show(pos, head) })
 		if err != nil {
 			return err
@@ -125,8 +125,7 @@ func remote(ctx context.Context, server, token, path string, q url.Values) ([]by
 
 // auditCmd runs `audit verify|query|export`.
 func auditCmd(ctx context.Context, data, server, token, sub string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("audit "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("audit "+sub, stderr)
 	tenant := fs.String("tenant", "", "ORG/APP (required)")
 	var q url.Values = url.Values{}
 	for _, name := range []string{"from", "to", "actor", "conversation_id", "msg_id", "action", "outcome"} {
@@ -134,7 +133,7 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 		fs.Func(strings.ReplaceAll(name, "_", "-"), "filter: "+name, func(v string) error { q.Set(name, v); return nil })
 	}
 	format := fs.String("format", "jsonl", "json, jsonl or csv")
-	if err := fs.Parse(args); err != nil {
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	tn, err := domain.ParseTenant(*tenant)
@@ -213,15 +212,14 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 
 // reportRecalls prints a recall report as a table.
 func reportRecalls(ctx context.Context, data, server, token string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report recalls", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("report recalls", stderr)
 	tenant := fs.String("tenant", "", "ORG/APP (required)")
 	groupBy := fs.String("group-by", "outcome", "outcome, hour, day, platform, chat_type, actor or elapsed")
 	from := fs.String("from", "", "start, RFC 3339 (default 24 h ago)")
 	to := fs.String("to", "", "end, RFC 3339 (default now)")
 	tz := fs.String("tz", "UTC", "time zone for hour and day")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
-	if err := fs.Parse(args); err != nil {
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
 	}
 	tn, err := domain.ParseTenant(*tenant)

@@ -33,7 +33,7 @@ func TestBadRatePerTenantIsAStartUpError(t *testing.T) {
 				}
 				return ""
 			}
-			cfg, err := parseFlags(tc.args, getenv, io.Discard)
+			cfg, err := parseFlags(tc.args, getenv, io.Discard, io.Discard)
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)

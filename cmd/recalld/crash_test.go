@@ -84,13 +84,12 @@ func TestCrashLoopLosesNothing(t *testing.T) {
 		}
 		// kill at a random moment once some commands were acknowledged
 		target := a.count() + 50 + rng.IntN(150)
-		deadline := time.Now().Add(60 * time.Second)
-		for a.count() < target {
-			if time.Now().After(deadline) {
-				t.Fatalf("cycle %d: only %d commands acknowledged in 60 s", cycle, a.count())
+		eventuallyWithin(t, 60*time.Second, func() string {
+			if n := a.count(); n < target {
+				return fmt.Sprintf("cycle %d: only %d of %d commands acknowledged in 60 s", cycle, n, target)
 			}
-			time.Sleep(2 * time.Millisecond)
-		}
+			return ""
+		})
 		if err := proc.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}

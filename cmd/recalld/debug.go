@@ -26,9 +26,9 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen(addr, "--debug-addr")
 	if err != nil {
-		return nil, fmt.Errorf("--debug-addr: %w", err)
+		return nil, err
 	}
 	log.Info("pprof", slog.String("addr", "http://"+ln.Addr().String()+"/debug/pprof/"))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}

@@ -91,7 +91,7 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rm.Close()
-	v, err := conversation.Query(rm, "a/a", "chat:alice:bob", "bob", "en", "", 10)
+	v, err := conversation.Query(rm, "a/a", "chat:alice:bob", "bob", "en", "", 10, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

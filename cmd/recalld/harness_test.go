@@ -25,6 +25,7 @@ type server struct {
 	tokens map[string]map[tenants.Role]string // tenant -> role -> token
 	stop   func()
 	logs   *lineWriter // everything recalld logged
+	stdout *lineWriter // everything recalld printed
 }
 
 // lineWriter hands the first line that starts with prefix to a channel.
@@ -62,6 +63,13 @@ func startServer(t *testing.T, args ...string) *server {
 
 func startServerIn(t *testing.T, dir string, args ...string) *server {
 	t.Helper()
+	return startServerWith(t, dir, nil, args...)
+}
+
+// startServerWith starts recalld in dir on clock (nil: the system clock),
+// so that a test moves time rather than waits for it.
+func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...string) *server {
+	t.Helper()
 	reg, err := tenants.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -79,11 +87,16 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 		s.tokens[name] = toks
 	}
 	out := &lineWriter{prefix: "recalld listening on ", found: make(chan string, 1)}
+	s.stdout = out
 	s.logs = &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	argv := append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs) }()
+	var opts []option
+	if clock != nil {
+		opts = append(opts, withClock(clock))
+	}
+	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs, opts...) }()
 	select {
 	case s.base = <-out.found:
 	case err := <-done:
@@ -116,6 +129,9 @@ func (w *lineWriter) String() string {
 
 // logged returns what the server has logged so far.
 func (s *server) logged() string { return s.logs.String() }
+
+// printed returns what the server has printed on stdout so far.
+func (s *server) printed() string { return s.stdout.String() }
 
 // shutdown stops the server now (the cleanup then does nothing).
 func (s *server) shutdown() {
@@ -198,4 +214,16 @@ func (s *server) events() []domain.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// countEvents returns how many of tenant a/a's events are of type typ.
+func (s *server) countEvents(typ string) int {
+	s.t.Helper()
+	n := 0
+	for _, e := range s.events() {
+		if e.Type == typ {
+			n++
+		}
+	}
+	return n
 }

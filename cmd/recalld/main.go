@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -23,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/eventstore/esdbstore"
 	"github.com/recallledger/recall/adapters/expiry"
@@ -31,6 +31,7 @@ import (
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
@@ -41,7 +42,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, withClock(domain.SystemClock{})); err != nil {
 		fmt.Fprintln(os.Stderr, "recalld:", err)
 		os.Exit(1)
 	}
@@ -62,7 +63,18 @@ type config struct {
 	debugAddr string
 }
 
-func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+// usage is the top of `recalld --help`; the flags follow it.
+const usage = `usage:
+  recalld [flags]          serve the HTTP API: the event store, the expiry scheduler and the read models
+  recalld worker [flags]   a projection worker: keep the read models in --data from the NATS JetStream bus
+                           (recalld worker --help lists its flags)
+
+A flag marked (env RECALL_…) can also be set by that environment variable.
+
+flags:
+`
+
+func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Writer) (config, error) {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -88,7 +100,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (co
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -121,15 +134,30 @@ func parseRate(name, v string) (float64, error) {
 	return rate, nil
 }
 
+// option is what a caller of run chooses beyond flags and environment.
+type option func(*options)
+
+type options struct {
+	clock domain.Clock
+}
+
+// withClock is the clock recall windows, expiry and audit retention go
+// by: main passes the system clock, tests one they advance.
+func withClock(c domain.Clock) option { return func(o *options) { o.clock = c } }
+
 // run wires the server from its configuration and serves until ctx ends;
 // end-to-end tests call it as main does.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "worker" {
-		return runWorker(ctx, args[1:], getenv, stderr)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
+	o := options{clock: domain.SystemClock{}}
+	for _, opt := range opts {
+		opt(&o)
 	}
-	cfg, err := parseFlags(args, getenv, stderr)
+	if len(args) > 0 && args[0] == "worker" {
+		return flaghelp.Done(runWorker(ctx, args[1:], getenv, stdout, stderr))
+	}
+	cfg, err := parseFlags(args, getenv, stdout, stderr)
 	if err != nil {
-		return err
+		return flaghelp.Done(err) // --help printed the usage: done
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(cfg.logLevel)); err != nil {
@@ -143,6 +171,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
+	// the data directory is this process's and the address is free before
+	// anything is opened or written
+	lock, err := lockDataDir(cfg.data)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	ln, err := listen(cfg.addr, "--addr")
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // Serve closes it too; this covers a start that fails
+
 	var policies atomic.Pointer[ledger.Service] // for the EventStoreDB store's $maxAge
 	store, err := openStore(ctx, cfg, log, &policies)
 	if err != nil {
@@ -161,10 +202,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	metrics := httpapi.NewMetrics()
-	l := ledger.New(metrics.InstrumentStore(store), domain.SystemClock{})
+	l := ledger.New(metrics.InstrumentStore(store), o.clock)
 	policies.Store(l)
 	policyFrom := store.Head() + 1 // before anything loads a policy into l's cache
-	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, domain.SystemClock{}, log)
+	sched, err := expiry.Open(filepath.Join(cfg.data, "expiry"), l, o.clock, log)
 	if err != nil {
 		return err
 	}
@@ -180,7 +221,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if cfg.bus == "nats" {
-		fwd, err := natsbus.NewForwarder(cfg.natsURL, log)
+		fwd, err := natsbus.NewForwarder(cfg.natsURL, l.Redactor(), log)
 		if err != nil {
 			return err
 		}
@@ -200,13 +241,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners, feed),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
-	srv := httpapi.HTTPServer(cfg.addr, api, log, cfg.headerT)
+	// The console's files at /console/, the API everywhere else.
+	root := http.NewServeMux()
+	web := console.New()
+	web.Register(root)
+	root.Handle("/", api)
+	srv := httpapi.HTTPServer(cfg.addr, root, log, cfg.headerT)
 	srv.RegisterOnShutdown(api.EndStreams) // live streams end with the shutdown, not at its timeout
 
 	if cfg.debugAddr != "" {
@@ -223,7 +265,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	projDone := make(chan error, 1)
 	go func() { projDone <- feed.Run(bg) }()
 	var bgWork sync.WaitGroup // background work the stores must outlive
-	bgWork.Go(func() { purgeAuditLoop(bg, rm, store, reg, log) })
+	bgWork.Go(func() { purgeAuditLoop(bg, rm, store, reg, o.clock, log) })
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
 		bgWork.Go(func() { followPolicies(bg, store, policyFrom, l, log) })
@@ -231,6 +273,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "recalld listening on http://%s\n", ln.Addr())
+	if web.Built() {
+		fmt.Fprintf(stdout, "console: http://%s%s\n", ln.Addr(), console.Prefix)
+	} else {
+		fmt.Fprintf(stdout, "console: not built into this binary (run `make console`, or `make run`, which builds it)\n")
+	}
 	log.Info("listening", slog.String("addr", ln.Addr().String()))
 
 	var runErr error
@@ -286,7 +333,8 @@ type eventStore interface {
 
 // openStore opens the configured event store: the embedded one in DATA,
 // or EventStoreDB with this node's index of it in DATA/esdb-index. New
-// EventStoreDB streams get the tenant's audit retention as $maxAge.
+// EventStoreDB streams get the tenant's audit retention as $maxAge (its
+// effective one: never shorter than the message retention and windows).
 func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atomic.Pointer[ledger.Service]) (eventStore, error) {
 	if cfg.store == "embedded" {
 		return embedded.Open(filepath.Join(cfg.data, "events"))
@@ -301,7 +349,7 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atom
 		if err != nil {
 			return domain.DefaultAuditRetentionS * time.Second
 		}
-		return time.Duration(p.AuditRetentionS) * time.Second
+		return p.AuditRetention() // never shorter than what may still be recalled
 	}
 	return esdbstore.Open(ctx, esdbstore.Options{URL: cfg.esdbURL, Dir: filepath.Join(cfg.data, "esdb-index"), MaxAge: maxAge, Logger: log})
 }
@@ -330,7 +378,9 @@ func ensureDemo(reg *tenants.Registry, cfg config, stdout io.Writer) error {
 	}
 	base := "http://" + cfg.addr
 	fmt.Fprintf(stdout, "created tenant %s; tokens (also in %s):\n%s", t, envFile, env)
-	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"alice\",\"to\":\"bob\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello bob\",\"client_msg_id\":\"c1\"}'\n",
+	// carol and dave, with a client_msg_id of its own: the README's first
+	// session (alice and bob, c1) must start from a clean conversation
+	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"carol\",\"to\":\"dave\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello from the start banner\",\"client_msg_id\":\"banner-1\"}'\n",
 		envFile, base, t)
 	return nil
 }

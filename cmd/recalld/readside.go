@@ -113,7 +113,7 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
 // hourly: old audit entries and the events behind them go.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.Purger, reg *tenants.Registry, log *slog.Logger) {
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.Purger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -122,7 +122,7 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.P
 			log.Warn("audit retention", slog.Any("err", err))
 		}
 		for _, tn := range ts {
-			res, err := retention.Apply(ctx, rm, store, tn.String(), time.Now())
+			res, err := retention.Apply(ctx, rm, store, tn.String(), clock.Now())
 			if err != nil {
 				log.Warn("audit retention", slog.String("tenant", tn.String()), slog.Any("err", err))
 			} else if res.Entries+res.Events > 0 {

@@ -13,13 +13,14 @@ import (
 
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/projections/all"
 )
 
 // runWorker is `recalld worker`: a projection worker that keeps the read
 // models in its data directory from the NATS JetStream bus, with a durable
 // consumer, instead of from a local event store.
-func runWorker(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	env := func(k, def string) string {
 		if v := getenv(k); v != "" {
 			return v
@@ -31,9 +32,16 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	data := fs.String("data", env("RECALL_DATA", "./data"), "data directory for the read models (env RECALL_DATA)")
 	natsURL := fs.String("nats-url", env("RECALL_NATS_URL", ""), "NATS server URL (env RECALL_NATS_URL)")
 	consumer := fs.String("consumer", env("RECALL_CONSUMER", "recall-worker"), "durable consumer name, one running worker per name: each worker needs its own (env RECALL_CONSUMER)")
-	level := fs.String("log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
+	level := fs.String("log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage:\n  recalld worker --nats-url URL [flags]   keep the read models in --data from the NATS JetStream bus\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("worker: unexpected argument %q", fs.Arg(0))
 	}
 	if *natsURL == "" {
 		return errors.New("worker: --nats-url is required")
@@ -47,6 +55,11 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	if err := os.MkdirAll(*data, 0o700); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(*data)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	rm, err := readmodel.Open(filepath.Join(*data, "readmodels"))
 	if err != nil {
 		return err

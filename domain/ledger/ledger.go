@@ -85,7 +85,7 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 	stream := domain.MessageStream(t, id)
 	stored, err := s.store.Append(ctx, stream, domain.NoStream, []domain.Event{ev})
 	if err == nil {
-		return SendResult{MsgID: id, ConversationID: sent.ConversationID, SentAt: stored[0].OccurredAt, Created: true}, nil
+		return SendResult{MsgID: id, ConversationID: sent.ConversationID, SentAt: stored.Events[0].OccurredAt, Created: true}, nil
 	}
 	var wrong *domain.WrongVersionError
 	if !errors.As(err, &wrong) {
@@ -123,7 +123,9 @@ type Outcome struct {
 	// At is when the attempt was decided (the server's time at receipt).
 	At domain.Time
 	// Replayed is true when a retry with the same request_id returned the
-	// original outcome and recorded nothing.
+	// original outcome and recorded nothing: the message's history already
+	// held the attempt, or the store reported the append as an idempotent
+	// retry (an identical request got there first).
 	Replayed bool
 }
 
@@ -153,19 +155,14 @@ func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.Recall
 		if err != nil {
 			return Outcome{}, err
 		}
-		out := Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}
+		// No message stream to guard: record the attempt where it cannot
+		// create one. A retry with the same request_id reuses the event id,
+		// which the store's idempotency turns into a no-op.
+		target, expected := stream, m.Version
 		if !m.Exists {
-			// No message stream to guard: record the attempt where it cannot
-			// create one. A retry with the same request_id reuses the event
-			// id, which the store's idempotency turns into a no-op.
-			stored, err := s.store.Append(ctx, domain.RecallStream(t), domain.AnyVersion, []domain.Event{ev})
-			if err != nil {
-				return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
-			}
-			out.Replayed = stored[0].OccurredAt != ev.OccurredAt
-			return out, nil
+			target, expected = domain.RecallStream(t), domain.AnyVersion
 		}
-		_, err = s.store.Append(ctx, stream, m.Version, []domain.Event{ev})
+		stored, err := s.store.Append(ctx, target, expected, []domain.Event{ev})
 		var wrong *domain.WrongVersionError
 		if errors.As(err, &wrong) {
 			continue
@@ -173,7 +170,16 @@ func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.Recall
 		if err != nil {
 			return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
 		}
-		return out, nil
+		if stored.AlreadyStored {
+			// the store holds this attempt already: answer with what it
+			// recorded, not with what this call decided
+			a, err := domain.RecordedAttempt(stored.Events[0])
+			if err != nil {
+				return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
+			}
+			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
+		}
+		return Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}, nil
 	}
 	return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, ErrContention)
 }
@@ -200,21 +206,29 @@ const MaxBatch = 100
 // BatchAdmin is the actor recorded for an admin batch recall.
 const BatchAdmin domain.UserID = "admin"
 
-// BatchRecall force-recalls each item as the tenant admin, checking that the
-// named recipient matches. Every item is one recorded attempt.
-func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform string) ([]Outcome, error) {
+// BatchOutcome is one item of a batch recall: its outcome, or Err when it
+// could not be decided and recorded (the store failed); the other items
+// are tried all the same.
+type BatchOutcome struct {
+	Outcome
+	Err error
+}
+
+// BatchRecall recalls each item as the tenant admin, checking that the
+// named recipient matches. Every item decided is one recorded attempt.
+func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform string) ([]BatchOutcome, error) {
 	if len(items) > MaxBatch {
 		return nil, &domain.InvalidError{Code: "too_many_messages", Msg: fmt.Sprintf("at most %d messages a call", MaxBatch)}
 	}
-	out := make([]Outcome, len(items))
+	out := make([]BatchOutcome, len(items))
 	for i, it := range items {
 		o, err := s.Recall(ctx, t, domain.RecallCommand{
 			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.RoleTenantAdmin, Platform: platform, To: it.To,
 		})
+		out[i] = BatchOutcome{Outcome: o, Err: err}
 		if err != nil {
-			return nil, err
+			out[i].MsgID = it.MsgID
 		}
-		out[i] = o
 	}
 	return out, nil
 }
@@ -234,6 +248,78 @@ func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) 
 		}
 		return exp, domain.TypeMessageExpired, nil
 	})
+}
+
+// ExpireResult is what ExpireSent did.
+type ExpireResult struct {
+	// Recorded is true when a MessageExpired was appended.
+	Recorded bool
+	// Purged is true when the store no longer holds the message's send:
+	// its retention purge came first.
+	Purged bool
+}
+
+// ExpireSent is Expire for a message the caller saw sent at sentAt (the
+// expiry index does). When the store no longer holds the send — purged
+// before the message expired — it still records MessageExpired past
+// retention, so that every read model built from the log drops the
+// message; nothing else would ever tell them.
+//
+// Such a stream's version is unknown to a reader (the purge removed the
+// events that carried it), so that append goes with AnyVersion and an
+// event id derived from the message: nothing else appends to a purged
+// message's stream (a send again is refused, recalls go to the recall
+// stream), and two schedulers racing on it write one event, the store's
+// idempotency dropping the second.
+func (s *Service) ExpireSent(ctx context.Context, t domain.Tenant, id domain.MsgID, sentAt time.Time) (ExpireResult, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return ExpireResult{}, err
+	}
+	stream := domain.MessageStream(t, id)
+	for range maxAttempts {
+		m, err := s.load(ctx, stream)
+		if err != nil {
+			return ExpireResult{}, err
+		}
+		now := s.clock.Now()
+		purged := !m.Exists && !m.Expired
+		exp, ok := domain.DecideExpire(m, p, now)
+		evID, expected := uuid.NewString(), m.Version
+		if purged {
+			exp, ok = domain.DecideExpirePurged(m, id, sentAt, p, now)
+			evID = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
+			expected = domain.AnyVersion
+		}
+		if !ok {
+			return ExpireResult{Purged: purged}, nil
+		}
+		ev, err := domain.NewEvent(evID, t, now, domain.TypeMessageExpired, exp)
+		if err != nil {
+			return ExpireResult{}, err
+		}
+		_, err = s.store.Append(ctx, stream, expected, []domain.Event{ev})
+		var wrong *domain.WrongVersionError
+		if errors.As(err, &wrong) {
+			continue
+		}
+		if err != nil {
+			return ExpireResult{}, fmt.Errorf("append %s: %w", stream, err)
+		}
+		return ExpireResult{Recorded: true, Purged: purged}, nil
+	}
+	return ExpireResult{}, fmt.Errorf("append %s: %w", stream, ErrContention)
+}
+
+// RetainedSince is the oldest send time inside the tenant's message
+// retention now, by the clock expiry is decided by: read models leave out
+// what was sent before it, expired or not yet (see domain.Policy).
+func (s *Service) RetainedSince(ctx context.Context, t domain.Tenant) (time.Time, error) {
+	p, err := s.Policy(ctx, t)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return p.RetainedSince(s.clock.Now()), nil
 }
 
 // Message returns the current state of a message.

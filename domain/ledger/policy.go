@@ -31,15 +31,54 @@ func (s *Service) Policy(ctx context.Context, t domain.Tenant) (domain.Policy, e
 	return c.policy, nil
 }
 
-// SetPolicy replaces the tenant's policy with p as its next version.
+// SetPolicy replaces the tenant's policy with p as its next version,
+// whatever the current version is.
 func (s *Service) SetPolicy(ctx context.Context, t domain.Tenant, p domain.Policy, changedBy string) (domain.Policy, error) {
+	return s.ChangePolicy(ctx, t, PolicyChange{
+		Make:      func(domain.Policy) (domain.Policy, error) { return p, nil },
+		ChangedBy: changedBy,
+	})
+}
+
+// PolicyChange is a change of a tenant's policy.
+type PolicyChange struct {
+	// Match, when set, is the precondition: it is given the current
+	// version, and a change whose Match is false is refused with a
+	// *domain.VersionConflictError.
+	Match func(current int64) bool
+	// Make returns the new policy from the current one (a replacement
+	// ignores it; a patch applies itself to it). It may be called again
+	// after a concurrent change, with the newer policy.
+	Make      func(current domain.Policy) (domain.Policy, error)
+	ChangedBy string
+}
+
+// ChangePolicy records c as the tenant's next policy version and returns
+// the policy now in force. The precondition is checked against the same
+// read of the tenant stream whose version the append expects, so a change
+// made by anyone between the check and the append fails the append, and
+// the check is made again against the newer policy: a change can never
+// be recorded over a version its caller did not see. A change that
+// changes nothing records nothing and keeps the version.
+func (s *Service) ChangePolicy(ctx context.Context, t domain.Tenant, c PolicyChange) (domain.Policy, error) {
 	stream := domain.TenantStream(t)
 	for range maxAttempts {
 		cur, err := s.loadPolicy(ctx, t)
 		if err != nil {
 			return domain.Policy{}, err
 		}
-		set := p.Next(cur.policy, changedBy)
+		if c.Match != nil && !c.Match(cur.policy.Version) {
+			return domain.Policy{}, &domain.VersionConflictError{Current: cur.policy.Version}
+		}
+		p, err := c.Make(cur.policy)
+		if err != nil {
+			return domain.Policy{}, err
+		}
+		set := p.Next(cur.policy, c.ChangedBy)
+		if len(set.Changes) == 0 {
+			s.remember(t, cur)
+			return cur.policy, nil
+		}
 		ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeTenantPolicySet, set)
 		if err != nil {
 			return domain.Policy{}, err
@@ -52,7 +91,7 @@ func (s *Service) SetPolicy(ctx context.Context, t domain.Tenant, p domain.Polic
 		if err != nil {
 			return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, err)
 		}
-		s.remember(t, cachedPolicy{policy: set.Policy, version: stored[0].StreamVersion})
+		s.remember(t, cachedPolicy{policy: set.Policy, version: stored.Events[0].StreamVersion})
 		return set.Policy, nil
 	}
 	return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, ErrContention)

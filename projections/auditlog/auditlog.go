@@ -3,20 +3,19 @@
 // a hash chain that makes any later change to a stored entry detectable.
 //
 // Each entry's hash is SHA-256 over the previous entry's hash and the
-// entry's canonical encoding (the Entry fields in declaration order, as
-// encoding/json writes a struct, without content, prev_hash and hash).
-// Content is outside the hash so that it can be dropped after a recall
-// when the tenant's policy says so; content_sha256 is inside it, and
-// verification checks that any content still kept matches it.
+// entry's canonical encoding, which this package writes itself, byte by
+// byte (AppendCanonical; specified in docs/audit-encoding.md), so no
+// encoder change can break a stored chain. Content is outside the hash so
+// that it can be dropped after a recall when the tenant's policy says so;
+// content_sha256 is inside it, and verification checks that any content
+// still kept matches it.
 package auditlog
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
@@ -57,17 +56,6 @@ const (
 	ActionAudit  = "audit"
 )
 
-// ComputeHash is the chain hash of e after prev.
-func ComputeHash(prev string, e Entry) string {
-	e.Content, e.PrevHash, e.Hash = nil, "", ""
-	canon, _ := json.Marshal(e) // a struct of strings and numbers always encodes
-	h := sha256.New()
-	h.Write([]byte(prev))
-	h.Write([]byte{'\n'})
-	h.Write(canon)
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // Projection builds the audit log.
 type Projection struct{}
 
@@ -95,7 +83,19 @@ type msgInfo struct {
 // tenantPolicy is what the audit log keeps of the tenant's policy.
 type tenantPolicy struct {
 	KeepContent bool  `json:"k"`
-	RetentionS  int64 `json:"r"`
+	RetentionS  int64 `json:"r"` // audit_retention_s
+	// LifetimeS is the policy's MessageLifetime in seconds: the purge keeps
+	// at least that long, whatever audit_retention_s says.
+	LifetimeS int64 `json:"l"`
+}
+
+func policyState(p domain.Policy) tenantPolicy {
+	return tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS, LifetimeS: int64(p.MessageLifetime() / time.Second)}
+}
+
+// retention is how long the purge keeps the tenant's entries.
+func (p tenantPolicy) retention() time.Duration {
+	return time.Duration(max(p.RetentionS, p.LifetimeS)) * time.Second
 }
 
 func tkey(kind, tenant string, parts ...[]byte) []byte {
@@ -153,6 +153,9 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
 		e.ReasonText = p.ReasonText
 		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d read_by=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion, len(p.ReadBy))
+		if p.Forced {
+			e.Detail += " forced=true" // an admin recalled past the window
+		}
 		recalledMsg = string(p.MsgID)
 	case *domain.RecallRejected:
 		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
@@ -165,8 +168,19 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
-		if err := setState(tx, policyKey(t), tenantPolicy{KeepContent: p.AuditKeepsRecalledContent, RetentionS: p.AuditRetentionS}); err != nil {
+		if err := setState(tx, policyKey(t), policyState(p.Policy)); err != nil {
 			return err
+		}
+		if p.Changes != nil {
+			// what changed, field: old → new; an event recorded before
+			// changes existed keeps the summary it was audited with
+			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ":"
+			for i, c := range p.Changes {
+				if i > 0 {
+					e.Detail += ";"
+				}
+				e.Detail += " " + c.String()
+			}
 		}
 	case *domain.AuditQueried:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer

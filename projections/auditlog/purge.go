@@ -14,10 +14,16 @@ import (
 const purgeBatch = 10_000
 
 // Purge deletes the tenant's entries older than its audit retention at now
-// (default 180 days), oldest first, and moves the chain's anchor to the
+// (default 180 days; never less than the policy's message retention and
+// recall windows, see domain.Policy.AuditRetention), oldest first, and moves the chain's anchor to the
 // last one deleted, so Verify still checks everything kept. It returns how
 // many entries it deleted and the anchor's position: the events at or
 // before it may now be purged from the store (see Anchor).
+//
+// Purge may run while the live runner appends to the same chain: each
+// batch is one Update of the audit log's namespace, and the Store runs
+// the namespace's Updates one at a time (projections.Store), so a purge
+// never sees a head or an entry the runner is about to change.
 func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
 	total, lastPos := 0, uint64(0)
 	for {
@@ -33,11 +39,11 @@ func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, 
 func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
 	n, lastPos := 0, uint64(0)
 	err := store.Update(Name, func(tx projections.Tx) error {
-		pol := tenantPolicy{RetentionS: domain.DefaultAuditRetentionS}
+		pol := policyState(domain.DefaultPolicy())
 		if _, err := getState(tx, policyKey(tenant), &pol); err != nil {
 			return err
 		}
-		cutoff := now.Add(-time.Duration(pol.RetentionS) * time.Second)
+		cutoff := now.Add(-pol.retention())
 		var anchor link
 		if _, err := getState(tx, anchorKey(tenant), &anchor); err != nil {
 			return err

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 
+	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -44,11 +45,23 @@ func (p tenantPolicy) MarshalBinary() ([]byte, error) {
 	if p.KeepContent {
 		keep = 1
 	}
-	return binary.BigEndian.AppendUint64([]byte{keep}, uint64(p.RetentionS)), nil
+	b := binary.BigEndian.AppendUint64(append(make([]byte, 0, 17), keep), uint64(p.RetentionS))
+	return binary.BigEndian.AppendUint64(b, uint64(p.LifetimeS)), nil
 }
 
+// UnmarshalBinary reads a policy record: keep flag, audit_retention_s,
+// message lifetime. A record written before the lifetime was recorded (9
+// bytes) cannot say how long the tenant's messages live, so it reads as
+// the longest any policy allows: its purge keeps too much rather than a
+// message that may still be recalled, until the next policy change or a
+// rebuild writes the whole record.
 func (p *tenantPolicy) UnmarshalBinary(b []byte) error {
-	if len(b) != 9 {
+	switch len(b) {
+	case 9:
+		p.LifetimeS = domain.MaxMessageRetentionS
+	case 17:
+		p.LifetimeS = int64(binary.BigEndian.Uint64(b[9:]))
+	default:
 		return fmt.Errorf("audit policy: %d bytes", len(b))
 	}
 	p.KeepContent, p.RetentionS = b[0] == 1, int64(binary.BigEndian.Uint64(b[1:]))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	json "github.com/segmentio/encoding/json"
 
@@ -37,6 +38,9 @@ type record struct {
 	RecalledBy string      `json:"recalled_by,omitempty"`
 	RecalledAt domain.Time `json:"recalled_at"`
 	ReadBy     []string    `json:"read_by"`
+	// Log is the position of every update logged about the message, so
+	// its expiry can take them out of the change log too.
+	Log []uint64 `json:"log,omitempty"`
 }
 
 // Update is one change to a conversation, as pushed to live clients. ID is
@@ -49,6 +53,15 @@ type Update struct {
 	MsgID          string      `json:"msg_id"`
 	Actor          string      `json:"actor"`
 	At             domain.Time `json:"at"`
+}
+
+// logged is an update as the change log stores it: with its message's
+// send time, so the stream leaves out a message past retention without
+// reading the message's record. Updates logged before SentAt existed have
+// it zero.
+type logged struct {
+	Update
+	SentAt domain.Time `json:"sent_at"`
 }
 
 func key(kind byte, tenant, conv string, pos uint64) []byte {
@@ -80,14 +93,14 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	switch p := payload.(type) {
 	case *domain.MessageSent:
 		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
-			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}}
+			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}, Log: []uint64{e.Position}}
 		if err := projections.SetJSON(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
 			return err
 		}
 		if err := projections.SetJSON(tx, pointerKey(t, r.MsgID), pointer{Conv: p.ConversationID, Pos: e.Position}); err != nil {
 			return err
 		}
-		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt})
+		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt}, r.SentAt)
 	case *domain.MessageRead:
 		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
 			if slices.Contains(r.ReadBy, string(p.Reader)) {
@@ -102,46 +115,54 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 			return "recalled", string(p.Actor), true
 		}, e)
 	case *domain.MessageExpired:
-		var ptr pointer
-		found, err := projections.GetJSON(tx, pointerKey(t, string(p.MsgID)), &ptr)
-		if err != nil || !found {
-			return err
-		}
-		if err := tx.Delete(key('c', t, ptr.Conv, ptr.Pos)); err != nil {
-			return err
-		}
-		if err := tx.Delete(pointerKey(t, string(p.MsgID))); err != nil {
-			return err
-		}
-		return logUpdate(tx, t, Update{ID: e.Position, Kind: "expired", ConversationID: ptr.Conv, MsgID: string(p.MsgID), Actor: "system", At: e.OccurredAt})
+		return expire(tx, t, string(p.MsgID), e)
 	}
 	return nil
 }
 
-// change rewrites a message's record with fn and logs the update it names.
-func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor string, changed bool), e domain.Event) error {
-	var ptr pointer
-	found, err := projections.GetJSON(tx, pointerKey(tenant, msg), &ptr)
+// expire takes a message out of the view: its record, its pointer and
+// every update logged about it, so that nothing of it is served again;
+// what stays is the "expired" update that tells live clients to drop it.
+func expire(tx projections.Tx, tenant, msg string, e domain.Event) error {
+	ptr, r, found, err := find(tx, tenant, msg)
 	if err != nil || !found {
 		return err
 	}
-	k := key('c', tenant, ptr.Conv, ptr.Pos)
-	var r record
-	if found, err = projections.GetJSON(tx, k, &r); err != nil || !found {
+	// a record written before Log existed still has its "sent" update at
+	// the send's position
+	for _, pos := range append(r.Log, ptr.Pos) {
+		if err := tx.Delete(key('u', tenant, ptr.Conv, pos)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Delete(key('c', tenant, ptr.Conv, ptr.Pos)); err != nil {
+		return err
+	}
+	if err := tx.Delete(pointerKey(tenant, msg)); err != nil {
+		return err
+	}
+	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: "expired", ConversationID: ptr.Conv, MsgID: msg, Actor: "system", At: e.OccurredAt}, r.SentAt)
+}
+
+// change rewrites a message's record with fn and logs the update it names.
+func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor string, changed bool), e domain.Event) error {
+	ptr, r, found, err := find(tx, tenant, msg)
+	if err != nil || !found {
 		return err
 	}
 	kind, actor, changed := fn(&r)
 	if !changed {
 		return nil
 	}
-	if err := projections.SetJSON(tx, k, r); err != nil {
+	r.Log = append(r.Log, e.Position)
+	if err := projections.SetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), r); err != nil {
 		return err
 	}
-	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt})
+	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt}, r.SentAt)
 }
 
-func logUpdate(tx projections.Tx, tenant string, u Update) error {
-	return projections.SetJSON(tx, key('u', tenant, u.ConversationID, u.ID), u)
+func logUpdate(tx projections.Tx, tenant string, u Update, sentAt domain.Time) error {
+	return projections.SetJSON(tx, key('u', tenant, u.ConversationID, u.ID), logged{Update: u, SentAt: sentAt})
 }
 
 // Message is one message as a viewer sees it.
@@ -193,7 +214,12 @@ func Notice(locale, actor, viewer string) string {
 // after cursor, oldest first, and the viewer's unread count (visible
 // messages from others that the viewer has not read; a recall of an unread
 // message lowers it).
-func Query(store projections.Store, tenant, conv, viewer, locale, cursor string, limit int) (View, error) {
+//
+// Messages sent before retainedSince (domain.Policy.RetainedSince: past
+// the tenant's message retention) are left out even while their
+// MessageExpired is not recorded yet — the expiry scheduler may be behind
+// or stopped — so the view never serves a message past its retention.
+func Query(store projections.Store, tenant, conv, viewer, locale, cursor string, limit int, retainedSince time.Time) (View, error) {
 	v := View{ConversationID: conv, Messages: []Message{}}
 	after := uint64(0)
 	if cursor != "" {
@@ -210,6 +236,9 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 			var r record
 			if decodeErr = json.Unmarshal(b, &r); decodeErr != nil {
 				return false
+			}
+			if r.SentAt.Time().Before(retainedSince) {
+				return true
 			}
 			if !r.Recalled && r.From != viewer && !slices.Contains(r.ReadBy, viewer) {
 				v.Unread++
@@ -244,16 +273,25 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 }
 
 // Updates calls fn for each update of the conversation after id, in order.
-func Updates(store projections.Store, tenant, conv string, after uint64, fn func(Update) error) error {
+// As Query does, it leaves out updates about a message sent before
+// retainedSince, or no longer in the view; an "expired" update is always
+// told, so that a live client drops the message.
+func Updates(store projections.Store, tenant, conv string, after uint64, retainedSince time.Time, fn func(Update) error) error {
 	prefix := convPrefix('u', tenant, conv)
 	var cbErr error
 	err := store.View(Name, func(tx projections.Tx) error {
 		return tx.Scan(binary.BigEndian.AppendUint64(append([]byte{}, prefix...), after+1), projections.PrefixEnd(prefix), false, func(_, b []byte) bool {
-			var u Update
-			if cbErr = json.Unmarshal(b, &u); cbErr != nil {
+			var l logged
+			if cbErr = json.Unmarshal(b, &l); cbErr != nil {
 				return false
 			}
-			cbErr = fn(u)
+			var shown bool
+			if shown, cbErr = retained(tx, tenant, l, retainedSince); cbErr != nil {
+				return false
+			}
+			if shown {
+				cbErr = fn(l.Update)
+			}
 			return cbErr == nil
 		})
 	})
@@ -261,4 +299,34 @@ func Updates(store projections.Store, tenant, conv string, after uint64, fn func
 		return err
 	}
 	return cbErr
+}
+
+// retained reports whether an update may be told: it is an expiry, or its
+// message was sent at or after retainedSince and is still in the view.
+func retained(tx projections.Tx, tenant string, l logged, retainedSince time.Time) (bool, error) {
+	if l.Kind == "expired" {
+		return true, nil
+	}
+	if !l.SentAt.IsZero() {
+		// the view forgets an expired message's updates, so the send time
+		// is all that needs checking
+		return !l.SentAt.Time().Before(retainedSince), nil
+	}
+	// logged before updates carried the send time: ask the record
+	_, r, found, err := find(tx, tenant, l.MsgID)
+	if err != nil || !found {
+		return false, err
+	}
+	return !r.SentAt.Time().Before(retainedSince), nil
+}
+
+// find reads where a message's record lives and the record; found is
+// false when the view does not hold the message (the two are written and
+// deleted together).
+func find(tx projections.Tx, tenant, msg string) (ptr pointer, r record, found bool, err error) {
+	if found, err = projections.GetJSON(tx, pointerKey(tenant, msg), &ptr); err != nil || !found {
+		return ptr, r, false, err
+	}
+	found, err = projections.GetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), &r)
+	return ptr, r, found, err
 }

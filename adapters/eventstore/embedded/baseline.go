@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/recallledger/recall/adapters/pebblelog"
 )
@@ -16,7 +17,14 @@ import (
 // pebble in dir, with none of the ledger's logic (no versions, no indexes,
 // no JSON). Benchmarks report the store's overhead against it.
 func RawBaseline(dir string, concurrency, n int) (eventsPerSec float64, err error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "baseline"}})
+	return RawBaselineOn(nil, dir, concurrency, n)
+}
+
+// RawBaselineOn is RawBaseline on the file system fs (nil: the real disk).
+// On an in-memory one a sync costs nothing: that checks a benchmark's
+// plumbing and measures nothing.
+func RawBaselineOn(fs vfs.FS, dir string, concurrency, n int) (eventsPerSec float64, err error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "baseline"}, FS: fs})
 	if err != nil {
 		return 0, fmt.Errorf("baseline: %w", err)
 	}

@@ -89,6 +89,7 @@ type appendReq struct {
 
 type appendResult struct {
 	events []domain.Event
+	dup    bool // an idempotent retry: events are the stored originals
 	err    error
 }
 
@@ -175,15 +176,19 @@ func (s *Store) Close() error {
 func (s *Store) Head() uint64 { return s.head.Load() }
 
 // Append implements domain.EventStore.
-func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.Event) ([]domain.Event, error) {
+func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.Event) (domain.Appended, error) {
 	req, err := s.prepare(stream, expected, events)
 	if err != nil {
-		return nil, err
+		return domain.Appended{}, err
 	}
 	if err := s.submit(ctx, req); err != nil {
-		return nil, err
+		return domain.Appended{}, err
 	}
-	return s.await(ctx, req)
+	res := s.await(ctx, req)
+	if res.err != nil {
+		return domain.Appended{}, res.err
+	}
+	return domain.Appended{Events: res.events, AlreadyStored: res.dup}, nil
 }
 
 // Write is one stream's part of AppendInOrder.
@@ -217,11 +222,11 @@ func (s *Store) AppendInOrder(ctx context.Context, writes []Write) ([][]domain.E
 	}
 	out := make([][]domain.Event, submitted)
 	for i, r := range reqs[:submitted] {
-		evs, werr := s.await(ctx, r)
-		if werr != nil && err == nil {
-			err = fmt.Errorf("write %d of %d: %w", i+1, len(reqs), werr)
+		res := s.await(ctx, r)
+		if res.err != nil && err == nil {
+			err = fmt.Errorf("write %d of %d: %w", i+1, len(reqs), res.err)
 		}
-		out[i] = evs
+		out[i] = res.events
 	}
 	return out, err
 }
@@ -271,20 +276,20 @@ func (s *Store) submit(ctx context.Context, req *appendReq) error {
 // await waits for a submitted append's outcome. Once taken, an append
 // completes whatever the caller does; the caller may stop waiting, and
 // then does not know the outcome, as with any remote store.
-func (s *Store) await(ctx context.Context, req *appendReq) ([]domain.Event, error) {
+func (s *Store) await(ctx context.Context, req *appendReq) appendResult {
 	select {
 	case res := <-req.reply:
-		return res.events, res.err
+		return res
 	case <-s.done:
 		// the committer stopped; it may have answered just before
 		select {
 		case res := <-req.reply:
-			return res.events, res.err
+			return res
 		default:
-			return nil, ErrClosed
+			return appendResult{err: ErrClosed}
 		}
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return appendResult{err: ctx.Err()}
 	}
 }
 
@@ -412,7 +417,7 @@ func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 			continue
 		}
 		if dup {
-			g.results[gi] = appendResult{events: stored}
+			g.results[gi] = appendResult{events: stored, dup: true}
 			continue
 		}
 		cur, ok := pendingVersions[r.stream]

@@ -62,15 +62,15 @@ func TestReopenKeepsEverythingAndContinues(t *testing.T) {
 	}
 	// the idempotency index survives too
 	again, err := s.Append(ctx, "x-a/a.1", domain.NoStream, originals)
-	if err != nil || again[1].Position != 2 {
+	if err != nil || !again.AlreadyStored || again.Events[1].Position != 2 {
 		t.Fatalf("retry after reopen: %v %+v", err, again)
 	}
 	next, err := s.Append(ctx, "x-a/a.1", 1, []domain.Event{eventstoretest.Event(t, "a/a", 3)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if next[0].Position != 3 || next[0].StreamVersion != 2 {
-		t.Fatalf("after reopen: position %d version %d, want 3 and 2", next[0].Position, next[0].StreamVersion)
+	if next.Events[0].Position != 3 || next.Events[0].StreamVersion != 2 {
+		t.Fatalf("after reopen: position %d version %d, want 3 and 2", next.Events[0].Position, next.Events[0].StreamVersion)
 	}
 }
 
@@ -219,7 +219,7 @@ func TestTornTailIsRecovered(t *testing.T) {
 	if err != nil || len(evs) != 50 {
 		t.Fatalf("read back %d events: %v", len(evs), err)
 	}
-	if out, err := s.Append(ctx, "x-a/a.next", domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", 99)}); err != nil || out[0].Position != 51 {
+	if out, err := s.Append(ctx, "x-a/a.next", domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", 99)}); err != nil || out.Events[0].Position != 51 {
 		t.Fatalf("append after recovery: %v %+v", err, out)
 	}
 }
@@ -336,7 +336,7 @@ func TestRacingAppendsOfOneEventID(t *testing.T) {
 				default:
 					ok.Add(1)
 					mu.Lock()
-					positions[out[0].Position] = true
+					positions[out.Events[0].Position] = true
 					mu.Unlock()
 				}
 			}()

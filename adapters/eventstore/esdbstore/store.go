@@ -27,6 +27,7 @@
 package esdbstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -206,24 +207,36 @@ func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (in
 }
 
 // Append implements domain.EventStore.
-func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.Event) ([]domain.Event, error) {
+//
+// An idempotent retry is reported as one when the index already holds the
+// events, and when EventStoreDB refuses the expected version of events it
+// already has. EventStoreDB may also accept a retry without a word (its
+// own idempotence by event id): then the events the index returns are the
+// earlier attempt's, and a stored event whose record differs from the one
+// given (another attempt's time or payload) is how that shows. A retry
+// identical to the byte is indistinguishable from the first write, and
+// stores exactly what that write would have.
+func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.Event) (domain.Appended, error) {
 	if err := s.healthy(); err != nil {
-		return nil, err
+		return domain.Appended{}, err
 	}
 	if len(events) == 0 {
-		return nil, fmt.Errorf("append %s: no events", stream)
+		return domain.Appended{}, fmt.Errorf("append %s: no events", stream)
 	}
 	if stream == "" || len(stream) > 512 || strings.IndexByte(stream, 0) >= 0 {
-		return nil, fmt.Errorf("append: invalid stream name %q", stream)
+		return domain.Appended{}, fmt.Errorf("append: invalid stream name %q", stream)
 	}
 	stored, dup, err := s.existing(stream, events)
-	if err != nil || dup {
-		return stored, err
+	if err != nil {
+		return domain.Appended{}, err
+	}
+	if dup {
+		return domain.Appended{Events: stored, AlreadyStored: true}, nil
 	}
 	data := make([]esdb.EventData, len(events))
 	for i, e := range events {
 		if data[i], err = toEventData(e); err != nil {
-			return nil, fmt.Errorf("append %s: %w", stream, err)
+			return domain.Appended{}, fmt.Errorf("append %s: %w", stream, err)
 		}
 	}
 	res, err := s.client.AppendToStream(ctx, s.o.Namespace+stream, esdb.AppendToStreamOptions{ExpectedRevision: expectedRevision(expected)}, data...)
@@ -231,12 +244,29 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 		if isCode(err, esdb.ErrorCodeWrongExpectedVersion) {
 			return s.wrongVersion(ctx, stream, expected, events)
 		}
-		return nil, fmt.Errorf("append %s: %w", stream, serverError(err))
+		return domain.Appended{}, fmt.Errorf("append %s: %w", stream, serverError(err))
 	}
 	if first := int64(res.NextExpectedVersion) - int64(len(events)) + 1; first == 0 {
 		s.setMaxAge(ctx, stream, events[0].Tenant)
 	}
-	return s.awaitIndexed(ctx, stream, events)
+	stored, err = s.awaitIndexed(ctx, stream, events)
+	if err != nil {
+		return domain.Appended{}, err
+	}
+	return domain.Appended{Events: stored, AlreadyStored: !sameRecords(stored, events)}, nil
+}
+
+// sameRecords reports whether the stored events carry the records given
+// (as EventStoreDB holds them: without stream, version and position).
+func sameRecords(stored, given []domain.Event) bool {
+	for i := range given {
+		a, errA := toEventData(stored[i])
+		b, errB := toEventData(given[i])
+		if errA != nil || errB != nil || !bytes.Equal(a.Data, b.Data) {
+			return false
+		}
+	}
+	return true
 }
 
 // existing answers an append whose event ids are all in the index on this
@@ -272,10 +302,10 @@ func (s *Store) existing(stream string, events []domain.Event) ([]domain.Event, 
 // wrongVersion turns EventStoreDB's refusal into our WrongVersionError,
 // unless the events are already in the stream: an earlier attempt whose
 // answer was lost, or another node's identical retry.
-func (s *Store) wrongVersion(ctx context.Context, stream string, expected int64, events []domain.Event) ([]domain.Event, error) {
+func (s *Store) wrongVersion(ctx context.Context, stream string, expected int64, events []domain.Event) (domain.Appended, error) {
 	last, ids, err := s.serverStream(ctx, stream)
 	if err != nil {
-		return nil, err
+		return domain.Appended{}, err
 	}
 	all := true
 	for _, e := range events {
@@ -283,10 +313,14 @@ func (s *Store) wrongVersion(ctx context.Context, stream string, expected int64,
 			all = false
 		}
 	}
-	if all {
-		return s.awaitIndexed(ctx, stream, events)
+	if !all {
+		return domain.Appended{}, &domain.WrongVersionError{Stream: stream, Expected: expected, Actual: last}
 	}
-	return nil, &domain.WrongVersionError{Stream: stream, Expected: expected, Actual: last}
+	stored, err := s.awaitIndexed(ctx, stream, events)
+	if err != nil {
+		return domain.Appended{}, err
+	}
+	return domain.Appended{Events: stored, AlreadyStored: true}, nil
 }
 
 // serverStream reads the stream from EventStoreDB: its last revision

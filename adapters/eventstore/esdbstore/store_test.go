@@ -80,7 +80,7 @@ func resumes(t *testing.T, url string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		first = append(first, out...)
+		first = append(first, out.Events...)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -91,8 +91,8 @@ func resumes(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out[0].Position != 31 {
-		t.Fatalf("append after restart at position %d, want 31", out[0].Position)
+	if out.Events[0].Position != 31 {
+		t.Fatalf("append after restart at position %d, want 31", out.Events[0].Position)
 	}
 	// a second node indexing the same log from scratch numbers it the same
 	other := open(t, url, ns, t.TempDir())
@@ -128,8 +128,8 @@ func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
 		if err != nil {
 			t.Fatalf("append %d: %v", i, err)
 		}
-		if out[0].Position != uint64(i+1) {
-			t.Fatalf("append %d at position %d", i, out[0].Position)
+		if out.Events[0].Position != uint64(i+1) {
+			t.Fatalf("append %d at position %d", i, out.Events[0].Position)
 		}
 	}
 	if err := s.healthy(); err != nil {
@@ -154,7 +154,7 @@ func TestIndexSkipsAnIDReusedOnAnotherStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err := s.Append(ctx, "x-a/a.3", domain.NoStream, []domain.Event{eventstoretest.Event(t, "a/a", 3)})
-	if err != nil || out[0].Position != 2 {
+	if err != nil || out.Events[0].Position != 2 {
 		t.Fatalf("append after the reused id: %v %+v", err, out)
 	}
 	if err := s.healthy(); err != nil {

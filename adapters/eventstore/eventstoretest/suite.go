@@ -34,6 +34,7 @@ func Run(t *testing.T, open Open) {
 		{"several events append atomically and contiguously", atomicBatch},
 		{"positions are global, start at 1 and strictly increase", globalPositions},
 		{"a retry with the same event ids returns the stored events", idempotentRetry},
+		{"of racing twins exactly one append writes, the others are told they retried", racingTwins},
 		{"an event id reused elsewhere is refused", reusedEventID},
 		{"a missing stream reads as empty", missingStream},
 		{"events round-trip exactly", roundTrip},
@@ -75,16 +76,39 @@ func events(t testing.TB, tenant string, n int) []domain.Event {
 	return out
 }
 
+// mustAppend appends events that are new: the store must say it wrote them.
 func mustAppend(t *testing.T, s domain.EventStore, stream string, expected int64, evs ...domain.Event) []domain.Event {
+	t.Helper()
+	return appendChecked(t, s, stream, expected, false, evs)
+}
+
+// mustRetry appends events whose ids are stored: the store must say so
+// and return what it holds.
+func mustRetry(t *testing.T, s domain.EventStore, stream string, expected int64, evs ...domain.Event) []domain.Event {
+	t.Helper()
+	return appendChecked(t, s, stream, expected, true, evs)
+}
+
+func appendChecked(t *testing.T, s domain.EventStore, stream string, expected int64, retry bool, evs []domain.Event) []domain.Event {
 	t.Helper()
 	out, err := s.Append(context.Background(), stream, expected, evs)
 	if err != nil {
 		t.Fatalf("append %s at %d: %v", stream, expected, err)
 	}
-	if len(out) != len(evs) {
-		t.Fatalf("append returned %d events, want %d", len(out), len(evs))
+	if len(out.Events) != len(evs) {
+		t.Fatalf("append returned %d events, want %d", len(out.Events), len(evs))
 	}
-	return out
+	if out.AlreadyStored != retry {
+		t.Fatalf("append to %s reported AlreadyStored %v, want %v", stream, out.AlreadyStored, retry)
+	}
+	return out.Events
+}
+
+// twin is e again, decided later: same id, another time (a client's retry
+// reaches the server after the original).
+func twin(e domain.Event, later time.Duration) domain.Event {
+	e.OccurredAt = domain.NewTime(e.OccurredAt.Time().Add(later))
+	return e
 }
 
 func mustRead(t *testing.T, s domain.EventStore, stream string) []domain.Event {
@@ -188,14 +212,58 @@ func idempotentRetry(t *testing.T, s domain.EventStore) {
 	first := mustAppend(t, s, "x-a/a.1", domain.NoStream, evs...)
 	mustAppend(t, s, "x-a/a.1", 1, Event(t, "a/a", 9))
 	// the retry carries the stale expected version of the first try
-	again := mustAppend(t, s, "x-a/a.1", domain.NoStream, evs...)
+	again := mustRetry(t, s, "x-a/a.1", domain.NoStream, evs...)
 	for i := range first {
 		if again[i].Position != first[i].Position || again[i].ID != first[i].ID {
 			t.Fatalf("retry returned %+v, want %+v", again[i], first[i])
 		}
 	}
+	// a retry decided later gets the original back, time included
+	later := mustRetry(t, s, "x-a/a.1", domain.NoStream, twin(evs[0], time.Second), twin(evs[1], time.Second))
+	for i := range first {
+		if later[i].Position != first[i].Position || later[i].OccurredAt != first[i].OccurredAt {
+			t.Fatalf("later retry returned %+v, want the original %+v", later[i], first[i])
+		}
+	}
 	if got := mustRead(t, s, "x-a/a.1"); len(got) != 3 {
 		t.Fatalf("stream has %d events after a retry, want 3", len(got))
+	}
+}
+
+func racingTwins(t *testing.T, s domain.EventStore) {
+	const n = 8
+	e := Event(t, "a/a", 1)
+	outs := make([]domain.Appended, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			outs[i], errs[i] = s.Append(context.Background(), "x-a/a.twins", domain.NoStream, []domain.Event{twin(e, time.Duration(i)*time.Millisecond)})
+		}()
+	}
+	close(start)
+	wg.Wait()
+	wrote := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("twin %d: %v", i, errs[i])
+		}
+		if !outs[i].AlreadyStored {
+			wrote++
+		}
+		if outs[i].Events[0].Position != outs[0].Events[0].Position {
+			t.Fatalf("twin %d stored at %d, twin 0 at %d", i, outs[i].Events[0].Position, outs[0].Events[0].Position)
+		}
+	}
+	if wrote != 1 {
+		t.Fatalf("%d of %d racing twins reported writing, want exactly 1", wrote, n)
+	}
+	if got := mustRead(t, s, "x-a/a.twins"); len(got) != 1 {
+		t.Fatalf("stream has %d events, want 1", len(got))
 	}
 }
 
@@ -409,7 +477,7 @@ func concurrentAppends(t *testing.T, s domain.EventStore) {
 						return
 					}
 					mu.Lock()
-					acked[e.ID] = out[0].Position
+					acked[e.ID] = out.Events[0].Position
 					mu.Unlock()
 					break
 				}

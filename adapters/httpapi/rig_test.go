@@ -1,0 +1,213 @@
+package httpapi
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/clocktest"
+	"github.com/recallledger/recall/domain/ledger"
+	"github.com/recallledger/recall/projections"
+	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/conversation"
+)
+
+// rig is the API over a real embedded store and real read models, on a
+// loopback port, with a clock the test advances. The read models are fed
+// only when the test calls feed, so what they hold is never a race.
+type rig struct {
+	t       *testing.T
+	clock   *clocktest.Clock
+	store   *embedded.Store
+	rm      *readmodel.Store
+	l       *ledger.Service
+	runners []*projections.Runner
+	tenant  domain.Tenant
+	tokens  map[tenants.Role]string
+	base    string
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	dir := t.TempDir()
+	clock := clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rm.Close() })
+	runners, err := all.Runners(rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := tenants.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, _ := domain.ParseTenant("acme/chat")
+	toks, err := reg.Create(tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conv *projections.Runner
+	for _, r := range runners {
+		if r.Name() == conversation.Name {
+			conv = r
+		}
+	}
+	l := ledger.New(store, clock)
+	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, &ReadSide{Store: rm, Conversations: conv})
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL}
+}
+
+// feed applies every stored event the read models have not applied yet.
+func (r *rig) feed() {
+	r.t.Helper()
+	for _, run := range r.runners {
+		evs, err := r.store.ReadAll(context.Background(), run.Position()+1, "", 1_000_000)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for _, e := range evs {
+			if err := run.Handle(e); err != nil {
+				r.t.Fatal(err)
+			}
+		}
+	}
+}
+
+func (r *rig) send(from, to, chat, content string) domain.MsgID {
+	r.t.Helper()
+	cmd, err := domain.NewSendCommand(from, to, chat, "txt", content, "ios", "")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	res, err := r.l.Send(context.Background(), r.tenant, cmd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return res.MsgID
+}
+
+func (r *rig) setPolicy(spec domain.PolicySpec) {
+	r.t.Helper()
+	p, err := domain.NewPolicy(spec)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if _, err := r.l.SetPolicy(context.Background(), r.tenant, p, "test"); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// get calls path (after /v1/acme/chat) as role and returns status and body.
+func (r *rig) get(role tenants.Role, path string) (int, []byte) {
+	r.t.Helper()
+	req, err := http.NewRequest("GET", r.base+"/v1/acme/chat"+path, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.tokens[role])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// view is GET …/conversations/{conv}/messages as viewer; it fails the test
+// unless the answer is 200.
+func (r *rig) view(conv, viewer string) conversation.View {
+	r.t.Helper()
+	status, body := r.get(tenants.RoleService, "/conversations/"+conv+"/messages?viewer="+viewer)
+	if status != http.StatusOK {
+		r.t.Fatalf("view %s: %d %s", conv, status, body)
+	}
+	var v conversation.View
+	if err := json.Unmarshal(body, &v); err != nil {
+		r.t.Fatal(err)
+	}
+	return v
+}
+
+// streamed opens …/conversations/{conv}/stream as viewer and returns the
+// kind and message id of each update it replays, up to and including the
+// first update of message until. The stream writes every stored update at
+// once; the deadline only ends a test whose stream never sends until.
+func (r *rig) streamed(conv, viewer string, until domain.MsgID) []string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", r.base+"/v1/acme/chat/conversations/"+conv+"/stream?viewer="+viewer, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+r.tokens[tenants.RoleService])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		r.t.Fatalf("stream %s: %d %s", conv, resp.StatusCode, b)
+	}
+	var got []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var u conversation.Update
+		if err := json.Unmarshal([]byte(data), &u); err != nil {
+			r.t.Fatal(err)
+		}
+		got = append(got, u.Kind+" "+u.MsgID)
+		if u.MsgID == string(until) {
+			return got
+		}
+	}
+	r.t.Fatalf("stream %s ended before an update of %s: %v (%v)", conv, until, got, sc.Err())
+	return nil
+}
+
+// lines splits an NDJSON body into events.
+func lines(t *testing.T, body []byte) []domain.Event {
+	t.Helper()
+	var out []domain.Event
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for dec.More() {
+		var e domain.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("%v in %s", err, body)
+		}
+		out = append(out, e)
+	}
+	return out
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// commandDoc documents one recallctl command. `recallctl --help`, a
+// group's help (`recallctl audit --help`) and each command's --help are
+// printed from this table, and run dispatches every name in it (a test
+// asks each for its help).
+type commandDoc struct {
+	name     string // "tenant create"
+	synopsis string // the usage line after "recallctl"
+	summary  string // one line for the command list
+	detail   string // a paragraph for the command's own --help
+}
+
+var commands = []commandDoc{
+	{name: "tenant create", synopsis: "[--data DIR] tenant create ORG/APP",
+		summary: "register a tenant and print its service, admin and auditor tokens, once, as JSON",
+		detail: "Only the tokens' SHA-256 is kept (DIR/tenants.json): save them now. Works while recalld runs on DIR:\n" +
+			"the token registry is a file recalld and recallctl share, and recalld serves the new tenant at once."},
+	{name: "tenant rotate", synopsis: "[--data DIR] tenant rotate ORG/APP ROLE",
+		summary: "replace one role's token (service, admin or auditor) and print the new one",
+		detail:  "The old token stops working at once, also in a recalld running on DIR."},
+	{name: "export events", synopsis: "[--data DIR | --server URL --token T] export events [--tenant ORG/APP] [--from-position N]",
+		summary: "the event log as JSON lines on stdout, from a position on (a backfill)",
+		detail: "With --data it reads DIR's event store, which a running recalld holds: stop it, or use --server\n" +
+			"(then --tenant is required and the token must be the tenant's auditor or admin token)."},
+	{name: "projections rebuild", synopsis: "[--data DIR] projections rebuild [NAME...]",
+		summary: "drop read models and rebuild them from position 0 (all, or conversations, audit_log, recall_reports)",
+		detail:  "Needs recalld stopped: the event store and the read models are opened directly."},
+	{name: "audit verify", synopsis: "[--data DIR | --server URL --token T] audit verify --tenant ORG/APP",
+		summary: "recompute the tenant's audit hash chain and name the first broken entry",
+		detail:  "With --data it needs recalld stopped; with --server it asks the running one."},
+	{name: "audit query", synopsis: "--server URL --token T audit query --tenant ORG/APP [filters] [--format jsonl|json|csv]",
+		summary: "one page of the audit log, filtered",
+		detail:  "Goes through a running recalld so that the query is itself recorded in the audit log."},
+	{name: "audit export", synopsis: "--server URL --token T audit export --tenant ORG/APP [filters] [--format jsonl|json|csv]",
+		summary: "the whole filtered audit log, page after page",
+		detail:  "Goes through a running recalld so that the export is itself recorded in the audit log."},
+	{name: "report recalls", synopsis: "[--data DIR | --server URL --token T] report recalls --tenant ORG/APP [--group-by KEY]",
+		summary: "recall attempts, successes, refusals and timeouts, as a table (or --json)",
+		detail:  "With --data it needs recalld stopped; with --server it asks the running one."},
+}
+
+// doc returns the command's documentation; every command run dispatches
+// has one.
+func doc(name string) commandDoc {
+	for _, c := range commands {
+		if c.name == name {
+			return c
+		}
+	}
+	panic("recallctl: command " + name + " is not documented in commands")
+}
+
+// printUsage prints the commands of group (all when empty) and the global
+// flags.
+func printUsage(w io.Writer, group string) {
+	fmt.Fprintln(w, "usage: recallctl [--data DIR | --server URL --token T] COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	width := 0
+	for _, c := range commands {
+		width = max(width, len(c.name))
+	}
+	for _, c := range commands {
+		if group == "" || strings.HasPrefix(c.name, group+" ") {
+			fmt.Fprintf(w, "  %-*s  %s\n", width, c.name, c.summary)
+		}
+	}
+	fmt.Fprint(w, `
+global flags, before the command:
+  --data DIR      data directory (default $RECALL_DATA, else ./data)
+  --server URL    ask this running recalld over HTTP instead (default $RECALL_SERVER)
+  --token T       bearer token for --server (default $RECALL_TOKEN)
+
+'recallctl COMMAND --help' shows a command's usage and flags.
+
+With --data, recallctl works on the data directory itself. 'tenant create' and
+'tenant rotate' work while recalld runs on it (they change only the token
+registry, a file both share). The other commands open the event store and the
+read models, which a running recalld holds: stop it first, or use --server.
+`)
+}
+
+// newFlagSet is the flag set of command name, its --help printed from the
+// command's documentation.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	c := doc(name)
+	fs := flag.NewFlagSet("recallctl "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "usage: recallctl %s\n\n%s.\n", c.synopsis, strings.ToUpper(c.summary[:1])+c.summary[1:])
+		if c.detail != "" {
+			fmt.Fprintf(w, "%s\n", c.detail)
+		}
+		n := 0
+		fs.VisitAll(func(*flag.Flag) { n++ })
+		if n > 0 {
+			fmt.Fprintln(w, "\nflags:")
+			fs.PrintDefaults()
+		}
+	}
+	return fs
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,171 @@
+package domain
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func sentEvent(t *testing.T, position uint64) Event {
+	t.Helper()
+	return goldenEvents(t)[TypeMessageSent].withPosition(position)
+}
+
+func (e Event) withPosition(p uint64) Event { e.Position = p; return e }
+
+func decodeSent(t *testing.T, e Event) MessageSent {
+	t.Helper()
+	payload, err := e.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return *payload.(*MessageSent)
+}
+
+// What each feed_content lets out of a MessageSent, exactly.
+func TestRedactForFeedWithholdsWhatTheModeSays(t *testing.T) {
+	orig := sentEvent(t, 101)
+	want := decodeSent(t, orig)
+	cases := []struct {
+		mode                    FeedContent
+		content, sha, redaction string
+	}{
+		{FeedPlaintext, want.Content, want.ContentSHA256, ""},
+		{FeedSHA256, "", want.ContentSHA256, "sha256"},
+		{FeedNone, "", "", "none"},
+	}
+	for _, c := range cases {
+		t.Run(string(c.mode), func(t *testing.T) {
+			got, err := RedactForFeed(orig, c.mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := decodeSent(t, got)
+			if s.Content != c.content || s.ContentSHA256 != c.sha || string(s.ContentRedacted) != c.redaction {
+				t.Fatalf("content %q sha %q redacted %q; want %q %q %q", s.Content, s.ContentSHA256, s.ContentRedacted, c.content, c.sha, c.redaction)
+			}
+			// everything else is as recorded
+			s.Content, s.ContentSHA256, s.ContentRedacted = want.Content, want.ContentSHA256, ""
+			if s != want {
+				t.Fatalf("other fields changed: %+v, want %+v", s, want)
+			}
+			g, o := got, orig
+			g.Data, o.Data = nil, nil
+			if g.ID != o.ID || g.Position != o.Position || g.Stream != o.Stream || g.OccurredAt != o.OccurredAt || g.Type != o.Type {
+				t.Fatalf("envelope changed: %+v", g)
+			}
+			if c.mode != FeedPlaintext && bytes.Contains(got.Data, []byte("bring")) {
+				t.Fatalf("content still in the data: %s", got.Data)
+			}
+		})
+	}
+	// only MessageSent carries content: every other event goes out as it is
+	for typ, e := range goldenEvents(t) {
+		if typ == TypeMessageSent {
+			continue
+		}
+		got, err := RedactForFeed(e, FeedNone)
+		if err != nil || !bytes.Equal(got.Data, e.Data) {
+			t.Errorf("%s changed under none: %s (%v)", typ, got.Data, err)
+		}
+	}
+	if _, err := RedactForFeed(Event{ID: "x", Type: TypeMessageSent, Data: []byte(`{"content":`)}, FeedNone); err == nil {
+		t.Error("a broken MessageSent was redacted without an error")
+	}
+}
+
+// The mode for an event is the stricter of the policy in force when it
+// was recorded and the current one.
+func TestFeedPolicyTakesTheStricterOfThenAndNow(t *testing.T) {
+	tn, _ := ParseTenant("acme/chat")
+	set := func(pos uint64, mode FeedContent) Event {
+		p := DefaultPolicy()
+		p.FeedContent = mode
+		e, err := NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d0099", tn, time.Unix(0, 0), TypeTenantPolicySet, p.Next(p, "admin"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Position = pos
+		return e
+	}
+	cases := []struct {
+		name    string
+		history []Event
+		want    map[uint64]FeedContent // position -> mode
+	}{
+		{"never set: plaintext", nil, map[uint64]FeedContent{1: FeedPlaintext}},
+		{"turned to none: all history withheld", []Event{set(10, FeedNone)},
+			map[uint64]FeedContent{5: FeedNone, 11: FeedNone}},
+		{"none, then back to plaintext: what was sent under none stays withheld",
+			[]Event{set(10, FeedNone), set(20, FeedPlaintext)},
+			map[uint64]FeedContent{5: FeedPlaintext, 15: FeedNone, 25: FeedPlaintext}},
+		{"sha256 then none then sha256", []Event{set(10, FeedSHA256), set(20, FeedNone), set(30, FeedSHA256)},
+			map[uint64]FeedContent{5: FeedSHA256, 15: FeedSHA256, 25: FeedNone, 35: FeedSHA256}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := NewFeedPolicy(c.history)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for pos, want := range c.want {
+				if got := f.At(pos); got != want {
+					t.Errorf("position %d: %s, want %s", pos, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyRecordedBeforeFeedContentDecodesAsPlaintext(t *testing.T) {
+	e := goldenEvents(t)[TypeTenantPolicySet]
+	e.Data = bytes.Replace(e.Data, []byte(`,"feed_content":"plaintext"`), nil, 1)
+	if bytes.Contains(e.Data, []byte("feed_content")) {
+		t.Fatalf("the field is still there: %s", e.Data)
+	}
+	payload, err := e.Decode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := payload.(*TenantPolicySet).FeedContent; got != FeedPlaintext {
+		t.Fatalf("feed_content %q, want plaintext", got)
+	}
+}
+
+// The redacted forms are part of the feed's contract: pinned here, and
+// held to the JSON Schema by TestGoldenEventsMatchTheSchema.
+func TestRedactedEventsMatchGoldenFiles(t *testing.T) {
+	for _, mode := range []FeedContent{FeedSHA256, FeedNone} {
+		t.Run(string(mode), func(t *testing.T) {
+			e, err := RedactForFeed(sentEvent(t, 101), mode)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := json.MarshalIndent(e, "", "  ")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, '\n')
+			path := filepath.Join("testdata", "feed", "MessageSent."+string(mode)+".golden.json")
+			if *update {
+				if err := os.WriteFile(path, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./domain -update to create it)", err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("redacted encoding changed:\n got %s\nwant %s", got, want)
+			}
+			if strings.Contains(string(got), "bring") {
+				t.Fatal("content in the redacted form")
+			}
+		})
+	}
+}

@@ -1,0 +1,76 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/recallledger/recall/domain"
+)
+
+// feedPolicy reads how the feed carries the tenant's events: its policy
+// history from the tenant stream (domain.FeedPolicy).
+func (s *Service) feedPolicy(ctx context.Context, t domain.Tenant) (domain.FeedPolicy, error) {
+	stream := domain.TenantStream(t)
+	evs, err := s.store.ReadStream(ctx, stream)
+	if err != nil {
+		return domain.FeedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	f, err := domain.NewFeedPolicy(evs)
+	if err != nil {
+		return domain.FeedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	return f, nil
+}
+
+// Redactor applies each tenant's feed_content to events on their way out
+// (GET …/events, `recallctl export events`, the bus), with
+// domain.RedactForFeed. It reads a tenant's policy history once and keeps
+// it; a TenantPolicySet passing through drops it, so a reader that follows
+// the log reads the history again with that change in it. The current
+// policy is also taken from the service's policy cache, which a change
+// made here updates at once: tightening the feed applies to the next event
+// out, even before a lagging reader reaches the change. Safe for
+// concurrent use.
+type Redactor struct {
+	s        *Service
+	mu       sync.Mutex
+	policies map[string]domain.FeedPolicy
+}
+
+// Redactor returns a new redactor over the service's store.
+func (s *Service) Redactor() *Redactor {
+	return &Redactor{s: s, policies: map[string]domain.FeedPolicy{}}
+}
+
+// Redact returns e as the feed carries it.
+func (r *Redactor) Redact(ctx context.Context, e domain.Event) (domain.Event, error) {
+	if e.Type == domain.TypeTenantPolicySet {
+		r.mu.Lock()
+		delete(r.policies, e.Tenant)
+		r.mu.Unlock()
+	}
+	if e.Type != domain.TypeMessageSent {
+		return e, nil
+	}
+	t, err := domain.ParseTenant(e.Tenant)
+	if err != nil {
+		return domain.Event{}, fmt.Errorf("redact %s: %w", e.ID, err)
+	}
+	r.mu.Lock()
+	f, ok := r.policies[e.Tenant]
+	r.mu.Unlock()
+	if !ok {
+		if f, err = r.s.feedPolicy(ctx, t); err != nil {
+			return domain.Event{}, err
+		}
+		r.mu.Lock()
+		r.policies[e.Tenant] = f
+		r.mu.Unlock()
+	}
+	current, err := r.s.Policy(ctx, t)
+	if err != nil {
+		return domain.Event{}, err
+	}
+	return domain.RedactForFeed(e, f.At(e.Position).Stricter(current.FeedContent))
+}
