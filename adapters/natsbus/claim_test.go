@@ -14,6 +14,7 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
@@ -115,17 +116,19 @@ func startWorker(t *testing.T, url, consumer string, o natsbus.WorkerOptions) *w
 	return w
 }
 
+// claims opens the workers' claims bucket.
+func claims(t *testing.T, url string) nats.KeyValue {
+	t.Helper()
+	kv, err := natsbustest.JetStream(t, url).KeyValue(natsbus.ClaimBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
 // consumerBound reports whether the durable consumer has a subscriber.
 func consumerBound(t *testing.T, url, consumer string) func() bool {
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := nc.JetStream()
-	if err != nil {
-		t.Fatal(err)
-	}
+	js := natsbustest.JetStream(t, url)
 	return func() bool {
 		ci, err := js.ConsumerInfo(natsbus.StreamName, consumer)
 		return err == nil && ci.PushBound
@@ -156,7 +159,7 @@ func refusedOrRunning(t *testing.T, w *worker, bound func() bool) error {
 // running one keeps complete read models; once it stops, a worker on that
 // name starts at once and carries on.
 func TestSecondWorkerOnAConsumerNameIsRefused(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	n := startNode(t, url)
 	bound := consumerBound(t, url, "shared")
 	first := startWorker(t, url, "shared", natsbus.WorkerOptions{})
@@ -187,16 +190,10 @@ func TestSecondWorkerOnAConsumerNameIsRefused(t *testing.T) {
 // A worker that died without releasing its name (its claim left behind)
 // blocks a successor only until the claim expires.
 func TestDeadWorkersClaimExpiresForItsSuccessor(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	n := startNode(t, url)
 	n.send(t, 3)
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
-	kv, err := js.CreateKeyValue(&nats.KeyValueConfig{Bucket: natsbus.ClaimBucket, TTL: 2 * time.Second, History: 1})
+	kv, err := natsbustest.JetStream(t, url).CreateKeyValue(&nats.KeyValueConfig{Bucket: natsbus.ClaimBucket, TTL: 2 * time.Second, History: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,22 +223,13 @@ func TestDeadWorkersClaimExpiresForItsSuccessor(t *testing.T) {
 // A worker whose claim another worker took (it expired while the first
 // could not renew it) stops instead of applying beside the new holder.
 func TestWorkerThatLostItsClaimStops(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	startNode(t, url)
 	w := startWorker(t, url, "taken", natsbus.WorkerOptions{ClaimTTL: 2 * time.Second})
 	if err := refusedOrRunning(t, w, consumerBound(t, url, "taken")); err != nil {
 		t.Fatalf("refused: %v", err)
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
-	kv, err := js.KeyValue(natsbus.ClaimBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := claims(t, url)
 	if _, err := kv.Put("taken", []byte(`{"id":"y","host":"other.example","pid":7,"started":"2026-12-01T10:00:00Z"}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +244,7 @@ func TestForwarderCloseIsIdempotent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	fwd, err := natsbus.NewForwarder(startNATS(t), ledger.New(store, domain.SystemClock{}).Redactor(), quiet)
+	fwd, err := natsbus.NewForwarder(natsbustest.StartServer(t), ledger.New(store, domain.SystemClock{}).Redactor(), quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +260,7 @@ func TestForwarderCloseIsIdempotent(t *testing.T) {
 // version before claims, an analytics reader on the same name) is in use
 // too: the worker is refused, and leaves no claim behind.
 func TestWorkerRefusesAConsumerBoundWithoutAClaim(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	startNode(t, url)
 	sub, err := natsbus.NewSubscriber(url, "legacy", quiet)
 	if err != nil {
@@ -288,16 +276,7 @@ func TestWorkerRefusesAConsumerBoundWithoutAClaim(t *testing.T) {
 	if !errors.Is(err, natsbus.ErrConsumerInUse) || !strings.Contains(err.Error(), "bound to a running subscriber") {
 		t.Fatalf("worker on a bound consumer: %v", err)
 	}
-	nc, err := nats.Connect(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
-	kv, err := js.KeyValue(natsbus.ClaimBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kv := claims(t, url)
 	if e, err := kv.Get("legacy"); !errors.Is(err, nats.ErrKeyNotFound) {
 		t.Fatalf("the refused worker left its claim: %v %v", e, err)
 	}

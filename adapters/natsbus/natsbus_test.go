@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
@@ -19,21 +18,6 @@ import (
 )
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// startNATS runs a real NATS server with JetStream inside the test process.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
@@ -66,7 +50,7 @@ func minPosition(runners []*projections.Runner) uint64 {
 }
 
 func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	dir := t.TempDir()
 	// the API node: appends, and forwards every event to JetStream
 	n := startNode(t, url)

@@ -8,37 +8,19 @@ import (
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/projections/conversation"
 )
-
-// startNATSServer runs a real NATS server with JetStream inside the test
-// process and returns its URL.
-func startNATSServer(t *testing.T) string {
-	t.Helper()
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
 
 // TestDistributedNodeAndWorker runs recalld with --bus nats against a real
 // NATS server started in the test process, and a separate `recalld
 // worker` that keeps read models from the bus alone: the worker's view of
 // a conversation matches what happened.
 func TestDistributedNodeAndWorker(t *testing.T) {
-	natsURL := startNATSServer(t)
+	natsURL := natsbustest.StartServer(t)
 
 	s := startServer(t, "--bus", "nats", "--nats-url", natsURL)
 	workerDir := t.TempDir()
@@ -66,12 +48,7 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 	})
 	// the worker acks an event only after applying it: wait until its
 	// durable consumer has everything acked
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
+	js := natsbustest.JetStream(t, natsURL)
 	eventually(t, func() string {
 		ci, err := js.ConsumerInfo(natsbus.StreamName, "recall-worker")
 		if err != nil {
@@ -125,7 +102,7 @@ func splitLines(s string) []string {
 // `recalld worker` on a consumer name another running worker holds exits
 // at start with an error that names the consumer and says what to do.
 func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
-	natsURL := startNATSServer(t)
+	natsURL := natsbustest.StartServer(t)
 	worker := func(ctx context.Context) error {
 		return run(ctx, []string{"worker", "--data", t.TempDir(), "--nats-url", natsURL, "--consumer", "views", "--log-level", "error"},
 			func(string) string { return "" }, io.Discard, io.Discard)
@@ -133,12 +110,7 @@ func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
 	go func() { first <- worker(ctx) }()
-	nc, err := nats.Connect(natsURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
+	js := natsbustest.JetStream(t, natsURL)
 	eventually(t, func() string {
 		if ci, err := js.ConsumerInfo(natsbus.StreamName, "views"); err != nil || !ci.PushBound {
 			return "the first worker is not running"
