@@ -58,6 +58,7 @@ func readiness(store domain.EventStore, runners []*projections.Runner, feed *fee
 // before the timeout, and it resumes from its checkpoint at the next start.
 func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed, log *slog.Logger) {
 	head := store.Head()
+	warned := map[string]bool{}
 	for {
 		behind := false
 		for _, r := range runners {
@@ -65,7 +66,10 @@ func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*proje
 				continue
 			}
 			if st, stalled := feed.Stalled(r.Name()); stalled {
-				log.Warn("shutting down with a stalled projection", slog.String("projection", r.Name()), slog.Any("stall", st))
+				if !warned[r.Name()] {
+					warned[r.Name()] = true
+					log.Warn("shutting down with a stalled projection", slog.String("projection", r.Name()), slog.Any("stall", st))
+				}
 				continue
 			}
 			behind = true
