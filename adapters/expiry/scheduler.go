@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
@@ -45,16 +46,35 @@ type Scheduler struct {
 	mu       sync.Mutex
 	position uint64 // last position applied to the index
 	wake     chan struct{}
+
+	closing   chan struct{} // closed by Close: a write waiting for disk space gives up
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Options tune OpenWith; the zero value is the real disk.
+type Options struct {
+	// FS is the file system (tests inject faults); nil is the real one.
+	FS vfs.FS
+	// SpaceAvailable reports whether the disk has room again after a
+	// write failed for lack of it; nil checks the directory's free space.
+	SpaceAvailable func() bool
 }
 
 // Open opens the scheduler's index in dir.
 func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (*Scheduler, error) {
+	return OpenWith(dir, l, clock, log, Options{})
+}
+
+// OpenWith opens the scheduler's index in dir with options.
+func OpenWith(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger, o Options) (*Scheduler, error) {
+	closing := make(chan struct{})
 	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Store: "expiry index"},
-		FS: pebblefs.Waiting(nil, dir, "expiry index", nil, nil, nil)})
+		FS: pebblefs.Waiting(o.FS, dir, "expiry index", o.SpaceAvailable, nil, closing)})
 	if err != nil {
 		return nil, fmt.Errorf("open expiry index %s: %w", dir, err)
 	}
-	s := &Scheduler{db: db, ledger: l, clock: clock, log: log, wake: make(chan struct{}, 1)}
+	s := &Scheduler{db: db, ledger: l, clock: clock, log: log, wake: make(chan struct{}, 1), closing: closing}
 	v, closer, err := db.Get(keyCheckpoint)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
@@ -68,8 +88,17 @@ func Open(dir string, l *ledger.Service, clock domain.Clock, log *slog.Logger) (
 	return s, nil
 }
 
-// Close releases the index.
-func (s *Scheduler) Close() error { return s.db.Close() }
+// Close releases the index; stop Run first. A write waiting for disk space
+// stops waiting and fails, so Close does not hang on a full disk (the
+// index is a cache of the log: what it loses is applied again). Close may
+// be called again and returns what the first call returned.
+func (s *Scheduler) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
 
 // Position is the last event position the index has applied.
 func (s *Scheduler) Position() uint64 {
@@ -170,8 +199,12 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 			return err
 		}
 		at := uint64(e.OccurredAt.UnixMilli())
-		_ = b.Set(dueKey(e.Tenant, at, sent.MsgID), nil, nil)
-		_ = b.Set(msgKey(e.Tenant, sent.MsgID), be64(at), nil)
+		if err := b.Set(dueKey(e.Tenant, at, sent.MsgID), nil, nil); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		if err := b.Set(msgKey(e.Tenant, sent.MsgID), be64(at), nil); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
 	case domain.TypeMessageExpired:
 		var exp domain.MessageExpired
 		if err := jsonDecode(e, &exp); err != nil {
@@ -179,11 +212,18 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 		}
 		mk := msgKey(e.Tenant, exp.MsgID)
 		v, closer, err := b.Get(mk)
-		if err == nil {
-			_ = b.Delete(dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID), nil)
-			closer.Close()
-			_ = b.Delete(mk, nil)
-		} else if !errors.Is(err, pebble.ErrNotFound) {
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		due := dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID)
+		closer.Close()
+		if err := b.Delete(due, nil); err != nil {
+			return fmt.Errorf("expiry index: %w", err)
+		}
+		if err := b.Delete(mk, nil); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
 	case domain.TypeTenantPolicySet:
@@ -194,7 +234,9 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 
 // commit writes b with the checkpoint at position.
 func (s *Scheduler) commit(b *pebble.Batch, position uint64) error {
-	_ = b.Set(keyCheckpoint, be64(position), nil)
+	if err := b.Set(keyCheckpoint, be64(position), nil); err != nil {
+		return fmt.Errorf("expiry index checkpoint: %w", err)
+	}
 	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("expiry index commit: %w", err)
 	}

@@ -40,7 +40,7 @@ func appendN(t testing.TB, s *embedded.Store, n int) {
 func TestSubscriberDeliversInOrderAndRedeliversOnNack(t *testing.T) {
 	store := openStore(t)
 	appendN(t, store, 3)
-	sub := NewSubscriber(store, func(string) uint64 { return 2 })
+	sub := NewSubscriber(store, func(string) uint64 { return 2 }, SubscriberConfig{RetryInitial: time.Millisecond})
 	defer sub.Close()
 	msgs, err := sub.Subscribe(context.Background(), "topic")
 	if err != nil {

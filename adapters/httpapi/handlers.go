@@ -197,10 +197,11 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	enc.SetEscapeHTML(false)
 	for _, e := range evs {
 		if err := enc.Encode(e); err != nil {
+			s.responseCut(r, err)
 			return
 		}
 	}
-	_ = bw.Flush()
+	s.responseCut(r, bw.Flush())
 }
 
 // uintParam parses an optional query number within [0, max].

@@ -161,8 +161,16 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 		}
 		last = v
 	}
+	select {
+	case <-s.streamsEnd:
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server is shutting down; reconnect with Last-Event-ID")
+		return
+	default:
+	}
 	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	if err := rc.SetWriteDeadline(time.Time{}); err != nil { // a stream outlives the server's write timeout
+		s.log.Warn("conversation stream: the write timeout cannot be lifted; the stream ends when it passes", "err", err)
+	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
@@ -199,6 +207,8 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-s.streamsEnd: // shutting down: the viewer sees the stream end
 			return
 		case <-wake:
 		case <-heartbeat.C:
@@ -295,7 +305,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
 		for _, e := range page.Entries {
-			_ = enc.Encode(e)
+			if err := enc.Encode(e); err != nil {
+				s.responseCut(r, err) // the client went away: stop writing
+				return
+			}
 		}
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
@@ -305,9 +318,12 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 			return
 		}
 		for _, e := range page.Entries {
-			_ = cw.Write(e)
+			if err := cw.Write(e); err != nil {
+				s.responseCut(r, err)
+				return
+			}
 		}
-		_ = cw.Flush()
+		s.responseCut(r, cw.Flush())
 	}
 }
 
@@ -368,7 +384,7 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 		for _, row := range rep.Rows {
 			fmt.Fprintf(bw, "%s,%d,%d,%d,%d\r\n", csvCell(row.Key), row.Attempts, row.Recalled, row.Refused, row.Timeouts)
 		}
-		_ = bw.Flush()
+		s.responseCut(r, bw.Flush()) // a bufio.Writer keeps the first write error
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
 	}

@@ -143,9 +143,10 @@ func bearer(r *http.Request) (string, bool) {
 	return strings.TrimSpace(h[len(prefix):]), true
 }
 
-func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ caller) {
+func (s *Server) openapi(w http.ResponseWriter, r *http.Request, _ caller) {
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(openAPI)
+	_, err := w.Write(openAPI)
+	s.responseCut(r, err)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ caller) {

@@ -59,6 +59,9 @@ type Server struct {
 	readModels *ReadSide
 	notify     *notifier
 
+	streamsEnd chan struct{} // closed by EndStreams
+	endOnce    sync.Once
+
 	limMu    sync.Mutex
 	limiters map[domain.Tenant]*rate.Limiter
 
@@ -73,7 +76,7 @@ type Server struct {
 func New(l *ledger.Service, reg *tenants.Registry, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness, read *ReadSide) *Server {
 	s := &Server{
 		ledger: l, tenants: reg, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready, readModels: read,
-		notify: newNotifier(), limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
+		notify: newNotifier(), streamsEnd: make(chan struct{}), limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
 	}
 	if read != nil && read.Conversations != nil {
 		read.Conversations.Watch(func(domain.Event) { s.notify.wake() })
@@ -81,6 +84,14 @@ func New(l *ledger.Service, reg *tenants.Registry, metrics *Metrics, log *slog.L
 	s.register()
 	return s
 }
+
+// EndStreams ends every live stream (server-sent events) at once and
+// refuses new ones. A graceful shutdown waits for requests to finish and a
+// stream never finishes on its own, so register it with
+// http.Server.RegisterOnShutdown: viewers then see their stream end (and
+// reconnect elsewhere with Last-Event-ID) instead of holding the shutdown
+// for its whole timeout. It may be called more than once.
+func (s *Server) EndStreams() { s.endOnce.Do(func() { close(s.streamsEnd) }) }
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -151,5 +162,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
+	// the status is sent: a body that fails to write means the client went
+	// away, and there is no one left to tell
 	_ = enc.Encode(v)
+}
+
+// responseCut notes a response body that could not be written in full
+// (err nil: it was): the client went away after the status was sent, so
+// nothing can be reported to it; it is logged at debug for whoever traces
+// a truncated download.
+func (s *Server) responseCut(r *http.Request, err error) {
+	if err != nil {
+		s.log.Debug("response cut short", slog.String("path", r.URL.Path), slog.Any("err", err))
+	}
 }

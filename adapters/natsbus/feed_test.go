@@ -10,6 +10,7 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
@@ -20,7 +21,7 @@ import (
 // as GET …/events does: a tenant at none publishes neither content nor
 // hash, one at sha256 only the hash, one left at plaintext the content.
 func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	dir := t.TempDir()
 	store, err := embedded.Open(filepath.Join(dir, "events"))
 	if err != nil {

@@ -9,34 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
-	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
-	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/all"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
-
-// startNATS runs a real NATS server with JetStream inside the test process.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server did not start")
-	}
-	t.Cleanup(ns.Shutdown)
-	return ns.ClientURL()
-}
 
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
@@ -69,36 +50,17 @@ func minPosition(runners []*projections.Runner) uint64 {
 }
 
 func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
-	url := startNATS(t)
+	url := natsbustest.StartServer(t)
 	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	nodeRM, err := readmodel.Open(filepath.Join(dir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nodeRM.Close()
-
 	// the API node: appends, and forwards every event to JetStream
-	fwd, err := natsbus.NewForwarder(url, ledger.New(store, domain.SystemClock{}).Redactor(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fwd.Close()
-	fwdRunner, err := projections.NewRunner(fwd, nodeRM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n := startNode(t, url)
+	store := n.store
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{fwdRunner}, quiet) }()
 
-	l := ledger.New(store, domain.SystemClock{})
-	activity := func(from, n int) {
-		for i := from; i < from+n; i++ {
+	l := n.l
+	activity := func(from, count int) {
+		for i := from; i < from+count; i++ {
 			tn, _ := domain.ParseTenant([]string{"acme/chat", "beta/app"}[i%2])
 			cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", fmt.Sprint("m", i), "ios", fmt.Sprint("c", i))
 			res, err := l.Send(ctx, tn, cmd)

@@ -72,11 +72,56 @@ func Decode(msg *message.Message) (domain.Event, uint64, error) {
 	return e, prev, nil
 }
 
-// RunWorker keeps read models from the bus until ctx ends: each event is
-// applied to every runner before it is acked. An event already applied is
-// acked and dropped; one that arrives before its predecessor was applied
-// is nacked and comes again, so nothing is skipped.
+// WorkerOptions tune RunWorkerWith; the zero value takes the defaults.
+type WorkerOptions struct {
+	// ClaimTTL is how long a worker's claim on its consumer name lasts
+	// without renewal, set when the claims bucket is first created
+	// (default DefaultClaimTTL); an existing bucket keeps its own.
+	ClaimTTL time.Duration
+}
+
+// RunWorker is RunWorkerWith with the default options.
 func RunWorker(ctx context.Context, url, consumer string, runners []*projections.Runner, log *slog.Logger) error {
+	return RunWorkerWith(ctx, url, consumer, runners, log, WorkerOptions{})
+}
+
+// RunWorkerWith keeps read models from the bus until ctx ends: each event
+// is applied to every runner before it is acked. An event already applied
+// is acked and dropped; one that arrives before its predecessor was
+// applied is nacked and comes again, so nothing is skipped.
+//
+// One worker runs a consumer name at a time: it claims the name first
+// (ErrConsumerInUse, saying who holds it, if a live worker does), renews
+// the claim while it runs and releases it when it stops; a worker that
+// dies releases it when the claim expires. A worker that cannot renew its
+// claim stops with ErrClaimLost before another could take it over.
+func RunWorkerWith(ctx context.Context, url, consumer string, runners []*projections.Runner, log *slog.Logger, o WorkerOptions) error {
+	if o.ClaimTTL <= 0 {
+		o.ClaimTTL = DefaultClaimTTL
+	}
+	cc, err := nats.Connect(url, nats.Name("recall worker claim "+consumer))
+	if err != nil {
+		return fmt.Errorf("worker: nats %s: %w", url, err)
+	}
+	defer cc.Close()
+	c, err := claimConsumer(cc, consumer, o.ClaimTTL, log)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	// the claim is released only once the subscription is closed, so a
+	// successor never finds the consumer still bound
+	keepCtx, stopKeeping := context.WithCancel(context.Background())
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	kept := make(chan struct{})
+	go func() {
+		defer close(kept)
+		if err := c.keep(keepCtx); err != nil {
+			stopRun(err)
+		}
+	}()
+	defer func() { stopKeeping(); <-kept }()
+
 	sub, err := NewSubscriber(url, consumer, log)
 	if err != nil {
 		return err
@@ -84,10 +129,13 @@ func RunWorker(ctx context.Context, url, consumer string, runners []*projections
 	wlog := watermill.NewSlogLoggerWithLevelMapping(log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
 	if err != nil {
-		return err
+		return errors.Join(err, sub.Close())
 	}
 	router.AddMiddleware(middleware.Recoverer)
 	router.AddConsumerHandler("projections", AllSubjects, sub, func(msg *message.Message) error {
+		if !c.held() {
+			return fmt.Errorf("consumer %q: %w", consumer, ErrClaimLost) // nacked: its successor applies it
+		}
 		e, prev, err := Decode(msg)
 		if err != nil {
 			return err
@@ -109,8 +157,13 @@ func RunWorker(ctx context.Context, url, consumer string, runners []*projections
 		}
 		return nil
 	})
-	err = router.Run(ctx)
-	_ = sub.Close()
+	err = router.Run(runCtx)
+	if cerr := sub.Close(); cerr != nil {
+		log.Warn("worker: closing the subscription", slog.Any("err", cerr))
+	}
+	if cause := context.Cause(runCtx); errors.Is(cause, ErrClaimLost) {
+		return fmt.Errorf("worker: %w", cause)
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("worker: %w", err)
 	}

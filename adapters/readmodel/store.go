@@ -18,6 +18,7 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
+	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
@@ -39,27 +40,44 @@ import (
 type Store struct {
 	db *pebble.DB
 
+	closing   chan struct{} // closed by Close: a write waiting for disk space gives up
+	closeOnce sync.Once
+	closeErr  error
+
 	mu    sync.Mutex
 	locks map[string]*sync.Mutex // namespace → its writers' lock
 }
 
 var _ projections.Store = (*Store)(nil)
 
+// Options tune OpenWith; the zero value is the real disk.
+type Options struct {
+	// FS is the file system (tests inject faults); nil is the real one.
+	FS vfs.FS
+	// SpaceAvailable reports whether the disk has room again after a
+	// write failed for lack of it; nil checks the directory's free space.
+	SpaceAvailable func() bool
+}
+
 // Open opens (or creates) the store in dir.
-func Open(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens (or creates) the store in dir with options.
+func OpenWith(dir string, o Options) (*Store, error) {
 	opts := &pebble.Options{Logger: pebblelog.Logger{Store: "read models"}, Cache: pebble.NewCache(32 << 20), MemTableSize: 8 << 20}
 	opts.Levels = make([]pebble.LevelOptions, 7)
 	for i := range opts.Levels {
 		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 		opts.Levels[i].FilterType = pebble.TableFilter
 	}
-	opts.FS = pebblefs.Waiting(nil, dir, "read models", nil, nil, nil)
+	closing := make(chan struct{})
+	opts.FS = pebblefs.Waiting(o.FS, dir, "read models", o.SpaceAvailable, nil, closing)
 	db, err := pebble.Open(dir, opts.EnsureDefaults())
 	opts.Cache.Unref()
 	if err != nil {
 		return nil, fmt.Errorf("open read models %s: %w", dir, err)
 	}
-	return &Store{db: db, locks: map[string]*sync.Mutex{}}, nil
+	return &Store{db: db, closing: closing, locks: map[string]*sync.Mutex{}}, nil
 }
 
 // lock takes ns's write lock and returns its release.
@@ -82,8 +100,17 @@ func (s *Store) Settled() bool {
 	return m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 && m.Compact.EstimatedDebt == 0
 }
 
-// Close flushes and closes the store.
-func (s *Store) Close() error { return s.db.Close() }
+// Close flushes and closes the store. A write waiting for disk space stops
+// waiting and fails, so Close does not hang on a full disk (what it loses
+// is re-applied from the log: the checkpoint commits with the updates).
+// Close may be called again and returns what the first call returned.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
+}
 
 func namespace(ns string) []byte { return append([]byte(ns), 0) }
 

@@ -57,22 +57,8 @@ func crashCycles(t *testing.T) int {
 // gap, that the audit chain verifies, and that the read models equal a
 // fresh rebuild.
 func TestCrashLoopLosesNothing(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "recalld")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("build recalld: %v", err)
-	}
-	dir := t.TempDir()
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant("crash/test")
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildRecalld(t)
+	dir, toks := dataWithTenant(t, "crash/test")
 	a := &acks{sends: map[string]string{}, recalls: map[string]bool{}, reads: map[string]bool{}}
 	cycles := crashCycles(t)
 	rng := rand.New(rand.NewPCG(1, 2))

@@ -4,13 +4,12 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	natsserver "github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
-
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/projections/conversation"
@@ -21,22 +20,14 @@ import (
 // worker` that keeps read models from the bus alone: the worker's view of
 // a conversation matches what happened.
 func TestDistributedNodeAndWorker(t *testing.T) {
-	ns, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats did not start")
-	}
-	defer ns.Shutdown()
+	natsURL := natsbustest.StartServer(t)
 
-	s := startServer(t, "--bus", "nats", "--nats-url", ns.ClientURL())
+	s := startServer(t, "--bus", "nats", "--nats-url", natsURL)
 	workerDir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"worker", "--data", workerDir, "--nats-url", ns.ClientURL(), "--log-level", "error"}, func(string) string { return "" }, io.Discard, io.Discard)
+		done <- run(ctx, []string{"worker", "--data", workerDir, "--nats-url", natsURL, "--log-level", "error"}, func(string) string { return "" }, io.Discard, io.Discard)
 	}()
 
 	hi := s.send("alice", "bob", "chat", "txt", "hi bob", "c1")
@@ -57,12 +48,7 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 	})
 	// the worker acks an event only after applying it: wait until its
 	// durable consumer has everything acked
-	nc, err := nats.Connect(ns.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := nc.JetStream()
+	js := natsbustest.JetStream(t, natsURL)
 	eventually(t, func() string {
 		ci, err := js.ConsumerInfo(natsbus.StreamName, "recall-worker")
 		if err != nil {
@@ -111,4 +97,38 @@ func splitLines(s string) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// `recalld worker` on a consumer name another running worker holds exits
+// at start with an error that names the consumer and says what to do.
+func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
+	natsURL := natsbustest.StartServer(t)
+	worker := func(ctx context.Context) error {
+		return run(ctx, []string{"worker", "--data", t.TempDir(), "--nats-url", natsURL, "--consumer", "views", "--log-level", "error"},
+			func(string) string { return "" }, io.Discard, io.Discard)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- worker(ctx) }()
+	js := natsbustest.JetStream(t, natsURL)
+	eventually(t, func() string {
+		if ci, err := js.ConsumerInfo(natsbus.StreamName, "views"); err != nil || !ci.PushBound {
+			return "the first worker is not running"
+		}
+		return ""
+	})
+	second := make(chan error, 1)
+	go func() { second <- worker(context.Background()) }()
+	select {
+	case err := <-second:
+		if err == nil || !strings.Contains(err.Error(), `consumer "views"`) || !strings.Contains(err.Error(), "give each worker its own --consumer name") {
+			t.Fatalf("second worker on one consumer name: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a second worker on one consumer name was not refused")
+	}
+	cancel()
+	if err := <-first; err != nil {
+		t.Fatalf("first worker: %v", err)
+	}
 }

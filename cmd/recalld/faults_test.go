@@ -5,15 +5,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/tenants"
-	"github.com/recallledger/recall/domain"
 )
 
 // A client that sends its headers slowly is cut off after the header
@@ -61,18 +58,8 @@ func TestOversizedHeadersAreRefused(t *testing.T) {
 // projections apply everything acknowledged, and a restart is ready at
 // once with nothing lost.
 func TestGracefulShutdownOnSIGTERM(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "recalld")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v %s", err, out)
-	}
-	dir := t.TempDir()
-	reg, _ := tenants.Open(dir)
-	tn, _ := domain.ParseTenant("a/a")
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := buildRecalld(t)
+	dir, toks := dataWithTenant(t, "a/a")
 	base, proc := startChild(t, bin, dir)
 	sent := 0
 	for i := range 200 {

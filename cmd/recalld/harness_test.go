@@ -120,19 +120,18 @@ func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...strin
 	return s
 }
 
-// logged returns what the server has logged so far.
-func (s *server) logged() string {
-	s.logs.mu.Lock()
-	defer s.logs.mu.Unlock()
-	return s.logs.buf.String()
+// String returns everything written so far.
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }
 
+// logged returns what the server has logged so far.
+func (s *server) logged() string { return s.logs.String() }
+
 // printed returns what the server has printed on stdout so far.
-func (s *server) printed() string {
-	s.stdout.mu.Lock()
-	defer s.stdout.mu.Unlock()
-	return s.stdout.buf.String()
-}
+func (s *server) printed() string { return s.stdout.String() }
 
 // shutdown stops the server now (the cleanup then does nothing).
 func (s *server) shutdown() {

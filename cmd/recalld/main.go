@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -88,7 +91,10 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&c.bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc, or nats to forward every event to JetStream (env RECALL_BUS)")
 	fs.StringVar(&c.natsURL, "nats-url", env("RECALL_NATS_URL", ""), "NATS server URL for --bus nats and for workers (env RECALL_NATS_URL)")
 	fs.StringVar(&c.demo, "demo", env("RECALL_DEMO", ""), "create this ORG/APP tenant on first start and print its tokens (env RECALL_DEMO)")
-	rate, _ := strconv.ParseFloat(env("RECALL_RATE_PER_TENANT", "0"), 64)
+	rate, err := parseRate("RECALL_RATE_PER_TENANT", env("RECALL_RATE_PER_TENANT", "0"))
+	if err != nil {
+		return c, err
+	}
 	fs.Float64Var(&c.rate, "rate-per-tenant", rate, "requests/s one tenant may make; 0 = default 20000 (env RECALL_RATE_PER_TENANT)")
 	fs.StringVar(&c.logLevel, "log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
@@ -101,6 +107,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if _, err := parseRate("--rate-per-tenant", strconv.FormatFloat(c.rate, 'g', -1, 64)); err != nil {
+		return c, err
+	}
 	switch {
 	case c.store != "embedded" && c.store != "esdb":
 		return c, fmt.Errorf("--store %s: want embedded or esdb", c.store)
@@ -112,6 +121,17 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return c, fmt.Errorf("--bus nats needs --nats-url")
 	}
 	return c, nil
+}
+
+// parseRate reads a per-tenant request rate: a finite number of requests
+// per second, 0 or more (0 takes the default). A value that is not one is
+// refused by name rather than taken as the default.
+func parseRate(name, v string) (float64, error) {
+	rate, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || rate < 0 || math.IsInf(rate, 0) || math.IsNaN(rate) {
+		return 0, fmt.Errorf("%s=%q: want requests per second, a number 0 or more (0 = the default 20000)", name, v)
+	}
+	return rate, nil
 }
 
 // option is what a caller of run chooses beyond flags and environment.
@@ -212,7 +232,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		runners = append(runners, fr)
 	}
-	registerProjectionMetrics(metrics, store, runners)
+	feed := feedbus.New(store, runners, log, feedbus.Options{})
+	registerProjectionMetrics(metrics, store, runners, feed)
 	var convRunner *projections.Runner
 	for _, r := range runners {
 		if r.Name() == conversation.Name {
@@ -220,7 +241,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners),
+	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners, feed),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
 	// The console's files at /console/, the API everywhere else.
 	root := http.NewServeMux()
@@ -228,22 +249,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	web.Register(root)
 	root.Handle("/", api)
 	srv := httpapi.HTTPServer(cfg.addr, root, log, cfg.headerT)
+	srv.RegisterOnShutdown(api.EndStreams) // live streams end with the shutdown, not at its timeout
 
 	if cfg.debugAddr != "" {
-		if err := serveDebug(cfg.debugAddr, log); err != nil {
+		stopDebug, err := serveDebug(cfg.debugAddr, log)
+		if err != nil {
 			return err
 		}
+		defer stopDebug()
 	}
 
 	bg, cancelBG := context.WithCancel(context.Background())
 	schedDone := make(chan error, 1)
 	go func() { schedDone <- sched.Run(bg) }()
 	projDone := make(chan error, 1)
-	go func() { projDone <- feedbus.Run(bg, store, runners, log) }()
-	go purgeAuditLoop(bg, rm, store, reg, o.clock, log)
+	go func() { projDone <- feed.Run(bg) }()
+	var bgWork sync.WaitGroup // background work the stores must outlive
+	bgWork.Go(func() { purgeAuditLoop(bg, rm, store, reg, o.clock, log) })
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
-		go followPolicies(bg, store, policyFrom, l, log)
+		bgWork.Go(func() { followPolicies(bg, store, policyFrom, l, log) })
 	}
 	serveDone := make(chan error, 1)
 	go func() { serveDone <- srv.Serve(ln) }()
@@ -266,9 +291,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		runErr = fmt.Errorf("projections: %w", err)
 	}
 
-	// Shutdown order: stop taking requests and let those in flight finish
-	// (their appends are acknowledged only once durable), then stop
-	// background work, then close the stores (deferred).
+	// Shutdown order: stop taking requests, end the live streams (they
+	// would never finish) and let the requests in flight finish (their
+	// appends are acknowledged only once durable), then stop background
+	// work and wait for it, then close the stores (deferred).
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownT)
 	defer cancel()
@@ -278,13 +304,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// let the projections apply what was acknowledged before they stop, so a
 	// restart starts ready
 	if runErr == nil {
-		waitCaughtUp(sctx, store, runners)
+		waitCaughtUp(sctx, store, runners, feed, log)
 	}
 	cancelBG()
-	for _, done := range []chan error{schedDone, projDone} {
+	rest := make(chan error)
+	go func() { bgWork.Wait(); close(rest) }()
+	for _, w := range []struct {
+		what string
+		done <-chan error
+	}{{"expiry scheduler", schedDone}, {"projections", projDone}, {"audit retention and policy follower", rest}} {
 		select {
-		case <-done:
+		case <-w.done:
 		case <-sctx.Done():
+			log.Warn("shutdown timeout passed with background work still running", slog.String("work", w.what))
 		}
 	}
 	return runErr

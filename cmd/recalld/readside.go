@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -23,32 +27,52 @@ import (
 const readyLag = 10_000
 
 // readiness is ready once every projection has reached the store's head as
-// it was at start, and stays ready while none lags by more than readyLag.
-func readiness(store domain.EventStore, runners []*projections.Runner) httpapi.Readiness {
+// it was at start, and stays ready while none lags by more than readyLag
+// and none is stalled: a projection whose feed fails, or that keeps
+// failing on an event, is named with the cause until it applies again.
+func readiness(store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed) httpapi.Readiness {
 	startHead := store.Head()
 	return func(context.Context) error {
 		head := store.Head()
+		var problems []string
 		for _, r := range runners {
 			pos := r.Position()
-			if pos < startHead {
-				return fmt.Errorf("projection %s catching up: at %d of %d", r.Name(), pos, startHead)
+			switch st, stalled := feed.Stalled(r.Name()); {
+			case stalled && pos < head:
+				problems = append(problems, st.Error())
+			case pos < startHead:
+				problems = append(problems, fmt.Sprintf("projection %s catching up: at %d of %d", r.Name(), pos, startHead))
+			case head > pos && head-pos > readyLag:
+				problems = append(problems, fmt.Sprintf("projection %s lags by %d events", r.Name(), head-pos))
 			}
-			if head > pos && head-pos > readyLag {
-				return fmt.Errorf("projection %s lags by %d events", r.Name(), head-pos)
-			}
+		}
+		if len(problems) > 0 {
+			return errors.New(strings.Join(problems, "; "))
 		}
 		return nil
 	}
 }
 
 // waitCaughtUp returns when every runner has applied the store's head, or
-// ctx ends.
-func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner) {
+// ctx ends. A stalled projection is not waited for: it would not catch up
+// before the timeout, and it resumes from its checkpoint at the next start.
+func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed, log *slog.Logger) {
 	head := store.Head()
+	warned := map[string]bool{}
 	for {
 		behind := false
 		for _, r := range runners {
-			behind = behind || r.Position() < head
+			if r.Position() >= head {
+				continue
+			}
+			if st, stalled := feed.Stalled(r.Name()); stalled {
+				if !warned[r.Name()] {
+					warned[r.Name()] = true
+					log.Warn("shutting down with a stalled projection", slog.String("projection", r.Name()), slog.Any("stall", st))
+				}
+				continue
+			}
+			behind = true
 		}
 		if !behind {
 			return
@@ -61,7 +85,7 @@ func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*proje
 	}
 }
 
-func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runners []*projections.Runner) {
+func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed) {
 	m.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "recall_store_head_position", Help: "Position of the last durable event.",
 	}, func() float64 { return float64(store.Head()) }))
@@ -73,6 +97,20 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 				func() float64 { return float64(r.Position()) }),
 			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recall_projection_lag_events", Help: "Events a projection is behind the log.", ConstLabels: labels},
 				func() float64 { return float64(store.Head() - min(store.Head(), r.Position())) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "recall_projection_feed_failures_total",
+				Help: "Times reading the store's feed failed for a projection; it resumes from its checkpoint after a backoff.", ConstLabels: labels},
+				func() float64 { return float64(feed.FeedFailures(r.Name())) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "recall_projection_apply_failures_total",
+				Help: "Times a projection failed on events after its retries; they are sent again after a backoff.", ConstLabels: labels},
+				func() float64 { return float64(feed.ApplyFailures(r.Name())) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "recall_projection_stalled",
+				Help: "1 while a projection is not applying events (its feed or its handler keeps failing), else 0.", ConstLabels: labels},
+				func() float64 {
+					if _, stalled := feed.Stalled(r.Name()); stalled {
+						return 1
+					}
+					return 0
+				}),
 		)
 	}
 }
@@ -108,24 +146,39 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.P
 // any node records, so every node decides by the newest policy once its
 // index has it. The caller takes from (the head) before the node serves,
 // so no change lands between a policy the cache loaded and the follower.
+// A failed read of the log is logged at error and, after a backoff, the
+// follower resumes after the last event it saw.
 func followPolicies(ctx context.Context, store eventStore, from uint64, l *ledger.Service, log *slog.Logger) {
 	marker := []byte(`"type":"` + domain.TypeTenantPolicySet + `"`)
-	err := store.FollowRaw(ctx, from, func(raws [][]byte, _ uint64) error {
-		for _, raw := range raws {
-			if !bytes.Contains(raw, marker) {
-				continue
+	bo := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, MaxInterval: 30 * time.Second, Multiplier: 2, RandomizationFactor: 0.2}
+	for {
+		err := store.FollowRaw(ctx, from, func(raws [][]byte, last uint64) error {
+			for _, raw := range raws {
+				if !bytes.Contains(raw, marker) {
+					continue
+				}
+				var e domain.Event
+				if err := json.Unmarshal(raw, &e); err != nil {
+					return fmt.Errorf("policy event: %w", err)
+				}
+				if err := l.ObservePolicy(e); err != nil {
+					return err
+				}
 			}
-			var e domain.Event
-			if err := json.Unmarshal(raw, &e); err != nil {
-				return fmt.Errorf("policy event: %w", err)
-			}
-			if err := l.ObservePolicy(e); err != nil {
-				return err
-			}
+			from = last + 1
+			bo.Reset()
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
 		}
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
-		log.Error("following policy changes stopped", slog.Any("err", err))
+		wait := bo.NextBackOff()
+		log.Error("following policy changes failed; resuming after the last one seen", slog.Uint64("from_position", from),
+			slog.Duration("retry_in", wait), slog.Any("err", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
 	}
 }

@@ -31,7 +31,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(stderr)
 	data := fs.String("data", env("RECALL_DATA", "./data"), "data directory for the read models (env RECALL_DATA)")
 	natsURL := fs.String("nats-url", env("RECALL_NATS_URL", ""), "NATS server URL (env RECALL_NATS_URL)")
-	consumer := fs.String("consumer", env("RECALL_CONSUMER", "recall-worker"), "durable consumer name; workers sharing it share the work (env RECALL_CONSUMER)")
+	consumer := fs.String("consumer", env("RECALL_CONSUMER", "recall-worker"), "durable consumer name, one running worker per name: each worker needs its own (env RECALL_CONSUMER)")
 	level := fs.String("log-level", env("RECALL_LOG_LEVEL", "info"), "debug, info, warn or error (env RECALL_LOG_LEVEL)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), "usage:\n  recalld worker --nats-url URL [flags]   keep the read models in --data from the NATS JetStream bus\n\nflags:\n")

@@ -64,14 +64,20 @@ func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (in
 			continue
 		}
 		for _, k := range [][]byte{eventKey(pos), tenantKey(tenant, pos), streamKey(e.Stream, uint64(e.StreamVersion)), idKey(e.ID)} {
-			_ = b.Delete(k, nil)
+			if err := b.Delete(k, nil); err != nil {
+				// the batch is partial: it is dropped, nothing is purged
+				it.Close()
+				return 0, fmt.Errorf("purge %s at %d: %w", tenant, pos, err)
+			}
 		}
 		n++
 	}
 	if err := it.Close(); err != nil {
 		return 0, fmt.Errorf("purge %s: %w", tenant, err)
 	}
-	_ = b.Set(purgedKey(tenant), be64(upTo), nil)
+	if err := b.Set(purgedKey(tenant), be64(upTo), nil); err != nil {
+		return 0, fmt.Errorf("purge %s: %w", tenant, err)
+	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return 0, fmt.Errorf("purge %s: %w", tenant, err)
 	}

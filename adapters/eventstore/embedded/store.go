@@ -66,6 +66,7 @@ type Store struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+	closeErr  error // what the first Close returned, for every later one
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after each durable group
@@ -158,11 +159,17 @@ func pebbleOptions() *pebble.Options {
 }
 
 // Close stops accepting appends, finishes those already taken, and closes
-// the storage.
+// the storage. A write waiting for disk space stops waiting and fails (its
+// append is refused, never acknowledged), so Close does not hang on a full
+// disk. Close may be called again, from any goroutine: it waits for the
+// first call to finish and returns what it returned.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { close(s.closed) })
-	<-s.done
-	return s.db.Close()
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		<-s.done
+		s.closeErr = s.db.Close()
+	})
+	return s.closeErr
 }
 
 // Head is the position of the last durable event.
@@ -391,6 +398,14 @@ func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 		return next
 	}
 	b := s.db.NewBatch()
+	// a write to the batch that fails leaves it partial: the group is then
+	// refused whole, so no append lands without its indexes
+	var werr error
+	set := func(k, v []byte) {
+		if werr == nil {
+			werr = b.Set(k, v, nil)
+		}
+	}
 	start := next
 	pendingVersions := map[string]int64{}
 	pendingIDs := map[string]staged{}
@@ -424,15 +439,28 @@ func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 			out[i] = e
 			buf = r.encoded[i].appendTo(buf[:0], cur, e.Position)
 			pos := be64(e.Position)
-			_ = b.Set(eventKey(e.Position), buf, nil)
-			_ = b.Set(streamKey(r.stream, uint64(cur)), pos, nil)
-			_ = b.Set(idKey(e.ID), pos, nil)
-			_ = b.Set(tenantKey(e.Tenant, e.Position), nil, nil)
+			set(eventKey(e.Position), buf)
+			set(streamKey(r.stream, uint64(cur)), pos)
+			set(idKey(e.ID), pos)
+			set(tenantKey(e.Tenant, e.Position), nil)
 			pendingIDs[e.ID] = staged{stream: r.stream, event: e}
 		}
-		_ = b.Set(versionKey(r.stream), be64(uint64(cur)), nil)
+		set(versionKey(r.stream), be64(uint64(cur)))
 		pendingVersions[r.stream] = cur
 		g.results[gi] = appendResult{events: out}
+	}
+	if werr != nil {
+		// nothing of the batch is applied: every append of the group is
+		// refused (a retry found in this very batch too), those refused
+		// for their own reasons keep their errors
+		b.Close()
+		for i := range g.results {
+			if g.results[i].err == nil {
+				g.results[i] = appendResult{err: fmt.Errorf("append %s: batch: %w", reqs[i].stream, werr)}
+			}
+		}
+		s.syncs <- g
+		return start
 	}
 	if next == start {
 		b.Close()

@@ -90,6 +90,7 @@ type Store struct {
 	done     chan struct{}
 	indexErr atomic.Pointer[error]
 	closeMu  sync.Once
+	closeErr error // the first Close's result, returned by every later one
 }
 
 // Open connects to EventStoreDB, opens the local index in o.Dir and starts
@@ -165,15 +166,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the index and closes the connection and the index.
+// Close stops the index and closes the connection and the index. It may
+// be called again and returns what the first call returned.
 func (s *Store) Close() error {
-	var err error
 	s.closeMu.Do(func() {
 		s.cancel()
 		<-s.done
-		err = s.closeConns()
+		s.closeErr = s.closeConns()
 	})
-	return err
+	return s.closeErr
 }
 
 func (s *Store) closeConns() error {

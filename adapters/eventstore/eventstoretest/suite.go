@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"testing"
 	"time"
@@ -43,6 +44,7 @@ func Run(t *testing.T, open Open) {
 		{"Follow filters by tenant and starts anywhere", followTenantFrom},
 		{"Follow stops on cancel and on a handler error", followStops},
 		{"concurrent appends leave no gaps and lose nothing", concurrentAppends},
+		{"Close ends Follow and may be called again", closeIsIdempotent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -507,5 +509,47 @@ func concurrentAppends(t *testing.T, s domain.EventStore) {
 	}
 	if len(shared) != writers*perWriter/2 {
 		t.Fatalf("shared stream has %d events, want %d", len(shared), writers*perWriter/2)
+	}
+}
+
+// closeIsIdempotent: every store has a visible lifecycle. Close ends a
+// Follow in progress; a second Close (a deferred one after an explicit
+// one, say) returns what the first did instead of failing or panicking.
+func closeIsIdempotent(t *testing.T, s domain.EventStore) {
+	c, ok := s.(io.Closer)
+	if !ok {
+		t.Fatalf("%T has no Close: a store must say when it has released what it holds", s)
+	}
+	mustAppend(t, s, "x-a/a.1", domain.NoStream, Event(t, "a/a", 1))
+	followed := make(chan error, 1)
+	delivered := make(chan struct{}, 1)
+	go func() {
+		followed <- s.Follow(context.Background(), 1, "", func(domain.Event) error {
+			select {
+			case delivered <- struct{}{}:
+			default:
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow delivered nothing in 10 s")
+	}
+	first := c.Close()
+	if first != nil {
+		t.Fatalf("close: %v", first)
+	}
+	if err := c.Close(); err != first {
+		t.Fatalf("second close: %v, want what the first returned (%v)", err, first)
+	}
+	select {
+	case err := <-followed:
+		if err == nil {
+			t.Fatal("Follow returned nil after Close; want an error saying the store closed")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Follow still running 10 s after Close")
 	}
 }
