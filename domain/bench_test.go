@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	segjson "github.com/segmentio/encoding/json"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 func BenchmarkDecideRecall(b *testing.B) {
@@ -44,7 +44,7 @@ func BenchmarkEventEncode(b *testing.B) {
 	e := benchSentEvent(b)
 	raw, _ := json.Marshal(e)
 	b.SetBytes(int64(len(raw)))
-	for name, marshal := range map[string]func(any) ([]byte, error){"encoding_json": json.Marshal, "segmentio": segjson.Marshal} {
+	for name, marshal := range map[string]func(any) ([]byte, error){"encoding_json": json.Marshal, "segmentio": codec.Marshal} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				if _, err := marshal(e); err != nil {
@@ -58,7 +58,7 @@ func BenchmarkEventEncode(b *testing.B) {
 func BenchmarkEventDecode(b *testing.B) {
 	raw, _ := json.Marshal(benchSentEvent(b))
 	b.SetBytes(int64(len(raw)))
-	for name, unmarshal := range map[string]func([]byte, any) error{"encoding_json": json.Unmarshal, "segmentio": segjson.Unmarshal} {
+	for name, unmarshal := range map[string]func([]byte, any) error{"encoding_json": json.Unmarshal, "segmentio": codec.Unmarshal} {
 		b.Run(name, func(b *testing.B) {
 			for b.Loop() {
 				var e Event

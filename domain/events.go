@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 // SchemaVersion is the version of the event JSON contract. A v1 field never
@@ -27,15 +27,15 @@ const (
 // Stream, StreamVersion and Position when it appends; the rest is decided
 // here.
 type Event struct {
-	ID            string          `json:"event_id"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schema_version"`
-	Tenant        string          `json:"tenant"`
-	Stream        string          `json:"stream"`
-	StreamVersion int64           `json:"stream_version"`
-	Position      uint64          `json:"position"`
-	OccurredAt    Time            `json:"occurred_at"`
-	Data          json.RawMessage `json:"data"`
+	ID            string           `json:"event_id"`
+	Type          string           `json:"type"`
+	SchemaVersion int              `json:"schema_version"`
+	Tenant        string           `json:"tenant"`
+	Stream        string           `json:"stream"`
+	StreamVersion int64            `json:"stream_version"`
+	Position      uint64           `json:"position"`
+	OccurredAt    Time             `json:"occurred_at"`
+	Data          codec.RawMessage `json:"data"`
 }
 
 // MessageSent records a send. Content is kept verbatim; ContentSHA256 lets
@@ -128,7 +128,7 @@ func AuditStream(t Tenant) string { return "audit-" + t.String() }
 // JSON. The id must be unique (a UUID); the store fills in stream, version
 // and position.
 func NewEvent(id string, t Tenant, at time.Time, typ string, data any) (Event, error) {
-	raw, err := json.Marshal(data)
+	raw, err := codec.Marshal(data)
 	if err != nil {
 		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
 	}
@@ -159,7 +159,7 @@ func (e Event) Decode() (any, error) {
 	default:
 		return nil, fmt.Errorf("event %s: unknown type %q", e.ID, e.Type)
 	}
-	if err := json.Unmarshal(e.Data, v); err != nil {
+	if err := codec.Unmarshal(e.Data, v); err != nil {
 		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
 	}
 	if p, ok := v.(*TenantPolicySet); ok && p.FeedContent == "" {
@@ -194,7 +194,7 @@ func (t Time) MarshalJSON() ([]byte, error) {
 
 func (t *Time) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if err := codec.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("time: %w", err)
 	}
 	p, err := time.Parse(time.RFC3339Nano, s)

@@ -3,7 +3,7 @@ package domain
 import (
 	"fmt"
 
-	json "github.com/segmentio/encoding/json"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 // FeedContent is the policy feed_content: what the event feed carries of
@@ -65,14 +65,14 @@ func RedactForFeed(e Event, mode FeedContent) (Event, error) {
 		return e, nil
 	}
 	var sent MessageSent
-	if err := json.Unmarshal(e.Data, &sent); err != nil {
+	if err := codec.Unmarshal(e.Data, &sent); err != nil {
 		return Event{}, fmt.Errorf("redact %s %s: %w", e.Type, e.ID, err)
 	}
 	sent.Content, sent.ContentRedacted = "", mode
 	if mode == FeedNone {
 		sent.ContentSHA256 = ""
 	}
-	raw, err := json.Marshal(sent)
+	raw, err := codec.Marshal(sent)
 	if err != nil {
 		return Event{}, fmt.Errorf("redact %s %s: %w", e.Type, e.ID, err)
 	}

@@ -22,11 +22,11 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/domain/ledger"
 )
 
@@ -177,7 +177,7 @@ func (s *Scheduler) applyRaw(raws [][]byte, last uint64) error {
 			continue
 		}
 		var e domain.Event
-		if err := json.Unmarshal(raw, &e); err != nil {
+		if err := codec.Unmarshal(raw, &e); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
 		if e.Position <= s.position {
@@ -376,7 +376,7 @@ func msgKey(tenant string, id domain.MsgID) []byte {
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 func jsonDecode(e domain.Event, v any) error {
-	if err := json.Unmarshal(e.Data, v); err != nil {
+	if err := codec.Unmarshal(e.Data, v); err != nil {
 		return fmt.Errorf("expiry index: decode %s %s: %w", e.Type, e.ID, err)
 	}
 	return nil

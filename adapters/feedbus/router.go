@@ -13,9 +13,9 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -243,7 +243,7 @@ func Events(msg *message.Message) ([]domain.Event, error) {
 	lines := bytes.Split(msg.Payload, []byte{'\n'})
 	evs := make([]domain.Event, len(lines))
 	for i, line := range lines {
-		if err := json.Unmarshal(line, &evs[i]); err != nil {
+		if err := codec.Unmarshal(line, &evs[i]); err != nil {
 			return nil, fmt.Errorf("decode message %s line %d: %w", msg.UUID, i+1, err)
 		}
 	}

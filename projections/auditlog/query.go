@@ -11,8 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
-
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -81,7 +80,7 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 			last = seq
 			var e Entry
 			if stored != nil {
-				if err := json.Unmarshal(stored, &e); err != nil {
+				if err := codec.Unmarshal(stored, &e); err != nil {
 					return false, fmt.Errorf("entry %d: %w", seq, err)
 				}
 			}
@@ -223,7 +222,7 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 		var scanErr error
 		err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
 			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := codec.Unmarshal(v, &e); err != nil {
 				res.BrokenAt, res.Problem = binary.BigEndian.Uint64(k[len(prefix):]), "entry does not decode: "+err.Error()
 				return false
 			}

@@ -11,9 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
-
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -234,7 +233,7 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 	err := store.View(Name, func(tx projections.Tx) error {
 		return tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
 			var r record
-			if decodeErr = json.Unmarshal(b, &r); decodeErr != nil {
+			if decodeErr = codec.Unmarshal(b, &r); decodeErr != nil {
 				return false
 			}
 			if r.SentAt.Time().Before(retainedSince) {
@@ -282,7 +281,7 @@ func Updates(store projections.Store, tenant, conv string, after uint64, retaine
 	err := store.View(Name, func(tx projections.Tx) error {
 		return tx.Scan(binary.BigEndian.AppendUint64(append([]byte{}, prefix...), after+1), projections.PrefixEnd(prefix), false, func(_, b []byte) bool {
 			var l logged
-			if cbErr = json.Unmarshal(b, &l); cbErr != nil {
+			if cbErr = codec.Unmarshal(b, &l); cbErr != nil {
 				return false
 			}
 			var shown bool

@@ -34,11 +34,11 @@ import (
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/vfs"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 // ErrClosed is returned by a store that was closed.
@@ -610,7 +610,7 @@ func (s *Store) ReadAll(ctx context.Context, from uint64, tenant string, limit i
 		defer it.Close()
 		for it.First(); it.Valid() && len(out) < limit; it.Next() {
 			var e domain.Event
-			if err := json.Unmarshal(it.Value(), &e); err != nil {
+			if err := codec.Unmarshal(it.Value(), &e); err != nil {
 				return nil, fmt.Errorf("read all: decode %x: %w", it.Key(), err)
 			}
 			out = append(out, e)
@@ -719,7 +719,7 @@ func (s *Store) eventAt(pos uint64) (domain.Event, error) {
 	}
 	defer closer.Close()
 	var e domain.Event
-	if err := json.Unmarshal(v, &e); err != nil {
+	if err := codec.Unmarshal(v, &e); err != nil {
 		return domain.Event{}, fmt.Errorf("event at %d: %w", pos, err)
 	}
 	return e, nil
