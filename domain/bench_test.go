@@ -12,7 +12,7 @@ func BenchmarkDecideRecall(b *testing.B) {
 	m := sent(ChatGroup, "g1", "txt")
 	m.ReadBy = []UserID{"bob", "carol"}
 	p := DefaultPolicy()
-	cmd := RecallCommand{MsgID: "m1", Actor: "alice", Role: RoleMember, Platform: "ios"}
+	cmd := RecallCommand{MsgID: "m1", Actor: "alice", Role: ActorMember, Platform: "ios"}
 	now := t0.Add(30 * time.Second)
 	for b.Loop() {
 		if d, _ := DecideRecall(cmd, m, p, now); !d.Recalled {

@@ -68,16 +68,16 @@ type MessageRead struct {
 // MessageRecalled records an accepted recall. ReadBy is the exposure: who
 // had read the message before it was recalled.
 type MessageRecalled struct {
-	MsgID         MsgID    `json:"msg_id"`
-	Actor         UserID   `json:"actor"`
-	ActorRole     Role     `json:"actor_role"`
-	Platform      string   `json:"platform"`
-	ReasonText    string   `json:"reason_text,omitempty"`
-	RequestID     string   `json:"request_id,omitempty"`
-	ElapsedMs     int64    `json:"elapsed_ms"`
-	WindowMs      int64    `json:"window_ms"`
-	PolicyVersion int64    `json:"policy_version"`
-	ReadBy        []UserID `json:"read_by"`
+	MsgID         MsgID     `json:"msg_id"`
+	Actor         UserID    `json:"actor"`
+	ActorRole     ActorRole `json:"actor_role"`
+	Platform      string    `json:"platform"`
+	ReasonText    string    `json:"reason_text,omitempty"`
+	RequestID     string    `json:"request_id,omitempty"`
+	ElapsedMs     int64     `json:"elapsed_ms"`
+	WindowMs      int64     `json:"window_ms"`
+	PolicyVersion int64     `json:"policy_version"`
+	ReadBy        []UserID  `json:"read_by"`
 	// Forced is an admin's forced recall: the recall window (rule 8) was
 	// not applied; every other rule was.
 	Forced bool `json:"forced,omitempty"`
@@ -85,16 +85,16 @@ type MessageRecalled struct {
 
 // RecallRejected records a refused recall; refusals are facts too.
 type RecallRejected struct {
-	MsgID         MsgID  `json:"msg_id"`
-	Actor         UserID `json:"actor"`
-	ActorRole     Role   `json:"actor_role"`
-	Platform      string `json:"platform"`
-	Reason        Reason `json:"reason"`
-	ReasonText    string `json:"reason_text,omitempty"`
-	RequestID     string `json:"request_id,omitempty"`
-	ElapsedMs     int64  `json:"elapsed_ms"`
-	WindowMs      int64  `json:"window_ms"`
-	PolicyVersion int64  `json:"policy_version"`
+	MsgID         MsgID     `json:"msg_id"`
+	Actor         UserID    `json:"actor"`
+	ActorRole     ActorRole `json:"actor_role"`
+	Platform      string    `json:"platform"`
+	Reason        Reason    `json:"reason"`
+	ReasonText    string    `json:"reason_text,omitempty"`
+	RequestID     string    `json:"request_id,omitempty"`
+	ElapsedMs     int64     `json:"elapsed_ms"`
+	WindowMs      int64     `json:"window_ms"`
+	PolicyVersion int64     `json:"policy_version"`
 }
 
 // MessageExpired records that a message passed its tenant's retention.

@@ -24,7 +24,7 @@ func FuzzDecideRecall(f *testing.F) {
 		m.Sent = MessageSent{MsgID: "m", From: "alice", To: "bob", ChatType: ChatType(chat), MsgType: MessageType(typ)}
 		m.Recalled, m.Expired = recalled, expired
 		m.ReadBy = []UserID{"bob"}
-		cmd := RecallCommand{MsgID: "m", Actor: UserID(actor), Role: Role(role), To: UserID(to)}
+		cmd := RecallCommand{MsgID: "m", Actor: UserID(actor), Role: ActorRole(role), To: UserID(to)}
 		now := m.SentAt.Time().Add(time.Duration(elapsedMs%1e12) * time.Millisecond)
 		d, payload := DecideRecall(cmd, m, p, now)
 		if d.ElapsedMs < 0 {
@@ -73,7 +73,7 @@ func FuzzParsers(f *testing.F) {
 		_, _ = ParseChatType(s)
 		_, _ = ParseMessageType(s)
 		_, _ = ParsePlatform(s)
-		_, _ = ParseRole(s)
+		_, _ = ParseActorRole(s)
 		_, _ = ParseToken("x", s)
 		_ = CheckReasonText(s)
 		if _, err := NewSendCommand("a", "b", "chat", "txt", s, "", ""); err == nil {

@@ -14,27 +14,6 @@ import (
 // reference (a URL in content).
 const MaxContentBytes = 64 << 10
 
-// Role is the capacity an actor recalls in, as the IM backend asserts it.
-type Role string
-
-const (
-	RoleMember      Role = "member"
-	RoleGroupOwner  Role = "group_owner"
-	RoleGroupAdmin  Role = "group_admin"
-	RoleTenantAdmin Role = "tenant_admin"
-)
-
-// ParseRole validates s; empty means member.
-func ParseRole(s string) (Role, error) {
-	switch Role(s) {
-	case "":
-		return RoleMember, nil
-	case RoleMember, RoleGroupOwner, RoleGroupAdmin, RoleTenantAdmin:
-		return Role(s), nil
-	}
-	return "", invalid("invalid_actor_role", "actor_role %q: want member, group_owner, group_admin or tenant_admin", s)
-}
-
 // SendCommand is a validated request to record a send.
 type SendCommand struct {
 	From        UserID

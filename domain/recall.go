@@ -8,7 +8,7 @@ import (
 type RecallCommand struct {
 	MsgID      MsgID
 	Actor      UserID
-	Role       Role
+	Role       ActorRole
 	Platform   string
 	ReasonText string
 	RequestID  string
@@ -31,7 +31,7 @@ func NewRecallCommand(msgID, actor, role, platform, reason, requestID string) (R
 	if c.Actor, err = ParseUserID("actor", actor); err != nil {
 		return c, err
 	}
-	if c.Role, err = ParseRole(role); err != nil {
+	if c.Role, err = ParseActorRole(role); err != nil {
 		return c, err
 	}
 	if c.Platform, err = ParsePlatform(platform); err != nil {
@@ -65,8 +65,8 @@ type Decision struct {
 // that records it (*MessageRecalled or *RecallRejected).
 func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decision, any) {
 	d := Decision{PolicyVersion: p.Version}
-	admin := cmd.Role == RoleTenantAdmin ||
-		(m.Sent.ChatType.IsGroup() && (cmd.Role == RoleGroupOwner || cmd.Role == RoleGroupAdmin))
+	admin := cmd.Role == ActorTenantAdmin ||
+		(m.Sent.ChatType.IsGroup() && (cmd.Role == ActorGroupOwner || cmd.Role == ActorGroupAdmin))
 	forced := cmd.Force && admin
 	if m.Exists {
 		d.ElapsedMs = max(0, now.Sub(m.SentAt.Time()).Milliseconds())

@@ -31,7 +31,7 @@ func TestDecideRecall(t *testing.T) {
 	room := sent(ChatRoom, "r1", "txt")
 	with := func(m Message, f func(*Message)) Message { f(&m); return m }
 	ms := func(n int64) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	cmd := func(actor UserID, role Role) RecallCommand {
+	cmd := func(actor UserID, role ActorRole) RecallCommand {
 		return RecallCommand{MsgID: "m1", Actor: actor, Role: role, Platform: "ios"}
 	}
 	def := policyWith(nil)
@@ -46,58 +46,58 @@ func TestDecideRecall(t *testing.T) {
 		windowMs int64
 	}{
 		// rule 8: the boundary of the sender window
-		{"sender within window is allowed", cmd("alice", RoleMember), chat, def, ms(1000), "", 120_000},
-		{"elapsed equals window is allowed", cmd("alice", RoleMember), chat, def, ms(120_000), "", 120_000},
-		{"1 ms past the window is a timeout", cmd("alice", RoleMember), chat, def, ms(120_001), ReasonExceedTimeLimit, 120_000},
+		{"sender within window is allowed", cmd("alice", ActorMember), chat, def, ms(1000), "", 120_000},
+		{"elapsed equals window is allowed", cmd("alice", ActorMember), chat, def, ms(120_000), "", 120_000},
+		{"1 ms past the window is a timeout", cmd("alice", ActorMember), chat, def, ms(120_001), ReasonExceedTimeLimit, 120_000},
 		{"a custom sender window applies", cmd("alice", ""), chat, policyWith(func(p *Policy) { p.SenderWindowS = 5 }), ms(5001), ReasonExceedTimeLimit, 5000},
-		{"a send in the future (clock step back) counts as 0 elapsed", cmd("alice", RoleMember), chat, def, t0.Add(-time.Second), "", 120_000},
+		{"a send in the future (clock step back) counts as 0 elapsed", cmd("alice", ActorMember), chat, def, t0.Add(-time.Second), "", 120_000},
 
 		// rule 6 and the admin window, by role
-		{"group owner gets the admin window in a group", cmd("owner", RoleGroupOwner), group, def, ms(3_600_000), "", 86_400_000},
-		{"group admin gets the admin window in a chat room", cmd("mod", RoleGroupAdmin), room, def, ms(86_400_000), "", 86_400_000},
-		{"admin window boundary plus 1 ms is a timeout", cmd("mod", RoleGroupAdmin), group, def, ms(86_400_001), ReasonExceedTimeLimit, 86_400_000},
-		{"group owner has no power in a one-to-one chat", cmd("owner", RoleGroupOwner), chat, def, ms(1000), ReasonForbidden, 120_000},
-		{"group owner who is the sender of a 1:1 message uses the sender window", cmd("alice", RoleGroupOwner), chat, def, ms(120_001), ReasonExceedTimeLimit, 120_000},
-		{"tenant admin may recall anywhere with the admin window", cmd("root", RoleTenantAdmin), chat, def, ms(600_000), "", 86_400_000},
-		{"another member may not recall", cmd("bob", RoleMember), chat, def, ms(10), ReasonForbidden, 120_000},
-		{"another group member may not recall", cmd("bob", RoleMember), group, def, ms(10), ReasonForbidden, 120_000},
-		{"the deny list forbids even the sender", cmd("alice", RoleMember), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"alice"} }), ms(10), ReasonForbidden, 120_000},
-		{"the deny list forbids a tenant admin too", cmd("root", RoleTenantAdmin), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"root"} }), ms(10), ReasonForbidden, 86_400_000},
+		{"group owner gets the admin window in a group", cmd("owner", ActorGroupOwner), group, def, ms(3_600_000), "", 86_400_000},
+		{"group admin gets the admin window in a chat room", cmd("mod", ActorGroupAdmin), room, def, ms(86_400_000), "", 86_400_000},
+		{"admin window boundary plus 1 ms is a timeout", cmd("mod", ActorGroupAdmin), group, def, ms(86_400_001), ReasonExceedTimeLimit, 86_400_000},
+		{"group owner has no power in a one-to-one chat", cmd("owner", ActorGroupOwner), chat, def, ms(1000), ReasonForbidden, 120_000},
+		{"group owner who is the sender of a 1:1 message uses the sender window", cmd("alice", ActorGroupOwner), chat, def, ms(120_001), ReasonExceedTimeLimit, 120_000},
+		{"tenant admin may recall anywhere with the admin window", cmd("root", ActorTenantAdmin), chat, def, ms(600_000), "", 86_400_000},
+		{"another member may not recall", cmd("bob", ActorMember), chat, def, ms(10), ReasonForbidden, 120_000},
+		{"another group member may not recall", cmd("bob", ActorMember), group, def, ms(10), ReasonForbidden, 120_000},
+		{"the deny list forbids even the sender", cmd("alice", ActorMember), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"alice"} }), ms(10), ReasonForbidden, 120_000},
+		{"the deny list forbids a tenant admin too", cmd("root", ActorTenantAdmin), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"root"} }), ms(10), ReasonForbidden, 86_400_000},
 
 		// rule 7
-		{"red packets are never recallable", cmd("alice", RoleMember), sent(ChatSingle, "bob", "red_packet"), def, ms(10), ReasonTypeNotRecallable, 120_000},
-		{"transfers are never recallable, even by a tenant admin", cmd("root", RoleTenantAdmin), sent(ChatSingle, "bob", "transfer"), def, ms(10), ReasonTypeNotRecallable, 86_400_000},
-		{"files are recallable by default", cmd("alice", RoleMember), sent(ChatSingle, "bob", "file"), def, ms(10), "", 120_000},
-		{"files are not recallable when the policy leaves them out", cmd("alice", RoleMember), sent(ChatSingle, "bob", "file"),
+		{"red packets are never recallable", cmd("alice", ActorMember), sent(ChatSingle, "bob", "red_packet"), def, ms(10), ReasonTypeNotRecallable, 120_000},
+		{"transfers are never recallable, even by a tenant admin", cmd("root", ActorTenantAdmin), sent(ChatSingle, "bob", "transfer"), def, ms(10), ReasonTypeNotRecallable, 86_400_000},
+		{"files are recallable by default", cmd("alice", ActorMember), sent(ChatSingle, "bob", "file"), def, ms(10), "", 120_000},
+		{"files are not recallable when the policy leaves them out", cmd("alice", ActorMember), sent(ChatSingle, "bob", "file"),
 			policyWith(func(p *Policy) { p.RecallableTypes = []MessageType{"txt"} }), ms(10), ReasonTypeNotRecallable, 120_000},
 
 		// rule 9
-		{"block_after_read refuses once a recipient read it", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }),
+		{"block_after_read refuses once a recipient read it", cmd("alice", ActorMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }),
 			policyWith(func(p *Policy) { p.BlockAfterRead = true }), ms(10), ReasonReadByRecipient, 120_000},
-		{"block_after_read ignores the sender's own read", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"alice"} }),
+		{"block_after_read ignores the sender's own read", cmd("alice", ActorMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"alice"} }),
 			policyWith(func(p *Policy) { p.BlockAfterRead = true }), ms(10), "", 120_000},
-		{"a read message is recallable without block_after_read", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }), def, ms(10), "", 120_000},
+		{"a read message is recallable without block_after_read", cmd("alice", ActorMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }), def, ms(10), "", 120_000},
 
 		// rules 1 to 5
-		{"a disabled tenant refuses first", cmd("alice", RoleMember), NewMessage(), policyWith(func(p *Policy) { p.RecallEnabled = false }), ms(10), ReasonServiceDisabled, 0},
-		{"a missing message is not_found", cmd("alice", RoleMember), NewMessage(), def, ms(10), ReasonNotFound, 0},
-		{"an expired message is expired", cmd("alice", RoleMember), with(chat, func(m *Message) { m.Expired = true }), def, ms(10), ReasonExpired, 120_000},
-		{"past retention counts as expired before the expiry event", cmd("root", RoleTenantAdmin), chat,
+		{"a disabled tenant refuses first", cmd("alice", ActorMember), NewMessage(), policyWith(func(p *Policy) { p.RecallEnabled = false }), ms(10), ReasonServiceDisabled, 0},
+		{"a missing message is not_found", cmd("alice", ActorMember), NewMessage(), def, ms(10), ReasonNotFound, 0},
+		{"an expired message is expired", cmd("alice", ActorMember), with(chat, func(m *Message) { m.Expired = true }), def, ms(10), ReasonExpired, 120_000},
+		{"past retention counts as expired before the expiry event", cmd("root", ActorTenantAdmin), chat,
 			policyWith(func(p *Policy) { p.MessageRetentionS = 3600; p.AdminWindowS = 3600 }), ms(3_600_001), ReasonExpired, 3_600_000},
-		{"exactly at retention is not expired", cmd("root", RoleTenantAdmin), chat,
+		{"exactly at retention is not expired", cmd("root", ActorTenantAdmin), chat,
 			policyWith(func(p *Policy) { p.MessageRetentionS = 3600; p.AdminWindowS = 3600 }), ms(3_600_000), "", 3_600_000},
-		{"a recalled message is already_recalled", cmd("alice", RoleMember), with(chat, func(m *Message) { m.Recalled = true }), def, ms(10), ReasonAlreadyRecalled, 120_000},
-		{"a wrong recipient is recipient_mismatch", RecallCommand{MsgID: "m1", Actor: "admin", Role: RoleTenantAdmin, To: "carol"}, chat, def, ms(10), ReasonRecipientMismatch, 86_400_000},
-		{"the right recipient passes rule 5", RecallCommand{MsgID: "m1", Actor: "admin", Role: RoleTenantAdmin, To: "bob"}, chat, def, ms(10), "", 86_400_000},
+		{"a recalled message is already_recalled", cmd("alice", ActorMember), with(chat, func(m *Message) { m.Recalled = true }), def, ms(10), ReasonAlreadyRecalled, 120_000},
+		{"a wrong recipient is recipient_mismatch", RecallCommand{MsgID: "m1", Actor: "admin", Role: ActorTenantAdmin, To: "carol"}, chat, def, ms(10), ReasonRecipientMismatch, 86_400_000},
+		{"the right recipient passes rule 5", RecallCommand{MsgID: "m1", Actor: "admin", Role: ActorTenantAdmin, To: "bob"}, chat, def, ms(10), "", 86_400_000},
 
 		// order: the earlier rule wins
-		{"disabled beats not found", cmd("bob", RoleMember), NewMessage(), policyWith(func(p *Policy) { p.RecallEnabled = false }), ms(10), ReasonServiceDisabled, 0},
-		{"expired beats already recalled", cmd("alice", RoleMember), with(chat, func(m *Message) { m.Expired, m.Recalled = true, true }), def, ms(10), ReasonExpired, 120_000},
-		{"already recalled beats forbidden", cmd("bob", RoleMember), with(chat, func(m *Message) { m.Recalled = true }), def, ms(10), ReasonAlreadyRecalled, 120_000},
-		{"recipient mismatch beats forbidden", RecallCommand{MsgID: "m1", Actor: "bob", Role: RoleMember, To: "carol"}, chat, def, ms(10), ReasonRecipientMismatch, 120_000},
-		{"forbidden beats type not recallable", cmd("bob", RoleMember), sent(ChatSingle, "bob", "red_packet"), def, ms(10), ReasonForbidden, 120_000},
-		{"type not recallable beats timeout", cmd("alice", RoleMember), sent(ChatSingle, "bob", "transfer"), def, ms(999_999), ReasonTypeNotRecallable, 120_000},
-		{"timeout beats read by recipient", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }),
+		{"disabled beats not found", cmd("bob", ActorMember), NewMessage(), policyWith(func(p *Policy) { p.RecallEnabled = false }), ms(10), ReasonServiceDisabled, 0},
+		{"expired beats already recalled", cmd("alice", ActorMember), with(chat, func(m *Message) { m.Expired, m.Recalled = true, true }), def, ms(10), ReasonExpired, 120_000},
+		{"already recalled beats forbidden", cmd("bob", ActorMember), with(chat, func(m *Message) { m.Recalled = true }), def, ms(10), ReasonAlreadyRecalled, 120_000},
+		{"recipient mismatch beats forbidden", RecallCommand{MsgID: "m1", Actor: "bob", Role: ActorMember, To: "carol"}, chat, def, ms(10), ReasonRecipientMismatch, 120_000},
+		{"forbidden beats type not recallable", cmd("bob", ActorMember), sent(ChatSingle, "bob", "red_packet"), def, ms(10), ReasonForbidden, 120_000},
+		{"type not recallable beats timeout", cmd("alice", ActorMember), sent(ChatSingle, "bob", "transfer"), def, ms(999_999), ReasonTypeNotRecallable, 120_000},
+		{"timeout beats read by recipient", cmd("alice", ActorMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }),
 			policyWith(func(p *Policy) { p.BlockAfterRead = true }), ms(120_001), ReasonExceedTimeLimit, 120_000},
 	}
 	for _, c := range cases {
@@ -139,11 +139,11 @@ func TestDecideRecall(t *testing.T) {
 func TestRecalledEventCarriesExposureAndRequest(t *testing.T) {
 	m := sent(ChatGroup, "g1", "txt")
 	m.ReadBy = []UserID{"bob", "carol"}
-	c := RecallCommand{MsgID: "m1", Actor: "alice", Role: RoleMember, Platform: "web", ReasonText: "typo", RequestID: "r-1"}
+	c := RecallCommand{MsgID: "m1", Actor: "alice", Role: ActorMember, Platform: "web", ReasonText: "typo", RequestID: "r-1"}
 	d, payload := DecideRecall(c, m, DefaultPolicy(), t0.Add(1500*time.Millisecond))
 	rec := payload.(*MessageRecalled)
 	if !d.Recalled || rec.ElapsedMs != 1500 || rec.ReasonText != "typo" || rec.RequestID != "r-1" || rec.Platform != "web" ||
-		len(rec.ReadBy) != 2 || rec.ReadBy[0] != "bob" || rec.ActorRole != RoleMember {
+		len(rec.ReadBy) != 2 || rec.ReadBy[0] != "bob" || rec.ActorRole != ActorMember {
 		t.Fatalf("recalled event %+v", rec)
 	}
 	// the exposure is a copy: later reads do not change what was recorded

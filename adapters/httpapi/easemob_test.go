@@ -99,7 +99,7 @@ func TestEasemobMsgRecall(t *testing.T) {
 				forced = append(forced, p)
 			}
 		}
-		if len(forced) != 1 || string(forced[0].MsgID) != old || forced[0].Actor != "ops-1" || forced[0].ActorRole != domain.RoleTenantAdmin {
+		if len(forced) != 1 || string(forced[0].MsgID) != old || forced[0].Actor != "ops-1" || forced[0].ActorRole != domain.ActorTenantAdmin {
 			t.Fatalf("forced recalls recorded: %+v", forced)
 		}
 	})

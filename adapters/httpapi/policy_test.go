@@ -8,14 +8,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
 const (
-	svc = tenants.RoleService
-	adm = tenants.RoleAdmin
-	aud = tenants.RoleAuditor
+	svc = domain.AccessService
+	adm = domain.AccessAdmin
+	aud = domain.AccessAuditor
 )
 
 const mergePatch = "application/merge-patch+json"

@@ -17,8 +17,8 @@ var openAPI []byte
 // get the caller's tenant, checked against the path.
 type route struct {
 	method, pattern string
-	roles           []tenants.Role // nil: public
-	easemob         bool           // errors in Easemob's shape
+	roles           []domain.AccessRole // nil: public
+	easemob         bool                // errors in Easemob's shape
 	handle          func(w http.ResponseWriter, r *http.Request, c caller)
 }
 
@@ -29,9 +29,9 @@ type caller struct {
 }
 
 var (
-	service      = []tenants.Role{tenants.RoleService}
-	admin        = []tenants.Role{tenants.RoleAdmin}
-	adminAuditor = []tenants.Role{tenants.RoleAdmin, tenants.RoleAuditor}
+	service      = []domain.AccessRole{domain.AccessService}
+	admin        = []domain.AccessRole{domain.AccessAdmin}
+	adminAuditor = []domain.AccessRole{domain.AccessAdmin, domain.AccessAuditor}
 )
 
 func (s *Server) register() {
@@ -82,7 +82,7 @@ func (s *Server) register() {
 
 // rolesAdmitted names the roles of a route for a refusal: "the admin or
 // auditor token".
-func rolesAdmitted(roles []tenants.Role) string {
+func rolesAdmitted(roles []domain.AccessRole) string {
 	names := make([]string, len(roles))
 	for i, r := range roles {
 		names[i] = string(r)

@@ -108,7 +108,7 @@ func (s *Server) Routes() []string {
 
 // AllowedRoles returns the roles a route ("METHOD /pattern") admits; nil
 // for a public route.
-func (s *Server) AllowedRoles(route string) []tenants.Role {
+func (s *Server) AllowedRoles(route string) []domain.AccessRole {
 	for _, rt := range s.routes {
 		if rt.method+" "+rt.pattern == route {
 			return rt.roles

@@ -84,7 +84,7 @@ func TestForcedRecallIsAuditedAsForced(t *testing.T) {
 		id    domain.MsgID
 		force bool
 	}{{forced, true}, {plain, false}} {
-		out, err := w.l.Recall(context.Background(), w.tenant, domain.RecallCommand{MsgID: c.id, Actor: "admin", Role: domain.RoleTenantAdmin, Platform: "admin-api", Force: c.force})
+		out, err := w.l.Recall(context.Background(), w.tenant, domain.RecallCommand{MsgID: c.id, Actor: "admin", Role: domain.ActorTenantAdmin, Platform: "admin-api", Force: c.force})
 		if err != nil {
 			t.Fatal(err)
 		}

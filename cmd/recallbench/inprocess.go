@@ -164,13 +164,13 @@ func history(ctx context.Context, c *config, store *embedded.Store, n int) error
 					switch {
 					case elapsed > 120_000:
 						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
-							MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
+							MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
 					case rng.IntN(5) == 0:
 						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
-							MsgID: id, Actor: "u0", ActorRole: domain.RoleMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
+							MsgID: id, Actor: "u0", ActorRole: domain.ActorMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
 					default:
 						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{
-							MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
+							MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
 					}
 					evs = append(evs, e)
 				}

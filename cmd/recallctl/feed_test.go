@@ -93,7 +93,7 @@ func TestExportEventsCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 	t.Run("from a running server", func(t *testing.T) {
 		srv := httptest.NewServer(httpapi.New(l, reg, httpapi.NewMetrics(), slog.New(slog.DiscardHandler), httpapi.Config{}, nil, nil))
 		defer srv.Close()
-		out, err := ctl(t, "--server", srv.URL, "--token", toks[tenants.RoleAuditor], "export", "events", "--tenant", "a/a")
+		out, err := ctl(t, "--server", srv.URL, "--token", toks[domain.AccessAuditor], "export", "events", "--tenant", "a/a")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -128,7 +128,7 @@ func tenantRotate(data, name, roleName string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	role, err := tenants.ParseRole(roleName)
+	role, err := domain.ParseAccessRole(roleName)
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,9 @@ import (
 )
 
 const (
-	svc     = tenants.RoleService
-	adm     = tenants.RoleAdmin
-	auditor = tenants.RoleAuditor
+	svc     = domain.AccessService
+	adm     = domain.AccessAdmin
+	auditor = domain.AccessAuditor
 )
 
 func TestAuthentication(t *testing.T) {
@@ -73,7 +73,7 @@ func TestTokenRotationTakesEffectAtOnce(t *testing.T) {
 	}
 	tn, _ := domain.ParseTenant("a/a")
 	var rotated struct{ Token string }
-	if rotated.Token, err = reg.Rotate(tn, tenants.RoleAdmin); err != nil {
+	if rotated.Token, err = reg.Rotate(tn, domain.AccessAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if r := s.do("GET", "/v1/a/a/policy", old, ""); r.status != 401 {

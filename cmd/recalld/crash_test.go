@@ -21,7 +21,6 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections/all"
 )
@@ -118,7 +117,7 @@ func stopGracefully(t *testing.T, proc *exec.Cmd) {
 }
 
 // load sends, reads and recalls until stop, recording what was acknowledged.
-func load(base string, toks map[tenants.Role]string, a *acks, prefix string, stop <-chan struct{}) {
+func load(base string, toks map[domain.AccessRole]string, a *acks, prefix string, stop <-chan struct{}) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(path, token, body string) (int, map[string]any, bool) {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
@@ -134,7 +133,7 @@ func load(base string, toks map[tenants.Role]string, a *acks, prefix string, sto
 		_ = json.Unmarshal(b, &m)
 		return resp.StatusCode, m, true
 	}
-	svc := toks[tenants.RoleService]
+	svc := toks[domain.AccessService]
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -168,7 +167,7 @@ func load(base string, toks map[tenants.Role]string, a *acks, prefix string, sto
 				a.mu.Unlock()
 			}
 		case 3:
-			if status, _, ok = post("/crash/test/messages/recall", toks[tenants.RoleAdmin], fmt.Sprintf(`{"msgs":[{"msg_id":%q,"to":"v%d","chat_type":"chat"}]}`, id, i%7)); ok && status == 200 {
+			if status, _, ok = post("/crash/test/messages/recall", toks[domain.AccessAdmin], fmt.Sprintf(`{"msgs":[{"msg_id":%q,"to":"v%d","chat_type":"chat"}]}`, id, i%7)); ok && status == 200 {
 				a.mu.Lock()
 				a.n++
 				a.mu.Unlock()
@@ -178,9 +177,9 @@ func load(base string, toks map[tenants.Role]string, a *acks, prefix string, sto
 }
 
 // checkLog reads the whole log back and checks it against the acks.
-func checkLog(t *testing.T, base string, toks map[tenants.Role]string, a *acks, cycle int) {
+func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *acks, cycle int) {
 	t.Helper()
-	evs := allEvents(t, base, "crash/test", toks[tenants.RoleAuditor])
+	evs := allEvents(t, base, "crash/test", toks[domain.AccessAuditor])
 	ids := map[string]bool{}
 	sent := map[string]string{}
 	recalls := map[string]bool{}
@@ -235,7 +234,7 @@ func checkLog(t *testing.T, base string, toks map[tenants.Role]string, a *acks, 
 	}
 	eventually(t, func() string {
 		req, _ := http.NewRequest("GET", base+"/v1/crash/test/audit/verify", nil)
-		req.Header.Set("Authorization", "Bearer "+toks[tenants.RoleAuditor])
+		req.Header.Set("Authorization", "Bearer "+toks[domain.AccessAuditor])
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err.Error()

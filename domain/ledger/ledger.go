@@ -223,7 +223,7 @@ func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []Batc
 	out := make([]BatchOutcome, len(items))
 	for i, it := range items {
 		o, err := s.Recall(ctx, t, domain.RecallCommand{
-			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.RoleTenantAdmin, Platform: platform, To: it.To,
+			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.ActorTenantAdmin, Platform: platform, To: it.To,
 		})
 		out[i] = BatchOutcome{Outcome: o, Err: err}
 		if err != nil {
