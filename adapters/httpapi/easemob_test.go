@@ -91,11 +91,7 @@ func TestEasemobMsgRecall(t *testing.T) {
 		}
 		var forced []domain.MessageRecalled
 		for _, e := range a.events(domain.TypeMessageRecalled) {
-			var p domain.MessageRecalled
-			if err := json.Unmarshal(e.Data, &p); err != nil {
-				t.Fatal(err)
-			}
-			if p.Forced {
+			if p := e.Data.(domain.MessageRecalled); p.Forced {
 				forced = append(forced, p)
 			}
 		}

@@ -18,15 +18,9 @@ func (r *rig) feedSends() (map[domain.MsgID]domain.MessageSent, []byte) {
 	}
 	out := map[domain.MsgID]domain.MessageSent{}
 	for _, e := range lines(r.t, body) {
-		if e.Type != domain.TypeMessageSent {
-			continue
+		if s, ok := e.Data.(domain.MessageSent); ok {
+			out[s.MsgID] = s
 		}
-		p, err := e.Decode()
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		s := p.(*domain.MessageSent)
-		out[s.MsgID] = *s
 	}
 	return out, body
 }

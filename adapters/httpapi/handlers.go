@@ -185,7 +185,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	redactor := s.ledger.Redactor()
 	for i := range evs {
-		if evs[i], err = redactor.Redact(r.Context(), evs[i]); err != nil {
+		if evs[i], _, err = redactor.Redact(r.Context(), evs[i]); err != nil {
 			s.fail(w, r, err)
 			return
 		}

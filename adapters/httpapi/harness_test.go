@@ -135,7 +135,7 @@ func (a *testAPI) events(typ string) []domain.Event {
 	}
 	var out []domain.Event
 	for _, e := range evs {
-		if typ == "" || e.Type == typ {
+		if typ == "" || e.Type() == typ {
 			out = append(out, e)
 		}
 	}

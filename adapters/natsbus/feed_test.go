@@ -88,12 +88,8 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 				t.Fatal(err)
 			}
 			seen = max(seen, e.Position)
-			if e.Type == domain.TypeMessageSent {
-				p, err := e.Decode()
-				if err != nil {
-					t.Fatal(err)
-				}
-				sends[e.Tenant] = *p.(*domain.MessageSent)
+			if p, ok := e.Data.(domain.MessageSent); ok {
+				sends[e.Tenant] = p
 			}
 			m.Ack()
 		case <-time.After(20 * time.Second):

@@ -37,9 +37,10 @@ type Forwarder struct {
 	redact Redactor
 }
 
-// Redactor gives an event as the feed carries it.
+// Redactor gives an event as the feed carries it, and whether that
+// differs from the event as stored (ledger.Redactor).
 type Redactor interface {
-	Redact(ctx context.Context, e domain.Event) (domain.Event, error)
+	Redact(ctx context.Context, e domain.Event) (out domain.Event, redacted bool, err error)
 }
 
 // NewForwarder connects to the NATS server at url and makes sure the
@@ -89,7 +90,7 @@ func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
 	}
 	// Apply has no context to pass; the redactor reads a tenant's policy
 	// history from the event store once, and again after each change
-	out, err := f.redact.Redact(context.Background(), e)
+	out, _, err := f.redact.Redact(context.Background(), e)
 	if err != nil {
 		return fmt.Errorf("forward %d: %w", e.Position, err)
 	}
@@ -100,7 +101,7 @@ func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
 	msg := message.NewMessage(e.ID, payload)
 	msg.Metadata.Set(MetaPosition, strconv.FormatUint(e.Position, 10))
 	msg.Metadata.Set(MetaPrevPosition, strconv.FormatUint(prev, 10))
-	msg.Metadata.Set(MetaType, e.Type)
+	msg.Metadata.Set(MetaType, e.Type())
 	msg.Metadata.Set(MetaTenant, e.Tenant)
 	if err := f.pub.Publish(subject, msg); err != nil {
 		return fmt.Errorf("forward %d to %s: %w", e.Position, subject, err)

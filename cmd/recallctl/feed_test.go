@@ -25,14 +25,9 @@ func exportedSends(t *testing.T, out string) []domain.MessageSent {
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatalf("%v: %q", err, line)
 		}
-		if e.Type != domain.TypeMessageSent {
-			continue
+		if p, ok := e.Data.(domain.MessageSent); ok {
+			sends = append(sends, p)
 		}
-		p, err := e.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sends = append(sends, *p.(*domain.MessageSent))
 	}
 	return sends
 }

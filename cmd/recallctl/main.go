@@ -196,7 +196,7 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 			return nil
 		}
 		for _, e := range evs {
-			if e, err = redactor.Redact(ctx, e); err != nil {
+			if e, _, err = redactor.Redact(ctx, e); err != nil {
 				return err
 			}
 			if err := enc.Encode(e); err != nil {

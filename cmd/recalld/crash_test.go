@@ -192,25 +192,21 @@ func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *a
 			t.Fatalf("after cycle %d: event %s twice", cycle, e.ID)
 		}
 		ids[e.ID] = true
-		p, err := e.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch v := p.(type) {
-		case *domain.MessageSent:
+		switch v := e.Data.(type) {
+		case domain.MessageSent:
 			if _, dup := sent[v.ClientMsgID]; dup {
 				t.Fatalf("after cycle %d: client_msg_id %s sent twice", cycle, v.ClientMsgID)
 			}
 			sent[v.ClientMsgID] = string(v.MsgID)
-		case *domain.MessageRecalled:
+		case domain.MessageRecalled:
 			if v.RequestID != "" {
 				recalls[v.RequestID] = true
 			}
-		case *domain.RecallRejected:
+		case domain.RecallRejected:
 			if v.RequestID != "" {
 				recalls[v.RequestID] = false
 			}
-		case *domain.MessageRead:
+		case domain.MessageRead:
 			reads[string(v.MsgID)+"/"+string(v.Reader)]++
 		}
 	}

@@ -221,7 +221,7 @@ func (s *server) countEvents(typ string) int {
 	s.t.Helper()
 	n := 0
 	for _, e := range s.events() {
-		if e.Type == typ {
+		if e.Type() == typ {
 			n++
 		}
 	}

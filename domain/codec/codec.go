@@ -23,11 +23,9 @@ type RawMessage = json.RawMessage
 // escaped).
 func Marshal(v any) ([]byte, error) { return segjson.Marshal(v) }
 
-// Append is Marshal appending to b. Raw messages inside v are written as
-// they are, not checked: they must be valid, compact JSON (this codec's
-// own output is).
+// Append is Marshal appending to b.
 func Append(b []byte, v any) ([]byte, error) {
-	return segjson.Append(b, v, segjson.EscapeHTML|segjson.SortMapKeys|segjson.TrustRawMessage)
+	return segjson.Append(b, v, segjson.EscapeHTML|segjson.SortMapKeys)
 }
 
 // Unmarshal decodes b into v as encoding/json would; v holds nothing of b

@@ -78,10 +78,7 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 	id := MsgIDFor(t, cmd)
 	sent := cmd.Sent(id)
 	now := s.clock.Now()
-	ev, err := domain.NewEvent(uuid.NewString(), t, now, domain.TypeMessageSent, sent)
-	if err != nil {
-		return SendResult{}, err
-	}
+	ev := domain.NewEvent(uuid.NewString(), t, now, sent)
 	stream := domain.MessageStream(t, id)
 	stored, err := s.store.Append(ctx, stream, domain.NoStream, []domain.Event{ev})
 	if err == nil {
@@ -107,12 +104,8 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 // expired message records nothing.
 func (s *Service) Read(ctx context.Context, t domain.Tenant, cmd domain.ReadCommand) (bool, error) {
 	stream := domain.MessageStream(t, cmd.MsgID)
-	return s.retry(ctx, t, stream, func(m domain.Message, _ time.Time) (any, string, error) {
-		read, err := domain.DecideRead(cmd, m)
-		if err != nil || read == nil {
-			return nil, "", err
-		}
-		return read, domain.TypeMessageRead, nil
+	return s.retry(ctx, t, stream, func(m domain.Message, _ time.Time) ([]domain.Payload, error) {
+		return domain.DecideRead(cmd, m)
 	})
 }
 
@@ -147,18 +140,11 @@ func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.Recall
 			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
 		}
 		d, payload := domain.DecideRecall(cmd, m, p, now)
-		typ := domain.TypeRecallRejected
-		if d.Recalled {
-			typ = domain.TypeMessageRecalled
-		}
-		ev, err := domain.NewEvent(s.attemptID(t, cmd), t, now, typ, payload)
-		if err != nil {
-			return Outcome{}, err
-		}
+		ev := domain.NewEvent(s.attemptID(t, cmd), t, now, payload)
 		// No message stream to guard: record the attempt where it cannot
 		// create one. A retry with the same request_id reuses the event id,
 		// which the store's idempotency turns into a no-op.
-		target, expected := stream, m.Version
+		target, expected := stream, m.Version()
 		if !m.Exists {
 			target, expected = domain.RecallStream(t), domain.AnyVersion
 		}
@@ -241,12 +227,11 @@ func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) 
 	if err != nil {
 		return false, err
 	}
-	return s.retry(ctx, t, domain.MessageStream(t, id), func(m domain.Message, now time.Time) (any, string, error) {
-		exp, ok := domain.DecideExpire(m, p, now)
-		if !ok {
-			return nil, "", nil
+	return s.retry(ctx, t, domain.MessageStream(t, id), func(m domain.Message, now time.Time) ([]domain.Payload, error) {
+		if exp, ok := domain.DecideExpire(m, p, now); ok {
+			return []domain.Payload{exp}, nil
 		}
-		return exp, domain.TypeMessageExpired, nil
+		return nil, nil
 	})
 }
 
@@ -285,7 +270,7 @@ func (s *Service) ExpireSent(ctx context.Context, t domain.Tenant, id domain.Msg
 		now := s.clock.Now()
 		purged := !m.Exists && !m.Expired
 		exp, ok := domain.DecideExpire(m, p, now)
-		evID, expected := uuid.NewString(), m.Version
+		evID, expected := uuid.NewString(), m.Version()
 		if purged {
 			exp, ok = domain.DecideExpirePurged(m, id, sentAt, p, now)
 			evID = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
@@ -294,10 +279,7 @@ func (s *Service) ExpireSent(ctx context.Context, t domain.Tenant, id domain.Msg
 		if !ok {
 			return ExpireResult{Purged: purged}, nil
 		}
-		ev, err := domain.NewEvent(evID, t, now, domain.TypeMessageExpired, exp)
-		if err != nil {
-			return ExpireResult{}, err
-		}
+		ev := domain.NewEvent(evID, t, now, exp)
 		_, err = s.store.Append(ctx, stream, expected, []domain.Event{ev})
 		var wrong *domain.WrongVersionError
 		if errors.As(err, &wrong) {
@@ -330,22 +312,22 @@ func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID)
 // retry runs decide against the stream's current state and appends what it
 // returns with the state's version, again on a concurrent change. It
 // reports whether an event was appended.
-func (s *Service) retry(ctx context.Context, t domain.Tenant, stream string, decide func(domain.Message, time.Time) (any, string, error)) (bool, error) {
+func (s *Service) retry(ctx context.Context, t domain.Tenant, stream string, decide func(domain.Message, time.Time) ([]domain.Payload, error)) (bool, error) {
 	for range maxAttempts {
 		m, err := s.load(ctx, stream)
 		if err != nil {
 			return false, err
 		}
 		now := s.clock.Now()
-		payload, typ, err := decide(m, now)
-		if err != nil || payload == nil {
+		payloads, err := decide(m, now)
+		if err != nil || len(payloads) == 0 {
 			return false, err
 		}
-		ev, err := domain.NewEvent(uuid.NewString(), t, now, typ, payload)
-		if err != nil {
-			return false, err
+		evs := make([]domain.Event, len(payloads))
+		for i, p := range payloads {
+			evs[i] = domain.NewEvent(uuid.NewString(), t, now, p)
 		}
-		_, err = s.store.Append(ctx, stream, m.Version, []domain.Event{ev})
+		_, err = s.store.Append(ctx, stream, m.Version(), evs)
 		var wrong *domain.WrongVersionError
 		if errors.As(err, &wrong) {
 			continue
@@ -363,7 +345,7 @@ func (s *Service) load(ctx context.Context, stream string) (domain.Message, erro
 	if err != nil {
 		return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
 	}
-	m := domain.NewMessage()
+	var m domain.Message
 	for _, e := range evs {
 		if err := m.Apply(e); err != nil {
 			return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
@@ -374,10 +356,7 @@ func (s *Service) load(ctx context.Context, stream string) (domain.Message, erro
 
 // RecordAuditQuery records that the audit log was searched or exported.
 func (s *Service) RecordAuditQuery(ctx context.Context, t domain.Tenant, q domain.AuditQueried) error {
-	ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeAuditQueried, q)
-	if err != nil {
-		return err
-	}
+	ev := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), q)
 	if _, err := s.store.Append(ctx, domain.AuditStream(t), domain.AnyVersion, []domain.Event{ev}); err != nil {
 		return fmt.Errorf("record audit query: %w", err)
 	}

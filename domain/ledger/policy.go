@@ -79,10 +79,7 @@ func (s *Service) ChangePolicy(ctx context.Context, t domain.Tenant, c PolicyCha
 			s.remember(t, cur)
 			return cur.policy, nil
 		}
-		ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeTenantPolicySet, set)
-		if err != nil {
-			return domain.Policy{}, err
-		}
+		ev := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), set)
 		stored, err := s.store.Append(ctx, stream, cur.version, []domain.Event{ev})
 		var wrong *domain.WrongVersionError
 		if errors.As(err, &wrong) {
@@ -115,14 +112,9 @@ func (s *Service) loadPolicy(ctx context.Context, t domain.Tenant) (cachedPolicy
 	c := cachedPolicy{policy: domain.DefaultPolicy(), version: domain.NoStream}
 	for _, e := range evs {
 		c.version = e.StreamVersion
-		if e.Type != domain.TypeTenantPolicySet {
-			continue
+		if set, ok := e.Data.(domain.TenantPolicySet); ok {
+			c.policy = set.Policy
 		}
-		payload, err := e.Decode()
-		if err != nil {
-			return cachedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
-		}
-		c.policy = payload.(*domain.TenantPolicySet).Policy
 	}
 	return c, nil
 }
@@ -131,17 +123,14 @@ func (s *Service) loadPolicy(ctx context.Context, t domain.Tenant) (cachedPolicy
 // log, so a change another node made is used here from then on; other
 // events are ignored.
 func (s *Service) ObservePolicy(e domain.Event) error {
-	if e.Type != domain.TypeTenantPolicySet {
+	set, ok := e.Data.(domain.TenantPolicySet)
+	if !ok {
 		return nil
 	}
 	t, err := domain.ParseTenant(e.Tenant)
 	if err != nil {
 		return fmt.Errorf("policy event %s: %w", e.ID, err)
 	}
-	payload, err := e.Decode()
-	if err != nil {
-		return fmt.Errorf("policy event %s: %w", e.ID, err)
-	}
-	s.remember(t, cachedPolicy{policy: payload.(*domain.TenantPolicySet).Policy, version: e.StreamVersion})
+	s.remember(t, cachedPolicy{policy: set.Policy, version: e.StreamVersion})
 	return nil
 }

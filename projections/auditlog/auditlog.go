@@ -129,26 +129,22 @@ func indexed(e Entry) [][2]string {
 
 // Apply implements projections.Projection.
 func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
-	payload, err := ev.Decode()
-	if err != nil {
-		return err
-	}
 	t := ev.Tenant
 	e := Entry{At: ev.OccurredAt, Position: ev.Position, EventID: ev.ID}
 	var content *string
 	var recalledMsg string
-	switch p := payload.(type) {
-	case *domain.MessageSent:
+	switch p := ev.Data.(type) {
+	case domain.MessageSent:
 		e.Action, e.Outcome = ActionSend, "recorded"
 		e.Actor, e.ActorRole, e.Platform = string(p.From), "sender", p.Platform
 		e.MsgID, e.ConversationID, e.ContentSHA256 = string(p.MsgID), p.ConversationID, p.ContentSHA256
 		e.Detail = "to=" + string(p.To) + " chat_type=" + string(p.ChatType) + " type=" + string(p.MsgType)
 		c := p.Content
 		content = &c
-	case *domain.MessageRead:
+	case domain.MessageRead:
 		e.Action, e.Outcome = ActionRead, "recorded"
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Reader), "reader", p.Platform, string(p.MsgID)
-	case *domain.MessageRecalled:
+	case domain.MessageRecalled:
 		e.Action, e.Outcome = ActionRecall, "recalled"
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
 		e.ReasonText = p.ReasonText
@@ -157,15 +153,15 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 			e.Detail += " forced=true" // an admin recalled past the window
 		}
 		recalledMsg = string(p.MsgID)
-	case *domain.RecallRejected:
+	case domain.RecallRejected:
 		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
 		e.ReasonText = p.ReasonText
 		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion)
-	case *domain.MessageExpired:
+	case domain.MessageExpired:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionExpire, "expired", "system", "system"
 		e.MsgID, e.Detail = string(p.MsgID), "retention_s="+strconv.FormatInt(p.RetentionS, 10)
-	case *domain.TenantPolicySet:
+	case domain.TenantPolicySet:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
 		e.Detail = p.Policy.String()
 		if err := setState(tx, policyKey(t), policyState(p.Policy)); err != nil {
@@ -182,7 +178,7 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 				e.Detail += " " + c.String()
 			}
 		}
-	case *domain.AuditQueried:
+	case domain.AuditQueried:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer
 		e.Detail = fmt.Sprintf("format=%s results=%d query=%s", p.Format, p.Results, p.Query)
 	default:

@@ -84,13 +84,9 @@ type pointer struct {
 
 // Apply implements projections.Projection.
 func (Projection) Apply(tx projections.Tx, e domain.Event) error {
-	payload, err := e.Decode()
-	if err != nil {
-		return err
-	}
 	t := e.Tenant
-	switch p := payload.(type) {
-	case *domain.MessageSent:
+	switch p := e.Data.(type) {
+	case domain.MessageSent:
 		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
 			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}, Log: []uint64{e.Position}}
 		if err := projections.SetJSON(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
@@ -100,7 +96,7 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 			return err
 		}
 		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt}, r.SentAt)
-	case *domain.MessageRead:
+	case domain.MessageRead:
 		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
 			if slices.Contains(r.ReadBy, string(p.Reader)) {
 				return "", "", false
@@ -108,12 +104,12 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 			r.ReadBy = append(r.ReadBy, string(p.Reader))
 			return "read", string(p.Reader), true
 		}, e)
-	case *domain.MessageRecalled:
+	case domain.MessageRecalled:
 		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
 			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content = true, string(p.Actor), e.OccurredAt, ""
 			return "recalled", string(p.Actor), true
 		}, e)
-	case *domain.MessageExpired:
+	case domain.MessageExpired:
 		return expire(tx, t, string(p.MsgID), e)
 	}
 	return nil

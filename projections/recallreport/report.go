@@ -46,24 +46,12 @@ func attemptKey(tenant string, at time.Time, pos uint64) []byte {
 func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	var row attempt
 	var msg domain.MsgID
-	switch e.Type {
-	case domain.TypeMessageSent:
-		var s domain.MessageSent
-		if err := codec.Unmarshal(e.Data, &s); err != nil {
-			return err
-		}
-		return tx.Set(msgKey(e.Tenant, string(s.MsgID)), []byte(s.ChatType))
-	case domain.TypeMessageRecalled:
-		var r domain.MessageRecalled
-		if err := codec.Unmarshal(e.Data, &r); err != nil {
-			return err
-		}
+	switch r := e.Data.(type) {
+	case domain.MessageSent:
+		return tx.Set(msgKey(e.Tenant, string(r.MsgID)), []byte(r.ChatType))
+	case domain.MessageRecalled:
 		msg, row = r.MsgID, attempt{Outcome: "recalled", Platform: r.Platform, Actor: string(r.Actor), Elapsed: r.ElapsedMs}
-	case domain.TypeRecallRejected:
-		var r domain.RecallRejected
-		if err := codec.Unmarshal(e.Data, &r); err != nil {
-			return err
-		}
+	case domain.RecallRejected:
 		msg, row = r.MsgID, attempt{Outcome: string(r.Reason), Platform: r.Platform, Actor: string(r.Actor), Elapsed: r.ElapsedMs}
 	default:
 		return nil

@@ -38,7 +38,6 @@ import (
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
-	"github.com/recallledger/recall/domain/codec"
 )
 
 // ErrClosed is returned by a store that was closed.
@@ -609,8 +608,8 @@ func (s *Store) ReadAll(ctx context.Context, from uint64, tenant string, limit i
 		}
 		defer it.Close()
 		for it.First(); it.Valid() && len(out) < limit; it.Next() {
-			var e domain.Event
-			if err := codec.Unmarshal(it.Value(), &e); err != nil {
+			e, err := domain.DecodeEvent(it.Value())
+			if err != nil {
 				return nil, fmt.Errorf("read all: decode %x: %w", it.Key(), err)
 			}
 			out = append(out, e)
@@ -718,8 +717,8 @@ func (s *Store) eventAt(pos uint64) (domain.Event, error) {
 		return domain.Event{}, fmt.Errorf("event at %d: %w", pos, err)
 	}
 	defer closer.Close()
-	var e domain.Event
-	if err := codec.Unmarshal(v, &e); err != nil {
+	e, err := domain.DecodeEvent(v)
+	if err != nil {
 		return domain.Event{}, fmt.Errorf("event at %d: %w", pos, err)
 	}
 	return e, nil
