@@ -19,14 +19,6 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// maxAttempts bounds the optimistic retries of one command. Each retry
-// follows a successful append by someone else, so running out means the
-// stream is under extreme contention, not that a bug loops forever.
-const maxAttempts = 64
-
-// ErrContention is returned when a command lost the race maxAttempts times.
-var ErrContention = errors.New("too much contention on the stream, try again")
-
 // idNamespace makes server-side ids derived from client keys (client_msg_id,
 // request_id) stable across restarts and instances.
 var idNamespace = uuid.MustParse("5f2b8a0e-6d0c-4c59-9a86-2f1f0c6a4e11")
@@ -104,9 +96,14 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 // expired message records nothing.
 func (s *Service) Read(ctx context.Context, t domain.Tenant, cmd domain.ReadCommand) (bool, error) {
 	stream := domain.MessageStream(t, cmd.MsgID)
-	return s.retry(ctx, t, stream, func(m domain.Message, _ time.Time) ([]domain.Payload, error) {
-		return domain.DecideRead(cmd, m)
+	r, err := run(ctx, s, command[domain.Message]{
+		tenant: t, what: "read " + string(cmd.MsgID), load: s.message(stream),
+		decide: func(m domain.Message, version int64, _ time.Time) (change, error) {
+			read, err := domain.DecideRead(cmd, m)
+			return appendTo(stream, version, read...), err
+		},
 	})
+	return len(r.stored.Events) > 0, err
 }
 
 // Outcome is the result of a recall attempt.
@@ -125,49 +122,57 @@ type Outcome struct {
 // Recall decides a recall attempt at the server's time of receipt and
 // records it, accepted or refused, as exactly one event.
 func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.RecallCommand) (Outcome, error) {
-	now := s.clock.Now()
 	stream := domain.MessageStream(t, cmd.MsgID)
-	for range maxAttempts {
-		p, err := s.Policy(ctx, t)
-		if err != nil {
-			return Outcome{}, err
-		}
-		m, err := s.load(ctx, stream)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if a, ok := m.Replay(cmd.Actor, cmd.RequestID); ok {
-			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
-		}
-		d, payload := domain.DecideRecall(cmd, m, p, now)
-		ev := domain.NewEvent(s.attemptID(t, cmd), t, now, payload)
-		// No message stream to guard: record the attempt where it cannot
-		// create one. A retry with the same request_id reuses the event id,
-		// which the store's idempotency turns into a no-op.
-		target, expected := stream, m.Version()
-		if !m.Exists {
-			target, expected = domain.RecallStream(t), domain.AnyVersion
-		}
-		stored, err := s.store.Append(ctx, target, expected, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
+	var out Outcome
+	r, err := run(ctx, s, command[recallState]{
+		tenant: t, what: "recall " + string(cmd.MsgID),
+		load: func(ctx context.Context) (recallState, int64, error) {
+			p, err := s.Policy(ctx, t)
+			if err != nil {
+				return recallState{}, 0, err
+			}
+			m, err := s.load(ctx, stream)
+			return recallState{policy: p, message: m}, m.Version(), err
+		},
+		decide: func(st recallState, version int64, now time.Time) (change, error) {
+			if a, ok := st.message.Replay(cmd.Actor, cmd.RequestID); ok {
+				out = Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}
+				return change{}, nil
+			}
+			d, payload := domain.DecideRecall(cmd, st.message, st.policy, now)
+			out = Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}
+			// No message stream to guard: record the attempt where it
+			// cannot create one. A retry with the same request_id reuses
+			// the event id, which the store's idempotency turns into a
+			// no-op.
+			c := appendTo(stream, version, payload)
+			if !st.message.Exists {
+				c = appendTo(domain.RecallStream(t), domain.AnyVersion, payload)
+			}
+			c.id = s.attemptID(t, cmd)
+			return c, nil
+		},
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if r.stored.AlreadyStored {
+		// the store holds this attempt already: answer with what it
+		// recorded, not with what this call decided
+		a, err := domain.RecordedAttempt(r.stored.Events[0])
 		if err != nil {
 			return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
 		}
-		if stored.AlreadyStored {
-			// the store holds this attempt already: answer with what it
-			// recorded, not with what this call decided
-			a, err := domain.RecordedAttempt(stored.Events[0])
-			if err != nil {
-				return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
-			}
-			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
-		}
-		return Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}, nil
+		return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
 	}
-	return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, ErrContention)
+	return out, nil
+}
+
+// recallState is what a recall is decided against: the tenant's policy
+// and the message, read again after each concurrent change.
+type recallState struct {
+	policy  domain.Policy
+	message domain.Message
 }
 
 // attemptID is the event id of a recall attempt: stable for a request_id so
@@ -223,16 +228,8 @@ func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []Batc
 // whether it did; a message that is not due, or already expired, is left
 // alone.
 func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) (bool, error) {
-	p, err := s.Policy(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	return s.retry(ctx, t, domain.MessageStream(t, id), func(m domain.Message, now time.Time) ([]domain.Payload, error) {
-		if exp, ok := domain.DecideExpire(m, p, now); ok {
-			return []domain.Payload{exp}, nil
-		}
-		return nil, nil
-	})
+	res, err := s.expire(ctx, t, id, nil)
+	return res.Recorded, err
 }
 
 // ExpireResult is what ExpireSent did.
@@ -257,41 +254,45 @@ type ExpireResult struct {
 // stream), and two schedulers racing on it write one event, the store's
 // idempotency dropping the second.
 func (s *Service) ExpireSent(ctx context.Context, t domain.Tenant, id domain.MsgID, sentAt time.Time) (ExpireResult, error) {
+	return s.expire(ctx, t, id, &sentAt)
+}
+
+// expire records a message's expiry when it is due under the tenant's
+// policy; sentAt, when the caller knows it, also expires a message whose
+// send the store purged (ExpireSent).
+func (s *Service) expire(ctx context.Context, t domain.Tenant, id domain.MsgID, sentAt *time.Time) (ExpireResult, error) {
 	p, err := s.Policy(ctx, t)
 	if err != nil {
 		return ExpireResult{}, err
 	}
 	stream := domain.MessageStream(t, id)
-	for range maxAttempts {
-		m, err := s.load(ctx, stream)
-		if err != nil {
-			return ExpireResult{}, err
-		}
-		now := s.clock.Now()
-		purged := !m.Exists && !m.Expired
-		exp, ok := domain.DecideExpire(m, p, now)
-		evID, expected := uuid.NewString(), m.Version()
-		if purged {
-			exp, ok = domain.DecideExpirePurged(m, id, sentAt, p, now)
-			evID = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
-			expected = domain.AnyVersion
-		}
-		if !ok {
-			return ExpireResult{Purged: purged}, nil
-		}
-		ev := domain.NewEvent(evID, t, now, exp)
-		_, err = s.store.Append(ctx, stream, expected, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
-		if err != nil {
-			return ExpireResult{}, fmt.Errorf("append %s: %w", stream, err)
-		}
-		return ExpireResult{Recorded: true, Purged: purged}, nil
+	r, err := run(ctx, s, command[domain.Message]{
+		tenant: t, what: "append " + stream, load: s.message(stream),
+		decide: func(m domain.Message, version int64, now time.Time) (change, error) {
+			if sentAt != nil && purged(m) {
+				exp, ok := domain.DecideExpirePurged(m, id, *sentAt, p, now)
+				if !ok {
+					return change{}, nil
+				}
+				c := appendTo(stream, domain.AnyVersion, exp)
+				c.id = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
+				return c, nil
+			}
+			if exp, ok := domain.DecideExpire(m, p, now); ok {
+				return appendTo(stream, version, exp), nil
+			}
+			return change{}, nil
+		},
+	})
+	if err != nil {
+		return ExpireResult{}, err
 	}
-	return ExpireResult{}, fmt.Errorf("append %s: %w", stream, ErrContention)
+	return ExpireResult{Recorded: len(r.stored.Events) > 0, Purged: sentAt != nil && purged(r.state)}, nil
 }
+
+// purged reports whether a message stream no longer holds the send nor
+// an expiry: the store's retention purge came first.
+func purged(m domain.Message) bool { return !m.Exists && !m.Expired }
 
 // RetainedSince is the oldest send time inside the tenant's message
 // retention now, by the clock expiry is decided by: read models leave out
@@ -307,37 +308,6 @@ func (s *Service) RetainedSince(ctx context.Context, t domain.Tenant) (time.Time
 // Message returns the current state of a message.
 func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID) (domain.Message, error) {
 	return s.load(ctx, domain.MessageStream(t, id))
-}
-
-// retry runs decide against the stream's current state and appends what it
-// returns with the state's version, again on a concurrent change. It
-// reports whether an event was appended.
-func (s *Service) retry(ctx context.Context, t domain.Tenant, stream string, decide func(domain.Message, time.Time) ([]domain.Payload, error)) (bool, error) {
-	for range maxAttempts {
-		m, err := s.load(ctx, stream)
-		if err != nil {
-			return false, err
-		}
-		now := s.clock.Now()
-		payloads, err := decide(m, now)
-		if err != nil || len(payloads) == 0 {
-			return false, err
-		}
-		evs := make([]domain.Event, len(payloads))
-		for i, p := range payloads {
-			evs[i] = domain.NewEvent(uuid.NewString(), t, now, p)
-		}
-		_, err = s.store.Append(ctx, stream, m.Version(), evs)
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("append %s: %w", stream, err)
-		}
-		return true, nil
-	}
-	return false, fmt.Errorf("append %s: %w", stream, ErrContention)
 }
 
 func (s *Service) load(ctx context.Context, stream string) (domain.Message, error) {

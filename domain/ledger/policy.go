@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/google/uuid"
+	"time"
 
 	"github.com/recallledger/recall/domain"
 )
@@ -62,36 +60,36 @@ type PolicyChange struct {
 // changes nothing records nothing and keeps the version.
 func (s *Service) ChangePolicy(ctx context.Context, t domain.Tenant, c PolicyChange) (domain.Policy, error) {
 	stream := domain.TenantStream(t)
-	for range maxAttempts {
-		cur, err := s.loadPolicy(ctx, t)
-		if err != nil {
-			return domain.Policy{}, err
-		}
-		if c.Match != nil && !c.Match(cur.policy.Version) {
-			return domain.Policy{}, &domain.VersionConflictError{Current: cur.policy.Version}
-		}
-		p, err := c.Make(cur.policy)
-		if err != nil {
-			return domain.Policy{}, err
-		}
-		set := p.Next(cur.policy, c.ChangedBy)
-		if len(set.Changes) == 0 {
-			s.remember(t, cur)
-			return cur.policy, nil
-		}
-		ev := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), set)
-		stored, err := s.store.Append(ctx, stream, cur.version, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
-		if err != nil {
-			return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, err)
-		}
-		s.remember(t, cachedPolicy{policy: set.Policy, version: stored.Events[0].StreamVersion})
-		return set.Policy, nil
+	var set domain.TenantPolicySet
+	r, err := run(ctx, s, command[domain.Policy]{
+		tenant: t, what: "set policy of " + t.String(),
+		load: func(ctx context.Context) (domain.Policy, int64, error) {
+			cur, err := s.loadPolicy(ctx, t)
+			return cur.policy, cur.version, err
+		},
+		decide: func(cur domain.Policy, version int64, _ time.Time) (change, error) {
+			if c.Match != nil && !c.Match(cur.Version) {
+				return change{}, &domain.VersionConflictError{Current: cur.Version}
+			}
+			p, err := c.Make(cur)
+			if err != nil {
+				return change{}, err
+			}
+			if set = p.Next(cur, c.ChangedBy); len(set.Changes) == 0 {
+				return change{}, nil // nothing changes: nothing recorded, the version kept
+			}
+			return appendTo(stream, version, set), nil
+		},
+	})
+	if err != nil {
+		return domain.Policy{}, err
 	}
-	return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, ErrContention)
+	if len(r.stored.Events) == 0 {
+		s.remember(t, cachedPolicy{policy: r.state, version: r.version})
+		return r.state, nil
+	}
+	s.remember(t, cachedPolicy{policy: set.Policy, version: r.stored.Events[0].StreamVersion})
+	return set.Policy, nil
 }
 
 // remember caches c unless a newer version is cached already.
