@@ -77,7 +77,12 @@ func (f *Forwarder) Name() string { return ForwarderName }
 var lastKey = []byte("last")
 
 // Apply implements projections.Projection: it publishes e.
-func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
+func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error { return f.ApplyStored(tx, e, nil) }
+
+// ApplyStored implements projections.StoredApplier: it publishes e, as
+// the stored JSON the feed read when the tenant's feed_content leaves it
+// as it is, encoded once more only when it was redacted (or not given).
+func (f *Forwarder) ApplyStored(tx projections.Tx, e domain.Event, stored []byte) error {
 	subject, err := Subject(e.Tenant)
 	if err != nil {
 		return fmt.Errorf("forward %d: %w", e.Position, err)
@@ -90,13 +95,15 @@ func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
 	}
 	// Apply has no context to pass; the redactor reads a tenant's policy
 	// history from the event store once, and again after each change
-	out, _, err := f.redact.Redact(context.Background(), e)
+	out, redacted, err := f.redact.Redact(context.Background(), e)
 	if err != nil {
 		return fmt.Errorf("forward %d: %w", e.Position, err)
 	}
-	payload, err := json.Marshal(out)
-	if err != nil {
-		return err
+	payload := stored
+	if redacted || payload == nil {
+		if payload, err = json.Marshal(out); err != nil {
+			return err
+		}
 	}
 	msg := message.NewMessage(e.ID, payload)
 	msg.Metadata.Set(MetaPosition, strconv.FormatUint(e.Position, 10))
@@ -108,3 +115,5 @@ func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
 	}
 	return tx.Set(lastKey, binary.BigEndian.AppendUint64(nil, e.Position))
 }
+
+var _ projections.StoredApplier = (*Forwarder)(nil)
