@@ -133,8 +133,8 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	switch p := ev.Data.(type) {
 	case domain.MessageSent:
 		content := p.Content
-		e, err := appendEntry(tx, ev, sendEntry(p), &content)
-		if err != nil || e == nil {
+		e, ok, err := appendEntry(tx, ev, sendEntry(p), &content)
+		if err != nil || !ok {
 			return err
 		}
 		// what later entries of the message take from its send
@@ -142,8 +142,8 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case domain.MessageRead:
 		return appendOnly(tx, ev, readEntry(p))
 	case domain.MessageRecalled:
-		e, err := appendEntry(tx, ev, recallEntry(p), nil)
-		if err != nil || e == nil {
+		e, ok, err := appendEntry(tx, ev, recallEntry(p), nil)
+		if err != nil || !ok {
 			return err
 		}
 		return dropContentIfPolicySaysSo(tx, ev.Tenant, e.MsgID)
@@ -165,26 +165,26 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 }
 
 func appendOnly(tx projections.Tx, ev domain.Event, e Entry) error {
-	_, err := appendEntry(tx, ev, e, nil)
+	_, _, err := appendEntry(tx, ev, e, nil)
 	return err
 }
 
 // appendEntry links e, built from ev, to the end of ev's tenant's chain
 // and stores it with its indexes, content (outside the hash) beside it.
-// It returns the entry as stored, or nil when ev is at or before the
+// It returns the entry as stored; ok is false when ev is at or before the
 // chain's anchor: the retention purge has passed it, and the chain goes on
 // from the anchor.
-func appendEntry(tx projections.Tx, ev domain.Event, e Entry, content *string) (*Entry, error) {
+func appendEntry(tx projections.Tx, ev domain.Event, e Entry, content *string) (_ Entry, ok bool, err error) {
 	t := ev.Tenant
 	var anchor, head link
 	if _, err := getState(tx, anchorKey(t), &anchor); err != nil {
-		return nil, err
+		return Entry{}, false, err
 	}
 	if ev.Position <= anchor.Position {
-		return nil, nil
+		return Entry{}, false, nil
 	}
 	if _, err := getState(tx, headKey(t), &head); err != nil {
-		return nil, err
+		return Entry{}, false, err
 	}
 	if head.Seq == 0 {
 		head = link{Seq: anchor.Seq, Hash: anchor.Hash}
@@ -193,7 +193,7 @@ func appendEntry(tx projections.Tx, ev domain.Event, e Entry, content *string) (
 	if e.MsgID != "" && e.Action != ActionSend {
 		var info msgInfo
 		if _, err := getState(tx, msgKey(t, e.MsgID), &info); err != nil {
-			return nil, err
+			return Entry{}, false, err
 		}
 		e.ConversationID = info.Conv
 	}
@@ -201,20 +201,20 @@ func appendEntry(tx projections.Tx, ev domain.Event, e Entry, content *string) (
 	e.Hash = ComputeHash(e.PrevHash, e)
 	e.Content = content
 	if err := projections.SetJSON(tx, entryKey(t, e.Seq), e); err != nil {
-		return nil, err
+		return Entry{}, false, err
 	}
 	for _, f := range indexed(e) {
 		if f[1] == "" {
 			continue
 		}
 		if err := tx.Set(indexKey(t, f[0], f[1], e.Seq), nil); err != nil {
-			return nil, err
+			return Entry{}, false, err
 		}
 	}
 	if err := tx.Set(timeKey(t, e.At.UnixMilli(), e.Seq), nil); err != nil {
-		return nil, err
+		return Entry{}, false, err
 	}
-	return &e, setState(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash})
+	return e, true, setState(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash})
 }
 
 // dropContentIfPolicySaysSo removes a recalled message's content from its
