@@ -14,7 +14,7 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -33,7 +33,7 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func dump(t *testing.T, rm *readmodel.Store) string {
 	t.Helper()
 	var b strings.Builder
-	for _, p := range all.Projections() {
+	for _, p := range catalog.Projections() {
 		if err := rm.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q=%q\n", p.Name(), k, v) }); err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +83,7 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 	}
 	defer workerRM.Close()
 	startWorker := func() (func(), []*projections.Runner) {
-		runners, err := all.Runners(workerRM)
+		runners, err := catalog.Runners(workerRM)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	freshRunners, _ := all.Runners(fresh)
+	freshRunners, _ := catalog.Runners(fresh)
 	for _, r := range freshRunners {
 		if _, err := r.CatchUp(ctx, store, 1000, nil); err != nil {
 			t.Fatal(err)

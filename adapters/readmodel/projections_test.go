@@ -16,8 +16,8 @@ import (
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/conversation"
 	"github.com/recallledger/recall/projections/recallreport"
 )
@@ -47,7 +47,7 @@ func newWorld(t *testing.T, dir string, clock *clocktest.Clock) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}

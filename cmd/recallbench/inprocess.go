@@ -19,8 +19,8 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // tempDir makes a fresh directory removed when the scenario ends.
@@ -213,7 +213,7 @@ func withStack(ctx context.Context, c *config, n int, fn func(st *stack) error) 
 		return err
 	}
 	defer st.rm.Close()
-	if st.runners, err = all.Runners(st.rm); err != nil {
+	if st.runners, err = catalog.Runners(st.rm); err != nil {
 		return err
 	}
 	if n > 0 {

@@ -16,7 +16,7 @@ import (
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 func ctl(t *testing.T, args ...string) (string, error) {
@@ -150,7 +150,7 @@ func liveReadModels(t *testing.T, dir string) string {
 			}
 		}
 	}
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func liveReadModels(t *testing.T, dir string) string {
 func dumpAll(t *testing.T, rm *readmodel.Store) string {
 	t.Helper()
 	var b strings.Builder
-	for _, p := range all.Projections() {
+	for _, p := range catalog.Projections() {
 		if err := rm.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q %q\n", p.Name(), k, v) }); err != nil {
 			t.Fatal(err)
 		}

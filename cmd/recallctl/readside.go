@@ -19,8 +19,8 @@ import (
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/recallreport"
 )
 
@@ -51,7 +51,7 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 	}
 	defer store.Close()
 	defer rm.Close()
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		return err
 	}

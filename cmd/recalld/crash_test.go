@@ -23,7 +23,7 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // acks is what recalld acknowledged, to be found in the log after crashes.
@@ -272,7 +272,7 @@ func compareWithRebuild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	runners, err := all.Runners(fresh)
+	runners, err := catalog.Runners(fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func compareWithRebuild(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range all.Projections() {
+	for _, p := range catalog.Projections() {
 		var a, b bytes.Buffer
 		if err := kept.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&a, "%q=%q\n", k, v) }); err != nil {
 			t.Fatal(err)

@@ -35,7 +35,7 @@ import (
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/conversation"
 )
 
@@ -216,7 +216,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer rm.Close()
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		return err
 	}

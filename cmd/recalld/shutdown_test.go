@@ -16,7 +16,7 @@ import (
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // buildRecalld builds the command into a temporary directory, for tests
@@ -64,7 +64,7 @@ func openData(t *testing.T, dir string) (*embedded.Store, *readmodel.Store, []*p
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rm.Close() })
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}

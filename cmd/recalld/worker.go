@@ -14,7 +14,7 @@ import (
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // runWorker is `recalld worker`: a projection worker that keeps the read
@@ -65,7 +65,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	defer rm.Close()
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		return err
 	}
