@@ -10,8 +10,6 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-func purgedKey(tenant string) []byte { return append([]byte{'p'}, tenant...) }
-
 // PurgedUpTo is the position up to which the tenant's history was purged,
 // 0 if never.
 func (s *Store) PurgedUpTo(tenant string) (uint64, error) {

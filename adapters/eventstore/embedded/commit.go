@@ -1,0 +1,389 @@
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/recallledger/recall/domain"
+)
+
+type appendReq struct {
+	stream   string
+	expected int64
+	events   []domain.Event
+	encoded  []envelope
+	reply    chan appendResult
+}
+
+type appendResult struct {
+	events []domain.Event
+	dup    bool // an idempotent retry: events are the stored originals
+	err    error
+}
+
+// group is a batch applied in order and waiting for its fsync.
+type group struct {
+	batch   *pebble.Batch
+	reqs    []*appendReq
+	results []appendResult
+	head    uint64 // the last position in the batch
+}
+
+// Append implements domain.EventStore.
+func (s *Store) Append(ctx context.Context, stream string, expected int64, events []domain.Event) (domain.Appended, error) {
+	req, err := s.prepare(stream, expected, events)
+	if err != nil {
+		return domain.Appended{}, err
+	}
+	if err := s.submit(ctx, req); err != nil {
+		return domain.Appended{}, err
+	}
+	res := s.await(ctx, req)
+	if res.err != nil {
+		return domain.Appended{}, res.err
+	}
+	return domain.Appended{Events: res.events, AlreadyStored: res.dup}, nil
+}
+
+// Write is one stream's part of AppendInOrder.
+type Write struct {
+	Stream   string
+	Expected int64
+	Events   []domain.Event
+}
+
+// AppendInOrder appends writes one after another, each as Append would,
+// and returns each write's stored events: positions follow the order of
+// writes (other callers' appends may fall between them). It is how a
+// replica copies another log in that log's order without an fsync per
+// write. The first failure is returned; writes after it may have been
+// stored.
+func (s *Store) AppendInOrder(ctx context.Context, writes []Write) ([][]domain.Event, error) {
+	reqs := make([]*appendReq, len(writes))
+	for i, w := range writes {
+		var err error
+		if reqs[i], err = s.prepare(w.Stream, w.Expected, w.Events); err != nil {
+			return nil, err
+		}
+	}
+	submitted := 0
+	var err error
+	for _, r := range reqs {
+		if err = s.submit(ctx, r); err != nil {
+			break
+		}
+		submitted++
+	}
+	out := make([][]domain.Event, submitted)
+	for i, r := range reqs[:submitted] {
+		res := s.await(ctx, r)
+		if res.err != nil && err == nil {
+			err = fmt.Errorf("write %d of %d: %w", i+1, len(reqs), res.err)
+		}
+		out[i] = res.events
+	}
+	return out, err
+}
+
+// prepare checks and encodes an append on the caller's goroutine, so that
+// the one committer only splices in versions and positions.
+func (s *Store) prepare(stream string, expected int64, events []domain.Event) (*appendReq, error) {
+	if len(events) == 0 {
+		return nil, fmt.Errorf("append %s: no events", stream)
+	}
+	if stream == "" || len(stream) > 512 || strings.IndexByte(stream, 0) >= 0 {
+		return nil, fmt.Errorf("append: invalid stream name %q", stream)
+	}
+	encoded := make([]envelope, len(events))
+	for i, e := range events {
+		if e.ID == "" || strings.IndexByte(e.ID, 0) >= 0 || strings.IndexByte(e.Tenant, 0) >= 0 {
+			return nil, fmt.Errorf("append %s: event needs an id and a tenant without NUL", stream)
+		}
+		var err error
+		if encoded[i], err = encodeEnvelope(e, stream); err != nil {
+			return nil, fmt.Errorf("append %s: %w", stream, err)
+		}
+	}
+	if s.diskFull.Load() {
+		return nil, fmt.Errorf("append %s: %w", stream, ErrDiskFull)
+	}
+	return &appendReq{stream: stream, expected: expected, events: events, encoded: encoded, reply: make(chan appendResult, 1)}, nil
+}
+
+// submit hands req to the committer.
+func (s *Store) submit(ctx context.Context, req *appendReq) error {
+	select {
+	case <-s.closed:
+		return ErrClosed
+	default:
+	}
+	select {
+	case s.reqs <- req:
+		return nil
+	case <-s.closed:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// await waits for a submitted append's outcome. Once taken, an append
+// completes whatever the caller does; the caller may stop waiting, and
+// then does not know the outcome, as with any remote store.
+func (s *Store) await(ctx context.Context, req *appendReq) appendResult {
+	select {
+	case res := <-req.reply:
+		return res
+	case <-s.done:
+		// the committer stopped; it may have answered just before
+		select {
+		case res := <-req.reply:
+			return res
+		default:
+			return appendResult{err: ErrClosed}
+		}
+	case <-ctx.Done():
+		return appendResult{err: ctx.Err()}
+	}
+}
+
+// commitLoop validates and applies groups in order. It does not wait for
+// a group's fsync: the next group is prepared while the previous one
+// syncs, and syncLoop acknowledges each once it is durable.
+func (s *Store) commitLoop() {
+	defer close(s.syncs)
+	next := s.head.Load() + 1
+	for {
+		var first *appendReq
+		select {
+		case first = <-s.reqs:
+		case <-s.closed:
+			for { // what was queued before the close still commits
+				select {
+				case r := <-s.reqs:
+					next = s.commit([]*appendReq{r}, next)
+				default:
+					return
+				}
+			}
+		}
+		reqs := []*appendReq{first}
+	drain:
+		for len(reqs) < maxGroup {
+			select {
+			case r := <-s.reqs:
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		next = s.commit(reqs, next)
+	}
+}
+
+// syncLoop waits for each group's fsync, in order, then publishes the new
+// head and answers the group's appends.
+func (s *Store) syncLoop() {
+	defer close(s.done)
+	for g := range s.syncs {
+		if g.batch != nil {
+			err := g.batch.SyncWait()
+			g.batch.Close()
+			if err == nil {
+				if f := s.failed.Load(); f != nil {
+					err = *f
+				}
+			}
+			if err != nil {
+				s.fail(fmt.Errorf("event store: sync failed, restart required: %w", err))
+				for i := range g.results {
+					g.results[i] = appendResult{err: *s.failed.Load()}
+				}
+			} else {
+				s.head.Store(g.head)
+				s.wake()
+			}
+		}
+		for i, r := range g.reqs {
+			r.reply <- g.results[i]
+		}
+	}
+}
+
+func (s *Store) fail(err error) { s.failed.CompareAndSwap(nil, &err) }
+
+// staged is an event accepted into the group being committed.
+type staged struct {
+	stream string
+	event  domain.Event
+}
+
+// commit validates a group in order, applies the accepted appends as one
+// batch and hands it to syncLoop. It returns the next free position.
+func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
+	g := &group{reqs: reqs, results: make([]appendResult, len(reqs))}
+	if f := s.failed.Load(); f != nil {
+		for i := range g.results {
+			g.results[i] = appendResult{err: *f}
+		}
+		s.syncs <- g
+		return next
+	}
+	b := s.db.NewBatch()
+	// a write to the batch that fails leaves it partial: the group is then
+	// refused whole, so no append lands without its indexes
+	var werr error
+	set := func(k, v []byte) {
+		if werr == nil {
+			werr = b.Set(k, v, nil)
+		}
+	}
+	start := next
+	pendingVersions := map[string]int64{}
+	pendingIDs := map[string]staged{}
+	var buf []byte
+	for gi, r := range reqs {
+		stored, dup, err := s.findExisting(r, pendingIDs)
+		if err != nil {
+			g.results[gi] = appendResult{err: err}
+			continue
+		}
+		if dup {
+			g.results[gi] = appendResult{events: stored, dup: true}
+			continue
+		}
+		cur, ok := pendingVersions[r.stream]
+		if !ok {
+			if cur, err = s.streamVersion(r.stream); err != nil {
+				g.results[gi] = appendResult{err: err}
+				continue
+			}
+		}
+		if r.expected != domain.AnyVersion && r.expected != cur {
+			g.results[gi] = appendResult{err: &domain.WrongVersionError{Stream: r.stream, Expected: r.expected, Actual: cur}}
+			continue
+		}
+		out := make([]domain.Event, len(r.events))
+		for i, e := range r.events {
+			cur++
+			e.Stream, e.StreamVersion, e.Position = r.stream, cur, next
+			next++
+			out[i] = e
+			buf = r.encoded[i].appendTo(buf[:0], cur, e.Position)
+			pos := be64(e.Position)
+			set(eventKey(e.Position), buf)
+			set(streamKey(r.stream, uint64(cur)), pos)
+			set(idKey(e.ID), pos)
+			set(tenantKey(e.Tenant, e.Position), nil)
+			pendingIDs[e.ID] = staged{stream: r.stream, event: e}
+		}
+		set(versionKey(r.stream), be64(uint64(cur)))
+		pendingVersions[r.stream] = cur
+		g.results[gi] = appendResult{events: out}
+	}
+	if werr != nil {
+		// nothing of the batch is applied: every append of the group is
+		// refused (a retry found in this very batch too), those refused
+		// for their own reasons keep their errors
+		b.Close()
+		for i := range g.results {
+			if g.results[i].err == nil {
+				g.results[i] = appendResult{err: fmt.Errorf("append %s: batch: %w", reqs[i].stream, werr)}
+			}
+		}
+		s.syncs <- g
+		return start
+	}
+	if next == start {
+		b.Close()
+		s.syncs <- g
+		return next
+	}
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		b.Close()
+		s.fail(fmt.Errorf("event store: apply failed, restart required: %w", err))
+		for i := range g.results {
+			g.results[i] = appendResult{err: *s.failed.Load()}
+		}
+		s.syncs <- g
+		return start
+	}
+	if len(s.versions) > versionCacheLimit {
+		clear(s.versions)
+	}
+	for stream, v := range pendingVersions {
+		s.versions[stream] = v
+	}
+	g.batch, g.head = b, next-1
+	s.syncs <- g
+	return next
+}
+
+// findExisting reports whether every event id of r is already stored (or
+// staged) on r's stream: an idempotent retry, answered with the stored
+// events. Some ids stored, or stored on another stream, is an error.
+func (s *Store) findExisting(r *appendReq, pending map[string]staged) ([]domain.Event, bool, error) {
+	var found []domain.Event
+	for _, e := range r.events {
+		if e.ID == "" {
+			return nil, false, fmt.Errorf("append %s: event without an id", r.stream)
+		}
+		if st, ok := pending[e.ID]; ok {
+			if st.stream != r.stream {
+				return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", r.stream, e.ID, st.stream, ErrEventIDReused)
+			}
+			found = append(found, st.event)
+			continue
+		}
+		v, closer, err := s.db.Get(idKey(e.ID))
+		if errors.Is(err, pebble.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("append %s: %w", r.stream, err)
+		}
+		pos := binary.BigEndian.Uint64(v)
+		closer.Close()
+		stored, err := s.eventAt(pos)
+		if err != nil {
+			return nil, false, err
+		}
+		if stored.Stream != r.stream {
+			return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", r.stream, e.ID, stored.Stream, ErrEventIDReused)
+		}
+		found = append(found, stored)
+	}
+	switch {
+	case len(found) == 0:
+		return nil, false, nil
+	case len(found) != len(r.events):
+		return nil, false, fmt.Errorf("append %s: %d of %d event ids already stored: %w", r.stream, len(found), len(r.events), ErrEventIDReused)
+	}
+	return found, true, nil
+}
+
+// streamVersion is the version of the stream's last event, NoStream if
+// none. It sees groups applied but not yet synced, as it must: they come
+// before the group being validated.
+func (s *Store) streamVersion(stream string) (int64, error) {
+	if v, ok := s.versions[stream]; ok {
+		return v, nil
+	}
+	v := domain.NoStream
+	raw, closer, err := s.db.Get(versionKey(stream))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return 0, fmt.Errorf("version of %s: %w", stream, err)
+	default:
+		v = int64(binary.BigEndian.Uint64(raw))
+		closer.Close()
+	}
+	s.versions[stream] = v
+	return v, nil
+}
