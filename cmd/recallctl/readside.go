@@ -17,6 +17,7 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
+	"github.com/recallledger/recall/cmd/internal/progress"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -74,12 +75,12 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 		if err := r.Reset(); err != nil {
 			return err
 		}
-		progress := newProgress(stderr, "rebuilt "+r.Name())
-		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { progress.show(pos, head) })
+		line := progress.New(stderr)
+		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { line.Positions("rebuilt "+r.Name(), pos, head) })
 		if err != nil {
 			return err
 		}
-		progress.done()
+		line.Done()
 		secs := time.Since(start).Seconds()
 		if err := printJSON(stdout, map[string]any{"projection": r.Name(), "events": n, "seconds": secs, "events_per_s": float64(n) / max(secs, 1e-9)}); err != nil {
 			return err
