@@ -96,27 +96,6 @@ func (s *Server) EndStreams() { s.endOnce.Do(func() { close(s.streamsEnd) }) }
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Routes lists the method-and-pattern of every route the server registers,
-// so tests can hold the OpenAPI document to them.
-func (s *Server) Routes() []string {
-	out := make([]string, len(s.routes))
-	for i, rt := range s.routes {
-		out[i] = rt.method + " " + rt.pattern
-	}
-	return out
-}
-
-// AllowedRoles returns the roles a route ("METHOD /pattern") admits; nil
-// for a public route.
-func (s *Server) AllowedRoles(route string) []tenants.Role {
-	for _, rt := range s.routes {
-		if rt.method+" "+rt.pattern == route {
-			return rt.roles
-		}
-	}
-	return nil
-}
-
 // HTTPServer wraps h with the timeouts and limits that stop slow or
 // greedy clients from holding the process. headerTimeout bounds how long a
 // client may take to send its request headers (0: 5 s).

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/catalog"
@@ -28,17 +28,6 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func dump(t *testing.T, rm *readmodel.Store) string {
-	t.Helper()
-	var b strings.Builder
-	for _, p := range catalog.Projections() {
-		if err := rm.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q=%q\n", p.Name(), k, v) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
 }
 
 func minPosition(runners []*projections.Runner) uint64 {
@@ -115,7 +104,7 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got, want := dump(t, workerRM), dump(t, fresh); got != want {
+	if got, want := readmodeltest.Dump(t, workerRM), readmodeltest.Dump(t, fresh); got != want {
 		t.Fatalf("the worker's read models differ from a rebuild (%d vs %d bytes)", len(got), len(want))
 	}
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -127,13 +128,7 @@ func (w *world) view(conv, viewer, locale string) conversation.View {
 // dump is every read model's bytes, for determinism checks.
 func (w *world) dump() string {
 	w.t.Helper()
-	var b strings.Builder
-	for _, r := range w.runners {
-		if err := w.rm.Dump(r.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q=%q\n", r.Name(), k, v) }); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	return b.String()
+	return readmodeltest.Dump(w.t, w.rm)
 }
 
 // story is a small history with every kind of fact: sends, reads, an

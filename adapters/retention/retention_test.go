@@ -2,14 +2,13 @@ package retention_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
@@ -50,11 +49,7 @@ func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	}
 	dump := func() string {
 		t.Helper()
-		var b strings.Builder
-		if err := rm.Dump(auditlog.Name, func(k, v []byte) { fmt.Fprintf(&b, "%q=%q\n", k, v) }); err != nil {
-			t.Fatal(err)
-		}
-		return b.String()
+		return readmodeltest.Dump(t, rm, auditlog.Name)
 	}
 	l := ledger.New(store, clock)
 	tn, _ := domain.ParseTenant("acme/chat")

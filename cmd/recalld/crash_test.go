@@ -21,6 +21,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections/catalog"
@@ -282,15 +283,8 @@ func compareWithRebuild(t *testing.T, dir string) {
 		}
 	}
 	for _, p := range catalog.Projections() {
-		var a, b bytes.Buffer
-		if err := kept.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&a, "%q=%q\n", k, v) }); err != nil {
-			t.Fatal(err)
-		}
-		if err := fresh.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%q=%q\n", k, v) }); err != nil {
-			t.Fatal(err)
-		}
-		if a.String() != b.String() {
-			t.Fatalf("%s after crashes differs from a rebuild (%d vs %d bytes)", p.Name(), a.Len(), b.Len())
+		if a, b := readmodeltest.Dump(t, kept, p.Name()), readmodeltest.Dump(t, fresh, p.Name()); a != b {
+			t.Fatalf("%s after crashes differs from a rebuild (%d vs %d bytes)", p.Name(), len(a), len(b))
 		}
 	}
 }

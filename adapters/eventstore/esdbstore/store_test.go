@@ -13,7 +13,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
-	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbfake"
+	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbtest"
 	"github.com/recallledger/recall/adapters/eventstore/eventstoretest"
 	"github.com/recallledger/recall/domain"
 )
@@ -57,14 +57,14 @@ func TestContractAgainstEventStoreDB(t *testing.T) { contract(t, esdbURL(t)) }
 // The suite through the real client against the protocol fake: proves
 // the adapter's logic and its use of the client, not the server.
 func TestContractAgainstProtocolFake(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	contract(t, url)
 }
 
 func TestIndexResumesAfterRestartOnEventStoreDB(t *testing.T) { resumes(t, esdbURL(t)) }
 
 func TestIndexResumesAfterRestartOnProtocolFake(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	resumes(t, url)
 }
 
@@ -118,7 +118,7 @@ func resumes(t *testing.T, url string) {
 }
 
 func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
-	f, url := esdbfake.Start(t)
+	f, url := esdbtest.Start(t)
 	f.DropAfter = 7
 	s := open(t, url, namespace(), t.TempDir())
 	defer s.Close()
@@ -140,7 +140,7 @@ func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
 // An event id the server accepted on two streams (a client bug the
 // server does not refuse) is kept once and the index goes on.
 func TestIndexSkipsAnIDReusedOnAnotherStream(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	ns := namespace()
 	s := open(t, url, ns, t.TempDir())
 	defer s.Close()
