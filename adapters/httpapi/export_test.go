@@ -1,6 +1,6 @@
 package httpapi
 
-import "github.com/recallledger/recall/adapters/tenants"
+import "github.com/recallledger/recall/domain"
 
 // Routes lists the method-and-pattern of every route the server registers,
 // so tests can hold the OpenAPI document to them.
@@ -14,7 +14,7 @@ func (s *Server) Routes() []string {
 
 // AllowedRoles returns the roles a route ("METHOD /pattern") admits; nil
 // for a public route.
-func (s *Server) AllowedRoles(route string) []tenants.Role {
+func (s *Server) AllowedRoles(route string) []domain.AccessRole {
 	for _, rt := range s.routes {
 		if rt.method+" "+rt.pattern == route {
 			return rt.roles

@@ -323,12 +323,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // eventStore is what recalld needs of its event store beyond the port:
-// the raw feed for projections and expiry, and retention's purge.
+// the raw feed for projections, expiry and the policy follower, retention's
+// purge, and a Close.
 type eventStore interface {
 	domain.EventStore
-	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
-	PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error)
-	Close() error
+	domain.RawFollower
+	domain.TenantPurger
+	io.Closer
 }
 
 // openStore opens the configured event store: the embedded one in DATA,
@@ -351,7 +352,8 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atom
 		}
 		return p.AuditRetention() // never shorter than what may still be recalled
 	}
-	return esdbstore.Open(ctx, esdbstore.Options{URL: cfg.esdbURL, Dir: filepath.Join(cfg.data, "esdb-index"), MaxAge: maxAge, Logger: log})
+	return esdbstore.Open(ctx, esdbstore.Options{URL: cfg.esdbURL, Dir: filepath.Join(cfg.data, "esdb-index"), MaxAge: maxAge, Logger: log,
+		OpenIndex: func(dir string) (esdbstore.Index, error) { return embedded.Open(dir) }})
 }
 
 // ensureDemo creates the demo tenant on first start and prints its tokens.

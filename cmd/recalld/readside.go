@@ -117,7 +117,7 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
 // hourly: old audit entries and the events behind them go.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.Purger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {

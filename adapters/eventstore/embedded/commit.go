@@ -50,20 +50,9 @@ func (s *Store) Append(ctx context.Context, stream string, expected int64, event
 	return domain.Appended{Events: res.events, AlreadyStored: res.dup}, nil
 }
 
-// Write is one stream's part of AppendInOrder.
-type Write struct {
-	Stream   string
-	Expected int64
-	Events   []domain.Event
-}
-
-// AppendInOrder appends writes one after another, each as Append would,
-// and returns each write's stored events: positions follow the order of
-// writes (other callers' appends may fall between them). It is how a
-// replica copies another log in that log's order without an fsync per
-// write. The first failure is returned; writes after it may have been
-// stored.
-func (s *Store) AppendInOrder(ctx context.Context, writes []Write) ([][]domain.Event, error) {
+// AppendInOrder implements domain.OrderedAppender: one committer round
+// takes every write, so the writes share their fsyncs.
+func (s *Store) AppendInOrder(ctx context.Context, writes []domain.StreamWrite) ([][]domain.Event, error) {
 	reqs := make([]*appendReq, len(writes))
 	for i, w := range writes {
 		var err error
@@ -119,14 +108,14 @@ func (s *Store) prepare(stream string, expected int64, events []domain.Event) (*
 func (s *Store) submit(ctx context.Context, req *appendReq) error {
 	select {
 	case <-s.closed:
-		return ErrClosed
+		return domain.ErrStoreClosed
 	default:
 	}
 	select {
 	case s.reqs <- req:
 		return nil
 	case <-s.closed:
-		return ErrClosed
+		return domain.ErrStoreClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -145,7 +134,7 @@ func (s *Store) await(ctx context.Context, req *appendReq) appendResult {
 		case res := <-req.reply:
 			return res
 		default:
-			return appendResult{err: ErrClosed}
+			return appendResult{err: domain.ErrStoreClosed}
 		}
 	case <-ctx.Done():
 		return appendResult{err: ctx.Err()}
@@ -335,7 +324,7 @@ func (s *Store) findExisting(r *appendReq, pending map[string]staged) ([]domain.
 		}
 		if st, ok := pending[e.ID]; ok {
 			if st.stream != r.stream {
-				return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", r.stream, e.ID, st.stream, ErrEventIDReused)
+				return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", r.stream, e.ID, st.stream, domain.ErrEventIDReused)
 			}
 			found = append(found, st.event)
 			continue
@@ -354,7 +343,7 @@ func (s *Store) findExisting(r *appendReq, pending map[string]staged) ([]domain.
 			return nil, false, err
 		}
 		if stored.Stream != r.stream {
-			return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", r.stream, e.ID, stored.Stream, ErrEventIDReused)
+			return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", r.stream, e.ID, stored.Stream, domain.ErrEventIDReused)
 		}
 		found = append(found, stored)
 	}
@@ -362,7 +351,7 @@ func (s *Store) findExisting(r *appendReq, pending map[string]staged) ([]domain.
 	case len(found) == 0:
 		return nil, false, nil
 	case len(found) != len(r.events):
-		return nil, false, fmt.Errorf("append %s: %d of %d event ids already stored: %w", r.stream, len(found), len(r.events), ErrEventIDReused)
+		return nil, false, fmt.Errorf("append %s: %d of %d event ids already stored: %w", r.stream, len(found), len(r.events), domain.ErrEventIDReused)
 	}
 	return found, true, nil
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// Changed is closed when the next group of events is durable; take it
-// before looking, so no change is missed.
+// Changed implements domain.ChangeWatcher: it is closed when the next
+// group of events is durable.
 func (s *Store) Changed() <-chan struct{} { return s.waitCh() }
 
 func (s *Store) wake() {
@@ -54,17 +54,13 @@ func (s *Store) Follow(ctx context.Context, from uint64, tenant string, handle f
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.closed:
-			return ErrClosed
+			return domain.ErrStoreClosed
 		case <-wait:
 		}
 	}
 }
 
-// FollowRaw is Follow over the whole log handing over the events' stored
-// JSON (schema v1 envelopes) without decoding them, a chunk at a time:
-// consecutive events as they are read, last being the last one's position.
-// Feeds that pass events on as JSON save a decode and an encode per event,
-// and can apply a chunk in one transaction.
+// FollowRaw implements domain.RawFollower.
 func (s *Store) FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error {
 	from = max(from, 1)
 	for {
@@ -94,7 +90,7 @@ func (s *Store) FollowRaw(ctx context.Context, from uint64, handle func(raws [][
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.closed:
-			return ErrClosed
+			return domain.ErrStoreClosed
 		case <-wait:
 		}
 	}

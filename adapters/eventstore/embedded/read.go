@@ -12,7 +12,7 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// EventByID returns the durable event with id, if there is one.
+// EventByID implements domain.EventLookup.
 func (s *Store) EventByID(id string) (domain.Event, bool, error) {
 	v, closer, err := s.db.Get(idKey(id))
 	if errors.Is(err, pebble.ErrNotFound) {

@@ -19,7 +19,6 @@
 package embedded
 
 import (
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -32,13 +31,6 @@ import (
 	"github.com/recallledger/recall/adapters/pebblelog"
 	"github.com/recallledger/recall/domain"
 )
-
-// ErrClosed is returned by a store that was closed.
-var ErrClosed = errors.New("event store closed")
-
-// ErrEventIDReused is an append that repeats some event ids already stored,
-// or repeats them on another stream: not a retry, a conflict.
-var ErrEventIDReused = errors.New("event id already used")
 
 const (
 	maxGroup          = 4096 // appends committed together at most

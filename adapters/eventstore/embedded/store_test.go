@@ -50,7 +50,7 @@ func TestReopenKeepsEverythingAndContinues(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(ctx, "x-a/a.1", 1, []domain.Event{eventstoretest.Event(t, "a/a", 3)}); !errors.Is(err, ErrClosed) {
+	if _, err := s.Append(ctx, "x-a/a.1", 1, []domain.Event{eventstoretest.Event(t, "a/a", 3)}); !errors.Is(err, domain.ErrStoreClosed) {
 		t.Fatalf("append after close: %v", err)
 	}
 
@@ -277,47 +277,6 @@ func TestFollowRawHandsOverTheStoredJSON(t *testing.T) {
 	}
 }
 
-func TestAppendInOrderKeepsTheOrderOfWrites(t *testing.T) {
-	s := openTemp(t).(*Store)
-	ctx := context.Background()
-	var writes []Write
-	for i := range 300 {
-		writes = append(writes, Write{Stream: fmt.Sprint("x-a/a.", i%7), Expected: domain.AnyVersion,
-			Events: []domain.Event{eventstoretest.Event(t, "a/a", i)}})
-	}
-	out, err := s.AppendInOrder(ctx, writes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, evs := range out {
-		if evs[0].Position != uint64(i+1) || evs[0].ID != writes[i].Events[0].ID {
-			t.Fatalf("write %d stored at %d", i, evs[0].Position)
-		}
-	}
-	got, found, err := s.EventByID(writes[42].Events[0].ID)
-	if err != nil || !found || got.Position != 43 || got.Stream != "x-a/a.0" {
-		t.Fatalf("EventByID: %v %v %+v", err, found, got)
-	}
-	if _, found, err := s.EventByID("nope"); found || err != nil {
-		t.Fatalf("EventByID of an unknown id: %v %v", found, err)
-	}
-	// a refused write is reported and the writes before it stay
-	changed := s.Changed()
-	_, err = s.AppendInOrder(ctx, []Write{
-		{Stream: "x-a/a.new", Expected: domain.NoStream, Events: []domain.Event{eventstoretest.Event(t, "a/a", 1000)}},
-		{Stream: "x-a/a.0", Expected: 0, Events: []domain.Event{eventstoretest.Event(t, "a/a", 1001)}},
-	})
-	var wrong *domain.WrongVersionError
-	if !errors.As(err, &wrong) || s.Head() != 301 {
-		t.Fatalf("stale write: %v, head %d", err, s.Head())
-	}
-	select {
-	case <-changed:
-	default:
-		t.Fatal("Changed was not closed by a durable write")
-	}
-}
-
 // Racing appends of one event id: to one stream they are retries (one
 // event stored, every caller gets it), to different streams one wins and
 // the rest are refused. Callers look ids up before the committer, so this
@@ -341,7 +300,7 @@ func TestRacingAppendsOfOneEventID(t *testing.T) {
 				}
 				out, err := s.Append(ctx, stream, domain.AnyVersion, []domain.Event{e})
 				switch {
-				case errors.Is(err, ErrEventIDReused):
+				case errors.Is(err, domain.ErrEventIDReused):
 					refused.Add(1)
 				case err != nil:
 					t.Error(err)
