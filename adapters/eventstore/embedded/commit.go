@@ -190,9 +190,7 @@ func (s *Store) syncLoop() {
 			}
 			if err != nil {
 				s.fail(fmt.Errorf("event store: sync failed, restart required: %w", err))
-				for i := range g.results {
-					g.results[i] = appendResult{err: *s.failed.Load()}
-				}
+				g.refuseAll(*s.failed.Load())
 			} else {
 				s.head.Store(g.head)
 				s.wake()
@@ -217,100 +215,113 @@ type staged struct {
 func (s *Store) commit(reqs []*appendReq, next uint64) uint64 {
 	g := &group{reqs: reqs, results: make([]appendResult, len(reqs))}
 	if f := s.failed.Load(); f != nil {
-		for i := range g.results {
-			g.results[i] = appendResult{err: *f}
-		}
+		g.refuseAll(*f)
 		s.syncs <- g
 		return next
 	}
-	b := s.db.NewBatch()
-	// a write to the batch that fails leaves it partial: the group is then
-	// refused whole, so no append lands without its indexes
-	var werr error
-	set := func(k, v []byte) {
-		if werr == nil {
-			werr = b.Set(k, v, nil)
-		}
-	}
+	st := &staging{b: s.db.NewBatch(), versions: map[string]int64{}, ids: map[string]staged{}}
 	start := next
-	pendingVersions := map[string]int64{}
-	pendingIDs := map[string]staged{}
-	var buf []byte
 	for gi, r := range reqs {
-		stored, dup, err := s.findExisting(r, pendingIDs)
-		if err != nil {
-			g.results[gi] = appendResult{err: err}
-			continue
-		}
-		if dup {
-			g.results[gi] = appendResult{events: stored, dup: true}
-			continue
-		}
-		cur, ok := pendingVersions[r.stream]
-		if !ok {
-			if cur, err = s.streamVersion(r.stream); err != nil {
-				g.results[gi] = appendResult{err: err}
-				continue
-			}
-		}
-		if r.expected != domain.AnyVersion && r.expected != cur {
-			g.results[gi] = appendResult{err: &domain.WrongVersionError{Stream: r.stream, Expected: r.expected, Actual: cur}}
-			continue
-		}
-		out := make([]domain.Event, len(r.events))
-		for i, e := range r.events {
-			cur++
-			e.Stream, e.StreamVersion, e.Position = r.stream, cur, next
-			next++
-			out[i] = e
-			buf = r.encoded[i].appendTo(buf[:0], cur, e.Position)
-			pos := be64(e.Position)
-			set(eventKey(e.Position), buf)
-			set(streamKey(r.stream, uint64(cur)), pos)
-			set(idKey(e.ID), pos)
-			set(tenantKey(e.Tenant, e.Position), nil)
-			pendingIDs[e.ID] = staged{stream: r.stream, event: e}
-		}
-		set(versionKey(r.stream), be64(uint64(cur)))
-		pendingVersions[r.stream] = cur
-		g.results[gi] = appendResult{events: out}
+		g.results[gi], next = s.stage(st, r, next)
 	}
-	if werr != nil {
+	if st.werr != nil {
 		// nothing of the batch is applied: every append of the group is
 		// refused (a retry found in this very batch too), those refused
 		// for their own reasons keep their errors
-		b.Close()
+		st.b.Close()
 		for i := range g.results {
 			if g.results[i].err == nil {
-				g.results[i] = appendResult{err: fmt.Errorf("append %s: batch: %w", reqs[i].stream, werr)}
+				g.results[i] = appendResult{err: fmt.Errorf("append %s: batch: %w", reqs[i].stream, st.werr)}
 			}
 		}
 		s.syncs <- g
 		return start
 	}
 	if next == start {
-		b.Close()
+		st.b.Close()
 		s.syncs <- g
 		return next
 	}
-	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
-		b.Close()
+	if err := s.db.ApplyNoSyncWait(st.b, pebble.Sync); err != nil {
+		st.b.Close()
 		s.fail(fmt.Errorf("event store: apply failed, restart required: %w", err))
-		for i := range g.results {
-			g.results[i] = appendResult{err: *s.failed.Load()}
-		}
+		g.refuseAll(*s.failed.Load())
 		s.syncs <- g
 		return start
 	}
 	if len(s.versions) > versionCacheLimit {
 		clear(s.versions)
 	}
-	for stream, v := range pendingVersions {
+	for stream, v := range st.versions {
 		s.versions[stream] = v
 	}
-	g.batch, g.head = b, next-1
+	g.batch, g.head = st.b, next-1
 	s.syncs <- g
 	return next
+}
+
+// refuseAll answers every append of the group with err.
+func (g *group) refuseAll(err error) {
+	for i := range g.results {
+		g.results[i] = appendResult{err: err}
+	}
+}
+
+// staging is the batch a group is being written into, with what it holds
+// so far: the streams' new versions and the events by id, which the
+// group's later appends must see.
+type staging struct {
+	b        *pebble.Batch
+	werr     error // the first failed write: the batch is partial, the group refused
+	versions map[string]int64
+	ids      map[string]staged
+	buf      []byte
+}
+
+// set writes k, unless an earlier write failed.
+func (st *staging) set(k, v []byte) {
+	if st.werr == nil {
+		st.werr = st.b.Set(k, v, nil)
+	}
+}
+
+// stage checks r against the store and what the group staged before it
+// and, when it is accepted, writes its events from position next into the
+// batch. It returns r's answer and the next free position.
+func (s *Store) stage(st *staging, r *appendReq, next uint64) (appendResult, uint64) {
+	stored, dup, err := s.findExisting(r, st.ids)
+	if err != nil {
+		return appendResult{err: err}, next
+	}
+	if dup {
+		return appendResult{events: stored, dup: true}, next
+	}
+	cur, ok := st.versions[r.stream]
+	if !ok {
+		if cur, err = s.streamVersion(r.stream); err != nil {
+			return appendResult{err: err}, next
+		}
+	}
+	if r.expected != domain.AnyVersion && r.expected != cur {
+		return appendResult{err: &domain.WrongVersionError{Stream: r.stream, Expected: r.expected, Actual: cur}}, next
+	}
+	out := make([]domain.Event, len(r.events))
+	for i, e := range r.events {
+		cur++
+		e.Stream, e.StreamVersion, e.Position = r.stream, cur, next
+		next++
+		out[i] = e
+		st.buf = r.encoded[i].appendTo(st.buf[:0], cur, e.Position)
+		pos := be64(e.Position)
+		st.set(eventKey(e.Position), st.buf)
+		st.set(streamKey(r.stream, uint64(cur)), pos)
+		st.set(idKey(e.ID), pos)
+		st.set(tenantKey(e.Tenant, e.Position), nil)
+		st.ids[e.ID] = staged{stream: r.stream, event: e}
+	}
+	st.set(versionKey(r.stream), be64(uint64(cur)))
+	st.versions[r.stream] = cur
+	return appendResult{events: out}, next
 }
 
 // findExisting reports whether every event id of r is already stored (or
