@@ -50,12 +50,8 @@ func (s *Store) Follow(ctx context.Context, from uint64, tenant string, handle f
 			// only other tenants' events so far: skip past them
 			from = s.Head() + 1
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.closed:
-			return domain.ErrStoreClosed
-		case <-wait:
+		if err := s.sleep(ctx, wait); err != nil {
+			return err
 		}
 	}
 }
@@ -86,12 +82,21 @@ func (s *Store) FollowRaw(ctx context.Context, from uint64, handle func(raws [][
 			}
 			continue
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.closed:
-			return domain.ErrStoreClosed
-		case <-wait:
+		if err := s.sleep(ctx, wait); err != nil {
+			return err
 		}
+	}
+}
+
+// sleep waits for wait (a commit notification), the end of ctx or the
+// store's Close.
+func (s *Store) sleep(ctx context.Context, wait <-chan struct{}) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closed:
+		return domain.ErrStoreClosed
+	case <-wait:
+		return nil
 	}
 }
