@@ -112,6 +112,11 @@ func (l *lifecycle) stopLoops() <-chan struct{} {
 // never under the feet of what is still running.
 func (l *lifecycle) closeWhenDone(ctx context.Context, done <-chan struct{}, what string) error {
 	select {
+	case <-done: // done in time, even if ctx has ended by now
+		return l.closeAll()
+	default:
+	}
+	select {
 	case <-done:
 		return l.closeAll()
 	case <-ctx.Done():

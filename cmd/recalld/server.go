@@ -128,7 +128,6 @@ type Server struct {
 	debugLn    net.Listener
 
 	shutdownOnce sync.Once
-	shutdownDone chan struct{}
 	shutdownErr  error
 }
 
@@ -138,7 +137,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{lifecycle: newLifecycle(cfg.Log), cfg: cfg, ready: make(chan struct{}), shutdownDone: make(chan struct{})}, nil
+	return &Server{lifecycle: newLifecycle(cfg.Log), cfg: cfg, ready: make(chan struct{})}, nil
 }
 
 // Addr is the address the Server listens on once Start claimed it; nil
@@ -362,16 +361,9 @@ func (s *Server) greet() {
 // are closed once it returns, never under it. Calling Shutdown again, or
 // before Start, returns what the first call did.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shutdownOnce.Do(func() {
-		s.shutdownErr = s.shutdown(ctx)
-		close(s.shutdownDone)
-	})
-	select {
-	case <-s.shutdownDone:
-		return s.shutdownErr
-	case <-ctx.Done():
-		return fmt.Errorf("shutdown: %w", ctx.Err())
-	}
+	// a caller while the first one runs waits for it (and its bound)
+	s.shutdownOnce.Do(func() { s.shutdownErr = s.shutdown(ctx) })
+	return s.shutdownErr
 }
 
 func (s *Server) shutdown(ctx context.Context) error {
