@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -17,21 +16,21 @@ var openAPI []byte
 // get the caller's tenant, checked against the path.
 type route struct {
 	method, pattern string
-	roles           []tenants.Role // nil: public
-	easemob         bool           // errors in Easemob's shape
+	roles           []domain.AccessRole // nil: public
+	easemob         bool                // errors in Easemob's shape
 	handle          func(w http.ResponseWriter, r *http.Request, c caller)
 }
 
 // caller is an authenticated request's principal, its tenant matching the
 // path's {org}/{app}.
 type caller struct {
-	tenants.Principal
+	domain.Principal
 }
 
 var (
-	service      = []tenants.Role{tenants.RoleService}
-	admin        = []tenants.Role{tenants.RoleAdmin}
-	adminAuditor = []tenants.Role{tenants.RoleAdmin, tenants.RoleAuditor}
+	service      = []domain.AccessRole{domain.AccessService}
+	admin        = []domain.AccessRole{domain.AccessAdmin}
+	adminAuditor = []domain.AccessRole{domain.AccessAdmin, domain.AccessAuditor}
 )
 
 func (s *Server) register() {
@@ -82,7 +81,7 @@ func (s *Server) register() {
 
 // rolesAdmitted names the roles of a route for a refusal: "the admin or
 // auditor token".
-func rolesAdmitted(roles []tenants.Role) string {
+func rolesAdmitted(roles []domain.AccessRole) string {
 	names := make([]string, len(roles))
 	for i, r := range roles {
 		names[i] = string(r)
@@ -110,7 +109,7 @@ func (s *Server) guard(rt route) http.Handler {
 			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 			return
 		}
-		p, ok := s.tenants.Authenticate(token)
+		p, ok := s.auth.Authenticate(token)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger", error="invalid_token"`)
 			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
