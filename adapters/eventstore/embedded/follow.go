@@ -33,6 +33,11 @@ func (s *Store) Follow(ctx context.Context, from uint64, tenant string, handle f
 	from = max(from, 1)
 	for {
 		wait := s.waitCh() // taken before reading, so no commit is missed
+		// the head as it was before the read: every event up to it is in
+		// what ReadAll sees, so skipping past it below never skips one of
+		// the tenant's (a head read after the read could be a commit the
+		// read did not see)
+		head := s.Head()
 		evs, err := s.ReadAll(ctx, from, tenant, followChunk)
 		if err != nil {
 			return err
@@ -46,9 +51,9 @@ func (s *Store) Follow(ctx context.Context, from uint64, tenant string, handle f
 			from = evs[len(evs)-1].Position + 1
 			continue
 		}
-		if tenant != "" && s.Head() >= from {
-			// only other tenants' events so far: skip past them
-			from = s.Head() + 1
+		if tenant != "" && head >= from {
+			// only other tenants' events up to head: skip past them
+			from = head + 1
 		}
 		if err := s.sleep(ctx, wait); err != nil {
 			return err
