@@ -71,8 +71,12 @@ type link struct {
 // KeepOnReset keeps the anchors and tenant policies through a rebuild: after
 // a retention purge the log no longer holds the entries before the anchor,
 // so a rebuild continues the chain from the kept anchor, skipping events at
-// or before its position, as the live log did.
-func (Projection) KeepOnReset() [][]byte { return [][]byte{[]byte("a\x00"), []byte("p\x00")} }
+// or before its position, as the live log did. The tree's base records and
+// stored hashes are kept too: the purged entries' hashes cannot be
+// recomputed, and the remaining entries' proofs need them (tree.go).
+func (Projection) KeepOnReset() [][]byte {
+	return [][]byte{[]byte("a\x00"), []byte("p\x00"), []byte("b\x00"), []byte("s\x00")}
+}
 
 // msgInfo is what later entries of a message need from its send.
 type msgInfo struct {
@@ -212,6 +216,9 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	}
 	e.PrevHash = head.Hash
 	e.Hash = ComputeHash(e.PrevHash, e)
+	if err := addToTree(tx, t, e); err != nil {
+		return err
+	}
 	e.Content = content
 	if err := projections.SetJSON(tx, entryKey(t, e.Seq), e); err != nil {
 		return err

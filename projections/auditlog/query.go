@@ -12,6 +12,7 @@ import (
 	"time"
 
 	json "github.com/segmentio/encoding/json"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/recallledger/recall/projections"
 )
@@ -203,6 +204,15 @@ type VerifyResult struct {
 	Anchor   uint64 `json:"anchor_seq"`
 	BrokenAt uint64 `json:"broken_seq,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// The Merkle tree over the same entries (tree.go): its size and root,
+	// and where its leaves start. Each entry's record hash is checked
+	// against its leaf.
+	TreeSize uint64 `json:"tree_size"`
+	TreeRoot string `json:"tree_root,omitempty"`
+	TreeBase uint64 `json:"tree_base,omitempty"`
+	// TreeMigrated is how many entries were added to the tree when it was
+	// built over a log written before it existed.
+	TreeMigrated uint64 `json:"tree_migrated,omitempty"`
 }
 
 // Verify recomputes the tenant's chain from its anchor (the last purged
@@ -218,10 +228,15 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 			return err
 		}
 		res.Anchor = anchor.Seq
+		tree, err := loadTree(tx, tenant)
+		if err != nil {
+			return err
+		}
+		res.TreeSize, res.TreeBase, res.TreeMigrated = tree.Size, tree.Base, tree.Migrated
 		prev, expect := anchor.Hash, anchor.Seq+1
 		prefix := tkey("e", tenant)
 		var scanErr error
-		err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
+		err = tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
 			var e Entry
 			if err := json.Unmarshal(v, &e); err != nil {
 				res.BrokenAt, res.Problem = binary.BigEndian.Uint64(k[len(prefix):]), "entry does not decode: "+err.Error()
@@ -237,6 +252,10 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 				res.BrokenAt, res.Problem = seq, "hash does not match the entry's contents"
 			case e.Content != nil && sha(*e.Content) != e.ContentSHA256:
 				res.BrokenAt, res.Problem = seq, "content does not match content_sha256"
+			case tree.Born && seq <= tree.Base+tree.Size:
+				if problem := leafProblem(tx, tenant, tree, e); problem != "" {
+					res.BrokenAt, res.Problem = seq, problem
+				}
 			}
 			if res.BrokenAt != 0 {
 				return false
@@ -254,6 +273,17 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 		if res.BrokenAt == 0 && (expect-1 != max(head.Seq, anchor.Seq) || prev != head.Hash && head.Seq != 0) {
 			res.BrokenAt, res.Problem = expect, fmt.Sprintf("chain ends at %d but the head is %d", expect-1, head.Seq)
 		}
+		if last := max(head.Seq, anchor.Seq); res.BrokenAt == 0 && tree.Born && tree.Base+tree.Size != last {
+			res.BrokenAt, res.Problem = min(tree.Base+tree.Size, last)+1, fmt.Sprintf("the tree has %d leaves from entry %d but the chain ends at %d", tree.Size, tree.Base+1, last)
+		}
+		if tree.Born && res.BrokenAt == 0 {
+			root, err := tlog.TreeHash(int64(tree.Size), hashReader{tx, tenant})
+			if err != nil {
+				res.BrokenAt, res.Problem = tree.Base+1, "tree hashes: "+err.Error()
+			} else {
+				res.TreeRoot = root.String()
+			}
+		}
 		res.OK = res.BrokenAt == 0
 		res.Head = prev
 		return nil
@@ -262,6 +292,18 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 		return VerifyResult{}, fmt.Errorf("verify %s: %w", tenant, err)
 	}
 	return res, nil
+}
+
+// leafProblem compares e's record hash with its leaf in the tree.
+func leafProblem(tx projections.Tx, tenant string, tree treeState, e Entry) string {
+	leaf, err := hashReader{tx, tenant}.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(e.Seq-tree.Base-1))})
+	if err != nil {
+		return "tree leaf: " + err.Error()
+	}
+	if leaf[0] != RecordHash(e) {
+		return "record hash does not match the tree's leaf"
+	}
+	return ""
 }
 
 func sha(s string) string {
