@@ -127,13 +127,13 @@ func loadTree(tx projections.Tx, tenant string) (treeState, error) {
 	return st, nil
 }
 
-// appendLeaf adds e as the tree's next leaf.
-func appendLeaf(tx projections.Tx, tenant string, st *treeState, e Entry) error {
-	if e.Seq != st.Base+st.Size+1 {
-		return fmt.Errorf("audit tree of %s: entry %d would be leaf %d, which belongs to entry %d", tenant, e.Seq, st.Size, st.Base+st.Size+1)
+// appendLeaf adds entry seq, of record hash rh, as the tree's next leaf.
+func appendLeaf(tx projections.Tx, tenant string, st *treeState, seq uint64, rh tlog.Hash) error {
+	if seq != st.Base+st.Size+1 {
+		return fmt.Errorf("audit tree of %s: entry %d would be leaf %d, which belongs to entry %d", tenant, seq, st.Size, st.Base+st.Size+1)
 	}
 	n := int64(st.Size)
-	hashes, err := tlog.StoredHashesForRecordHash(n, RecordHash(e), hashReader{tx, tenant})
+	hashes, err := tlog.StoredHashesForRecordHash(n, rh, hashReader{tx, tenant})
 	if err != nil {
 		return fmt.Errorf("audit tree of %s at leaf %d: %w", tenant, n, err)
 	}
@@ -191,7 +191,7 @@ func growTree(tx projections.Tx, tenant string, upTo uint64, limit int) (treeSta
 			return st, false, fmt.Errorf("audit tree of %s: read entries from %d: %w", tenant, from, err)
 		}
 		for _, e := range entries {
-			if err := appendLeaf(tx, tenant, &st, e); err != nil {
+			if err := appendLeaf(tx, tenant, &st, e.Seq, RecordHash(e)); err != nil {
 				return st, false, fmt.Errorf("%w (run audit verify: an entry is missing or renumbered)", err)
 			}
 		}
@@ -210,7 +210,7 @@ func addToTree(tx projections.Tx, tenant string, e Entry) error {
 	if err != nil {
 		return err
 	}
-	return appendLeaf(tx, tenant, &st, e)
+	return appendLeaf(tx, tenant, &st, e.Seq, RecordHash(e))
 }
 
 // MigrateTree builds the tree of a tenant whose entries were written before
