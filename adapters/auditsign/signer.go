@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/recallledger/recall/domain"
@@ -293,4 +295,27 @@ func (s *Signer) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// At returns the checkpoint signed at size; false when none was.
+func (s *Signer) At(tenant string, size uint64) (Signed, bool, error) { return At(s.rm, tenant, size) }
+
+// SignStatement signs a note text with the deployment's key: the server's
+// word on an export page (auditproof.StatementText).
+func (s *Signer) SignStatement(text string) (string, error) {
+	key, err := LoadKey(s.dataDir)
+	if err != nil {
+		return "", err
+	}
+	b, err := note.Sign(&note.Note{Text: text}, key.Signer)
+	return string(b), err
+}
+
+// Keys are the deployment's verifier keys, every one it has signed with.
+func (s *Signer) Keys() (auditproof.Keys, error) {
+	key, err := LoadKey(s.dataDir)
+	if err != nil {
+		return auditproof.Keys{}, err
+	}
+	return auditproof.ParseKeys(strings.Join(key.VerifierKeys(), "\n"))
 }

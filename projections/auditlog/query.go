@@ -26,7 +26,10 @@ type Filter struct {
 	Action         string
 	Outcome        string
 	After          uint64 // cursor: entries with seq > After
-	Limit          int
+	// UpTo, when not 0, ends the query at entry UpTo: an export proven
+	// against one checkpoint stops at the entries that checkpoint covers.
+	UpTo  uint64
+	Limit int
 }
 
 // Page is one page of a query; NextCursor is 0 at the end.
@@ -78,6 +81,9 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 		// take looks at one entry (nil when purged since it was indexed) and
 		// reports whether the page wants more.
 		take := func(seq uint64, stored []byte) (bool, error) {
+			if f.UpTo != 0 && seq > f.UpTo {
+				return false, nil
+			}
 			examined++
 			last = seq
 			var e Entry
@@ -311,8 +317,10 @@ func sha(s string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// CSVHeader is the column order of CSV exports.
-var CSVHeader = []string{"seq", "at", "action", "actor", "actor_role", "platform", "msg_id", "conversation_id", "outcome", "reason", "reason_text", "content", "content_sha256", "detail", "prev_hash", "hash"}
+// CSVHeader is the column order of CSV exports: every field an entry's
+// hashes cover (position and event_id last, added with the Merkle tree so
+// that a CSV row can be checked against its record hash; see ReadCSV).
+var CSVHeader = []string{"seq", "at", "action", "actor", "actor_role", "platform", "msg_id", "conversation_id", "outcome", "reason", "reason_text", "content", "content_sha256", "detail", "prev_hash", "hash", "position", "event_id"}
 
 // NewCSV writes the header and returns a writer for entries. Cells a
 // spreadsheet would run as a formula are neutralised with a leading
@@ -336,7 +344,8 @@ func (c *CSVWriter) Write(e Entry) error {
 		content = *e.Content
 	}
 	row := []string{strconv.FormatUint(e.Seq, 10), e.At.String(), e.Action, e.Actor, e.ActorRole, e.Platform, e.MsgID,
-		e.ConversationID, e.Outcome, e.Reason, e.ReasonText, content, e.ContentSHA256, e.Detail, e.PrevHash, e.Hash}
+		e.ConversationID, e.Outcome, e.Reason, e.ReasonText, content, e.ContentSHA256, e.Detail, e.PrevHash, e.Hash,
+		strconv.FormatUint(e.Position, 10), e.EventID}
 	for i := range row {
 		row[i] = Neutralise(row[i])
 	}
@@ -350,10 +359,21 @@ func (c *CSVWriter) Flush() error {
 }
 
 // Neutralise makes a cell inert in spreadsheets: one starting with = + - @
-// or a tab or carriage return gets a leading apostrophe.
+// or a tab or carriage return gets a leading apostrophe. So that the
+// apostrophe can be taken off again (Unneutralise: a verified export
+// checks each cell as it was hashed), a cell that starts with an
+// apostrophe gets one too.
 func Neutralise(s string) string {
-	if s != "" && bytes.IndexByte([]byte("=+-@\t\r"), s[0]) >= 0 {
+	if s != "" && bytes.IndexByte([]byte("=+-@\t\r'"), s[0]) >= 0 {
 		return "'" + s
 	}
 	return s
+}
+
+// Unneutralise is the value Neutralise wrote cell for.
+func Unneutralise(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && bytes.IndexByte([]byte("=+-@\t\r'"), cell[1]) >= 0 {
+		return cell[1:]
+	}
+	return cell
 }
