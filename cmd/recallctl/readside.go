@@ -133,6 +133,10 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 		fs.Func(strings.ReplaceAll(name, "_", "-"), "filter: "+name, func(v string) error { q.Set(name, v); return nil })
 	}
 	format := fs.String("format", "jsonl", "json, jsonl or csv")
+	var out *string
+	if sub == "export" {
+		out = fs.String("out", "", "write a verifiable export to this file, with its manifest (see audit verify-export)")
+	}
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -161,17 +165,26 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 			if res, err = auditlog.Verify(rm, tn.String()); err != nil {
 				return err
 			}
+			if res.OK {
+				res, err = verifyStoredCheckpoints(data, rm, tn.String(), res)
+				if err != nil {
+					return err
+				}
+			}
 		}
 		if err := printJSON(stdout, res); err != nil {
 			return err
 		}
 		if !res.OK {
-			return fmt.Errorf("audit chain broken at entry %d: %s", res.BrokenAt, res.Problem)
+			return fmt.Errorf("audit log broken at entry %d: %s", res.BrokenAt, res.Problem)
 		}
 		return nil
 	case "query", "export":
 		if server == "" {
 			return errors.New("audit query and export read a running server: give --server URL --token T (an auditor or admin token), so that the query itself is recorded")
+		}
+		if out != nil && *out != "" {
+			return exportProven(ctx, server, token, tn.String(), q, *format, *out, stderr)
 		}
 		q.Set("format", *format)
 		q.Set("limit", "1000")

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/eventstore/esdbstore"
@@ -36,6 +37,7 @@ import (
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/auditlog"
 	"github.com/recallledger/recall/projections/conversation"
 )
 
@@ -61,6 +63,11 @@ type config struct {
 	shutdownT time.Duration
 	headerT   time.Duration
 	debugAddr string
+
+	auditKeyName       string
+	checkpointEvery    uint64
+	checkpointInterval time.Duration
+	checkpointLog      string
 }
 
 // usage is the top of `recalld --help`; the flags follow it.
@@ -100,6 +107,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
+	if err := checkpointFlags(fs, &c, env); err != nil {
+		return c, err
+	}
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err
@@ -119,6 +129,14 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return c, fmt.Errorf("--bus %s: want inproc or nats", c.bus)
 	case c.bus == "nats" && c.natsURL == "":
 		return c, fmt.Errorf("--bus nats needs --nats-url")
+	case c.checkpointEvery == 0:
+		return c, fmt.Errorf("--checkpoint-every 0: want a number of audit entries, 1 or more")
+	case c.checkpointInterval <= 0:
+		return c, fmt.Errorf("--checkpoint-interval %s: want a positive duration such as 30s or 5m", c.checkpointInterval)
+	case c.auditKeyName != "":
+		if err := auditsign.CheckKeyName(c.auditKeyName); err != nil {
+			return c, fmt.Errorf("--audit-key-name: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -234,15 +252,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	feed := feedbus.New(store, runners, log, feedbus.Options{})
 	registerProjectionMetrics(metrics, store, runners, feed)
-	var convRunner *projections.Runner
+	var convRunner, auditRunner *projections.Runner
 	for _, r := range runners {
-		if r.Name() == conversation.Name {
+		switch r.Name() {
+		case conversation.Name:
 			convRunner = r
+		case auditlog.Name:
+			auditRunner = r
 		}
 	}
 
+	signer, closeBus, err := startCheckpoints(cfg, rm, reg, auditRunner, o.clock, log, stdout)
+	if err != nil {
+		return err
+	}
+	defer signer.Close()
+	defer closeBus.Close()
+
 	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners, feed),
-		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
+		&httpapi.ReadSide{Store: rm, Conversations: convRunner, Checkpoints: signer})
 	// The console's files at /console/, the API everywhere else.
 	root := http.NewServeMux()
 	web := console.New()
@@ -266,6 +294,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { projDone <- feed.Run(bg) }()
 	var bgWork sync.WaitGroup // background work the stores must outlive
 	bgWork.Go(func() { purgeAuditLoop(bg, rm, store, reg, o.clock, log) })
+	bgWork.Go(func() { _ = signer.Run(bg) }) // checkpoints are signed off the append path
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
 		bgWork.Go(func() { followPolicies(bg, store, policyFrom, l, log) })
@@ -312,7 +341,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	for _, w := range []struct {
 		what string
 		done <-chan error
-	}{{"expiry scheduler", schedDone}, {"projections", projDone}, {"audit retention and policy follower", rest}} {
+	}{{"expiry scheduler", schedDone}, {"projections", projDone}, {"audit retention, checkpoint signer and policy follower", rest}} {
 		select {
 		case <-w.done:
 		case <-sctx.Done():

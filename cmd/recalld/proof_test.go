@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/projections/auditlog/auditproof"
+)
+
+// builtRecallctl builds recallctl for a test that runs it as an auditor
+// would: a separate process with nothing but its arguments.
+func builtRecallctl(t *testing.T) func(args ...string) (string, error) {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "recallctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../recallctl").CombinedOutput(); err != nil {
+		t.Fatalf("build recallctl: %v %s", err, out)
+	}
+	empty := t.TempDir() // no data directory: RECALL_DATA points at nothing
+	return func(args ...string) (string, error) {
+		var stdout, stderr bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Env = []string{"RECALL_DATA=" + filepath.Join(empty, "none"), "PATH=" + os.Getenv("PATH")}
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		if err != nil {
+			return stdout.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return stdout.String(), nil
+	}
+}
+
+func writeFile(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// recallStory records sends and recalls in tenant a/a and waits until the
+// audit log holds them.
+func recallStory(t *testing.T, s *server, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		msg := s.send("alice", "bob", "chat", "txt", fmt.Sprintf("=HYPERLINK(\"x\",%d)", i), "")
+		body := `{"actor":"alice"}`
+		if i%3 == 0 {
+			body = `{"actor":"mallory"}` // refused: forbidden
+		}
+		if r := s.do("POST", "/v1/a/a/messages/"+msg+"/recall", s.token("a/a", svc), body); r.status != 200 && r.status != 403 {
+			t.Fatalf("recall: %d %s", r.status, r.body)
+		}
+	}
+	waitAudited(t, s)
+}
+
+// waitAudited waits until the audit log has applied every event of a/a.
+func waitAudited(t *testing.T, s *server) {
+	t.Helper()
+	want := len(s.events())
+	eventually(t, func() string {
+		v := s.do("GET", "/v1/a/a/audit/verify", s.token("a/a", auditor), "").json(t)
+		if got := int(v["tree_size"].(float64)); got < want {
+			return fmt.Sprintf("audit tree at %d of %d events", got, want)
+		}
+		return ""
+	})
+}
+
+// The auditor's walk-through, end to end, with the built recallctl in
+// separate processes that trust nothing but the verifier key: take the
+// key, keep a checkpoint, export the recalls as CSV, verify the export on
+// "another machine" (a directory with only the files), prove an entry and
+// the log's consistency with the checkpoint kept, witness checkpoints;
+// then every tamper of an export is refused, naming the row.
+func TestAuditorVerifiesProofsAndExportsWithTheBuiltRecallctlAlone(t *testing.T) {
+	ctl := builtRecallctl(t)
+	s := startServer(t, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
+	admin, aud := s.token("a/a", tenants.RoleAdmin), s.token("a/a", auditor)
+	if !strings.Contains(s.printed(), "audit signing key created") {
+		t.Fatalf("the first start does not announce its key:\n%s", s.printed())
+	}
+	work := t.TempDir()
+	keys, err := ctl("--data", s.dir, "audit", "key") // works while recalld runs
+	if err != nil || !strings.HasPrefix(keys, "recall-ledger-") {
+		t.Fatalf("audit key: %q %v", keys, err)
+	}
+	keyFile := writeFile(t, filepath.Join(work, "deployment.vkey"), keys)
+
+	recallStory(t, s, 6)
+	r := s.do("POST", "/v1/a/a/audit/checkpoint", admin, "")
+	if r.status != 200 {
+		t.Fatalf("sign: %d %s", r.status, r.body)
+	}
+	kept := writeFile(t, filepath.Join(work, "kept-checkpoint.json"), string(r.body))
+	state := filepath.Join(work, "witness")
+	if out, err := ctl("audit", "witness", "--key", keyFile, "--state", state, kept); err != nil || !strings.Contains(out, "first checkpoint") {
+		t.Fatalf("witness, first: %s %v", out, err)
+	}
+	recallStory(t, s, 6) // a month later
+
+	csvFile := filepath.Join(work, "recalls.csv")
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "export", "--tenant", "a/a", "--action", "recall", "--format", "csv", "--out", csvFile); err != nil {
+		t.Fatalf("export: %s %v", out, err)
+	}
+	sendsFile := filepath.Join(work, "sends.jsonl")
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "export", "--tenant", "a/a", "--action", "send", "--format", "jsonl", "--out", sendsFile); err != nil {
+		t.Fatalf("export: %s %v", out, err)
+	}
+	// another machine: the export, its manifest and the key, nothing else
+	other := t.TempDir()
+	for _, f := range []string{csvFile, csvFile + ".manifest.json", sendsFile, sendsFile + ".manifest.json", keyFile} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(other, filepath.Base(f)), string(b))
+	}
+	otherCSV, otherKey := filepath.Join(other, "recalls.csv"), filepath.Join(other, "deployment.vkey")
+	out, err := ctl("audit", "verify-export", otherCSV, "--key", otherKey)
+	var verified struct {
+		OK     bool                    `json:"ok"`
+		Report auditproof.ExportReport `json:"report"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &verified) != nil || !verified.OK || verified.Report.Rows != 12 || !verified.Report.Complete {
+		t.Fatalf("verify-export of the recalls: %s %v", out, err)
+	}
+	out, err = ctl("audit", "verify-export", filepath.Join(other, "sends.jsonl"), "--key", otherKey, "--tenant", "a/a")
+	if err != nil || !strings.Contains(out, `"content_checked":12`) {
+		t.Fatalf("verify-export of the sends (content checked against content_sha256): %s %v", out, err)
+	}
+
+	// an entry's inclusion, checked offline from the answer, and fetched
+	r = s.do("GET", "/v1/a/a/audit/proof/inclusion?seq=2", aud, "")
+	answer := writeFile(t, filepath.Join(work, "inclusion.json"), string(r.body))
+	if out, err := ctl("audit", "verify-inclusion", "--key", keyFile, "--tenant", "a/a", answer); err != nil || !strings.Contains(out, `"ok":true`) {
+		t.Fatalf("verify-inclusion: %s %v", out, err)
+	}
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "verify-inclusion", "--key", keyFile, "--tenant", "a/a", "--seq", "3"); err != nil || !strings.Contains(out, `"seq":3`) {
+		t.Fatalf("verify-inclusion --server: %s %v", out, err)
+	}
+	forged := strings.Replace(string(r.body), `"actor":"mallory"`, `"actor":"alice"`, 1)
+	if forged == string(r.body) {
+		t.Fatalf("entry 2 is not mallory's refused recall: %s", r.body)
+	}
+	if _, err := ctl("audit", "verify-inclusion", "--key", keyFile, writeFile(t, filepath.Join(work, "forged.json"), forged)); err == nil || !strings.Contains(err.Error(), "seq 2") {
+		t.Fatalf("a forged entry: %v", err)
+	}
+	// the log now extends the checkpoint kept a month ago
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "verify-consistency", "--key", keyFile, "--tenant", "a/a", "--old", kept); err != nil || !strings.Contains(out, `"ok":true`) {
+		t.Fatalf("verify-consistency: %s %v", out, err)
+	}
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "witness", "--key", keyFile, "--state", state, "--tenant", "a/a"); err != nil || !strings.Contains(out, "consistent with the checkpoint") {
+		t.Fatalf("witness, later: %s %v", out, err)
+	}
+	// an older checkpoint replayed as current is refused, naming what it hides
+	if _, err := ctl("audit", "witness", "--key", keyFile, "--state", state, kept); err == nil || !strings.Contains(err.Error(), "older") {
+		t.Fatalf("witness, replay: %v", err)
+	}
+
+	// every tamper of the export is refused, naming the row
+	rows := readCSV(t, otherCSV)
+	if rows[1][2] != "recall" || !strings.HasPrefix(readCSV(t, filepath.Join(work, "recalls.csv"))[0][0], "seq") {
+		t.Fatalf("csv: %q", rows[:2])
+	}
+	tampers := []struct {
+		name   string
+		change func([][]string) [][]string
+		want   string
+	}{
+		{"one cell changed", func(r [][]string) [][]string { r[3][10] = "edited after the export"; return r }, "row 3 (seq"},
+		{"a hash cell changed", func(r [][]string) [][]string { r[2][15] = strings.Repeat("0", 64); return r }, "row 2 (seq"},
+		{"a row dropped", func(r [][]string) [][]string { return append(r[:4:4], r[5:]...) }, "row 4 (seq"},
+		{"rows reordered", func(r [][]string) [][]string { r[5], r[6] = r[6], r[5]; return r }, "row 5 (seq"},
+		{"a row added", func(r [][]string) [][]string { return append(r, r[len(r)-1]) }, "row 13 (seq"},
+	}
+	for _, c := range tampers {
+		t.Run(c.name, func(t *testing.T) {
+			fresh := readCSV(t, otherCSV)
+			changed := filepath.Join(other, "tampered.csv")
+			writeCSV(t, changed, c.change(fresh))
+			b, _ := os.ReadFile(otherCSV + ".manifest.json")
+			writeFile(t, changed+".manifest.json", string(b))
+			_, err := ctl("audit", "verify-export", changed, "--key", otherKey)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("verify-export: %v; want %q", err, c.want)
+			}
+		})
+	}
+	// a key the auditor does not trust proves nothing
+	_, otherVKey, err := note.GenerateKey(rand.Reader, "another-deployment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctl("audit", "verify-export", otherCSV, "--key", otherVKey); err == nil || !strings.Contains(err.Error(), "no trusted key") {
+		t.Fatalf("another key: %v", err)
+	}
+}
+
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+func writeCSV(t *testing.T, path string, rows [][]string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	w.UseCRLF = true
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
