@@ -1,9 +1,7 @@
 package readmodel_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -13,8 +11,8 @@ import (
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
-	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/auditlog/audittest"
 )
 
 // memHashes is an independent tlog tree, kept in memory by the test from
@@ -130,64 +128,39 @@ func TestAuditProofRequestsOutsideTheTreeAreRefused(t *testing.T) {
 	}
 }
 
-// rewriteEntry changes entry seq in storage the way an insider who knows
-// the chain would: the field, then the entry's chain hash and every later
-// entry's prev_hash and hash, so the chain alone verifies.
-func rewriteEntry(t *testing.T, w *world, seq uint64, change func(*auditlog.Entry)) {
-	t.Helper()
-	err := w.rm.Update(auditlog.Name, func(tx projections.Tx) error {
-		prefix := append(append([]byte("e\x00"), w.tenant.String()...), 0)
-		var entries []auditlog.Entry
-		if err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(_, v []byte) bool {
-			var e auditlog.Entry
-			if err := json.Unmarshal(v, &e); err != nil {
-				t.Fatal(err)
-			}
-			entries = append(entries, e)
-			return true
-		}); err != nil {
-			return err
-		}
-		prev := ""
-		for _, e := range entries {
-			if e.Seq == seq {
-				change(&e)
-			}
-			if e.Seq >= seq {
-				e.PrevHash = prev
-				e.Hash = auditlog.ComputeHash(prev, e)
-				b, _ := json.Marshal(e)
-				if err := tx.Set(append(append([]byte{}, prefix...), seqKey(e.Seq)...), b); err != nil {
-					return err
-				}
-			}
-			prev = e.Hash
-		}
-		head := append(append([]byte("h\x00"), w.tenant.String()...), 0)
-		old, err := tx.Get(head)
-		if err != nil {
-			return err
-		}
-		return tx.Set(head, append(old[:16:16], prev...)) // the head's seq and position, the new hash
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-func seqKey(seq uint64) []byte {
-	return []byte{byte(seq >> 56), byte(seq >> 48), byte(seq >> 40), byte(seq >> 32), byte(seq >> 24), byte(seq >> 16), byte(seq >> 8), byte(seq)}
-}
-
 func TestRewrittenEntryWithItsChainRecomputedIsNamedByTheTree(t *testing.T) {
 	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
 	story(w)
 	w.feed()
-	rewriteEntry(t, w, 4, func(e *auditlog.Entry) { e.Outcome = "recalled" })
+	err := audittest.RewriteFrom(w.rm, w.tenant.String(), 4, func(e *auditlog.Entry) {
+		if e.Seq == 4 {
+			e.Outcome = "recalled"
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := auditlog.Verify(w.rm, w.tenant.String()); res.BrokenAt != 4 {
+		t.Fatalf("verify: %+v", res)
+	}
 	res, err := auditlog.Verify(w.rm, w.tenant.String())
 	if err != nil || res.OK || res.BrokenAt != 4 || !strings.Contains(res.Problem, "tree's leaf") {
 		t.Fatalf("verify after rewriting entry 4 with its chain: %+v %v", res, err)
+	}
+}
+
+func TestReorderedEntriesAreDetected(t *testing.T) {
+	w := newWorld(t, t.TempDir(), clocktest.New(start))
+	defer w.close()
+	story(w)
+	w.feed()
+	if err := audittest.Swap(w.rm, w.tenant.String(), 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	res, err := auditlog.Verify(w.rm, w.tenant.String())
+	if err != nil || res.OK || res.BrokenAt != 3 {
+		t.Fatalf("verify after swapping entries 3 and 4: %+v %v", res, err)
 	}
 }
 
@@ -266,33 +239,6 @@ func TestAuditTreeSurvivesARebuildAfterARetentionPurge(t *testing.T) {
 	}
 }
 
-// forgetTree removes the tree's keys, as a data directory written before
-// the tree existed has none.
-func forgetTree(t *testing.T, w *world) {
-	t.Helper()
-	err := w.rm.Update(auditlog.Name, func(tx projections.Tx) error {
-		for _, kind := range []string{"s", "b", "z"} {
-			prefix := []byte(kind + "\x00")
-			var keys [][]byte
-			if err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, _ []byte) bool {
-				keys = append(keys, bytes.Clone(k))
-				return true
-			}); err != nil {
-				return err
-			}
-			for _, k := range keys {
-				if err := tx.Delete(k); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestAuditLogWrittenBeforeTheTreeIsMigratedOnceAndRecorded(t *testing.T) {
 	w := newWorld(t, t.TempDir(), clocktest.New(start))
 	defer w.close()
@@ -303,7 +249,9 @@ func TestAuditLogWrittenBeforeTheTreeIsMigratedOnceAndRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	forgetTree(t, w)
+	if err := audittest.ForgetTree(w.rm, w.tenant.String()); err != nil {
+		t.Fatal(err)
+	}
 	if res, err := auditlog.Verify(w.rm, tn); err != nil || !res.OK || res.TreeSize != 0 {
 		t.Fatalf("an old chain without a tree still verifies: %+v %v", res, err)
 	}
@@ -341,7 +289,9 @@ func TestAuditLogPurgedBeforeTheTreeStartsItsTreeAtTheFirstKeptEntry(t *testing.
 	if n, _, err := auditlog.Purge(w.rm, tn, clock.Now()); err != nil || n != 2 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
-	forgetTree(t, w) // as if the purge ran before the tree existed
+	if err := audittest.ForgetTree(w.rm, w.tenant.String()); err != nil {
+		t.Fatal(err)
+	} // as if the purge ran before the tree existed
 	if _, err := auditlog.MigrateTree(w.rm, tn); err != nil {
 		t.Fatal(err)
 	}

@@ -107,7 +107,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	case "audit verify-consistency":
 		return verifyConsistency(ctx, *server, *token, rest[2:], stdout, stderr)
 	case "audit verify-export":
-		return verifyExport(rest[2:], stdout, stderr)
+		return verifyExport(ctx, *server, *token, rest[2:], stdout, stderr)
 	case "audit witness":
 		return witness(ctx, *server, *token, rest[2:], stdout, stderr)
 	case "report recalls":

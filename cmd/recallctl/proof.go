@@ -252,7 +252,7 @@ func exportFormat(flagValue, path string) (string, error) {
 	return "", fmt.Errorf("%s: say --format csv, jsonl or json", path)
 }
 
-func verifyExport(args []string, stdout, stderr io.Writer) error {
+func verifyExport(ctx context.Context, server, token string, args []string, stdout, stderr io.Writer) error {
 	p := newProofFlags("audit verify-export", stderr)
 	format := p.fs.String("format", "", "csv, jsonl or json (default: from the file's name)")
 	manifestPath := p.fs.String("manifest", "", "the manifest (default: inside a JSON export, else FILE"+ManifestSuffix+")")
@@ -308,7 +308,13 @@ func verifyExport(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("export refused: %w", err)
 	}
-	if err := printJSON(stdout, map[string]any{"ok": true, "report": rep}); err != nil {
+	if server != "" {
+		// the export is proven; now hold the log as it is today to it
+		if err := stillInLog(ctx, server, token, m, rows, p.keys.keys); err != nil {
+			return fmt.Errorf("the export verifies, but the log no longer matches it: %w", err)
+		}
+	}
+	if err := printJSON(stdout, map[string]any{"ok": true, "report": rep, "compared_with_server": server != ""}); err != nil {
 		return err
 	}
 	if !rep.Complete {
@@ -403,7 +409,7 @@ func witness(ctx context.Context, server, token string, args []string, stdout, s
 				err = fmt.Errorf("a consistency proof from size %d to %d is needed: give --proof FILE, or --server to fetch it", last.Size, next.Size)
 			}
 			if err != nil {
-				return err
+				return fmt.Errorf("checkpoint refused: no consistency proof from the checkpoint of size %d seen before: %w", last.Size, err)
 			}
 			if proof.From != last.Size || proof.To != next.Size {
 				return fmt.Errorf("the proof is from %d to %d, not from %d to %d", proof.From, proof.To, last.Size, next.Size)
@@ -551,4 +557,71 @@ func verifyStoredCheckpoints(data string, rm projections.Store, tenant string, r
 		res.OK, res.Problem = false, err.Error()
 	}
 	return res, nil
+}
+
+// stillInLog holds the log a server serves today to an export verified
+// before (say, last month's): each exported entry must still be there with
+// the same record hash, unless retention removed it, and the latest
+// signed checkpoint must extend the export's. The first entry that
+// changed is named, whoever signed the log since: a log rewritten from
+// the start and re-signed, with another key or a stolen one, is caught.
+func stillInLog(ctx context.Context, server, token string, m auditproof.Manifest, rows []auditlog.Entry, keys auditproof.Keys) error {
+	q, err := url.ParseQuery(m.Filter)
+	if err != nil {
+		return fmt.Errorf("the manifest's filter: %w", err)
+	}
+	q.Set("format", "json")
+	q.Set("limit", "1000")
+	now := map[uint64]auditlog.Entry{}
+	last := uint64(0)
+	if len(rows) > 0 {
+		last = rows[len(rows)-1].Seq
+	}
+	for len(rows) > 0 {
+		body, _, err := remote(ctx, server, token, "/v1/"+m.Tenant+"/audit", q)
+		if err != nil {
+			return err
+		}
+		var page auditlog.Page
+		if err := json.Unmarshal(body, &page); err != nil {
+			return err
+		}
+		for _, e := range page.Entries {
+			now[e.Seq] = e
+		}
+		if page.NextCursor == 0 || page.NextCursor >= last {
+			break
+		}
+		q.Set("cursor", strconv.FormatUint(page.NextCursor, 10))
+	}
+	gone := 0
+	for _, e := range rows {
+		cur, ok := now[e.Seq]
+		switch {
+		case !ok:
+			gone++ // removed by retention, or deleted: the consistency check below tells
+		case auditlog.RecordHash(cur) != auditlog.RecordHash(e):
+			return &auditproof.ProblemError{Seq: e.Seq, Problem: "rewritten since the export: the server's entry no longer has the record hash the export proved"}
+		}
+	}
+	old, err := auditproof.OpenCheckpoint(m.Checkpoint, keys, m.Tenant)
+	if err != nil {
+		return err
+	}
+	var a auditproof.ConsistencyAnswer
+	body, _, err := remote(ctx, server, token, "/v1/"+m.Tenant+"/audit/proof/consistency", url.Values{"from": {strconv.FormatUint(old.Size, 10)}})
+	if err == nil {
+		err = json.Unmarshal(body, &a)
+	}
+	if err != nil {
+		return fmt.Errorf("consistency with the export's checkpoint: %w", err)
+	}
+	from, _, err := a.Verify(keys, m.Tenant)
+	if err == nil && from.Root != old.Root {
+		err = fmt.Errorf("the server's checkpoint of size %d is not the one the export was proven against", old.Size)
+	}
+	if err != nil {
+		return fmt.Errorf("the latest checkpoint does not extend the export's (%d entries no longer served): %w", gone, err)
+	}
+	return nil
 }

@@ -58,10 +58,12 @@ var commands = []commandDoc{
 		summary: "check a consistency proof offline: the later signed log extends the earlier one",
 		detail: "KEPT is a checkpoint you saved earlier (its note, or GET …/audit/checkpoint's JSON): the proof must start\n" +
 			"from exactly it, which shows nothing before was rewritten. With --server the proof is fetched."},
-	{name: "audit verify-export", synopsis: "audit verify-export FILE --key VERIFIER [--format csv|jsonl|json] [--manifest M] [--tenant ORG/APP]",
+	{name: "audit verify-export", synopsis: "[--server URL --token T] audit verify-export FILE --key VERIFIER [--format csv|jsonl|json] [--manifest M] [--tenant ORG/APP]",
 		summary: "check an audit export offline: every row is in the signed log, unaltered, none dropped or moved",
 		detail: "Needs nothing but the file, its manifest (FILE.manifest.json, or inside a JSON export) and the verifier key.\n" +
-			"A failure names the first bad row and its seq; exit status 2."},
+			"A failure names the first bad row and its seq; exit status 2. With --server, an export verified before (last\n" +
+			"month's) is then held to the log as the server serves it today: an entry rewritten since is named, and the\n" +
+			"latest checkpoint must extend the export's, whoever signed it."},
 	{name: "audit witness", synopsis: "[--server URL --token T] audit witness --key VERIFIER --state DIR [--tenant ORG/APP] [CHECKPOINT [--proof ANSWER.json]]",
 		summary: "keep the checkpoints seen and refuse a new one that is not consistent with them",
 		detail: "The first checkpoint of a log is kept; a later one must come with a consistency proof from the last one kept\n" +

@@ -14,8 +14,12 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/recallledger/recall/adapters/auditsign"
+	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/projections/auditlog"
 	"github.com/recallledger/recall/projections/auditlog/auditproof"
+	"github.com/recallledger/recall/projections/auditlog/audittest"
 )
 
 // builtRecallctl builds recallctl for a test that runs it as an auditor
@@ -235,5 +239,109 @@ func writeCSV(t *testing.T, path string, rows [][]string) {
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The attack the chain alone cannot catch: an insider with write access to
+// the data directory rewrites the log from seq 4 on, recomputes its chain
+// and tree, drops the signed checkpoints and re-signs, with another key
+// or with the deployment's own (stolen). What the auditor kept outside
+// (a checkpoint, the witness's state, last month's export) catches it,
+// the export naming the first rewritten seq.
+func TestARewrittenAndReSignedLogIsCaughtByWhatTheAuditorKept(t *testing.T) {
+	ctl := builtRecallctl(t)
+	for _, c := range []struct {
+		name    string
+		sameKey bool
+		witness string // what the witness says
+	}{
+		{"re-signed with another key", false, "no trusted key"},
+		{"re-signed with the stolen key", true, "not consistent"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := startServerIn(t, dir, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
+			aud := s.token("a/a", auditor)
+			work := t.TempDir()
+			keys, err := ctl("--data", dir, "audit", "key")
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyFile := writeFile(t, filepath.Join(work, "kept.vkey"), keys)
+			recallStory(t, s, 4)
+			kept := writeFile(t, filepath.Join(work, "kept-checkpoint.json"), string(s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", tenants.RoleAdmin), "").body))
+			state := filepath.Join(work, "witness")
+			if _, err := ctl("audit", "witness", "--key", keyFile, "--state", state, kept); err != nil {
+				t.Fatal(err)
+			}
+			export := filepath.Join(work, "last-month.jsonl")
+			if out, err := ctl("--server", s.base, "--token", aud, "audit", "export", "--tenant", "a/a", "--format", "jsonl", "--out", export); err != nil {
+				t.Fatalf("export: %s %v", out, err)
+			}
+			s.shutdown()
+
+			rewriteDataDir(t, dir, 4, c.sameKey)
+			again := startServerIn(t, dir, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
+			again.tokens = s.tokens
+			recallStory(t, again, 1) // the rewritten log goes on, signed anew
+			if r := again.do("POST", "/v1/a/a/audit/checkpoint", again.token("a/a", tenants.RoleAdmin), ""); r.status != 200 {
+				t.Fatalf("sign: %d %s", r.status, r.body)
+			}
+			// with every checkpoint re-signed the data directory verifies on its
+			// own: only what was kept outside can tell; the stolen key's
+			// forger who kept the old checkpoints is named by verify too
+			v := again.do("GET", "/v1/a/a/audit/verify", aud, "").json(t)
+			if c.sameKey != (v["ok"] != true) || c.sameKey && v["broken_seq"].(float64) > 4 {
+				t.Fatalf("the server's own verify: %v", v)
+			}
+			if _, err := ctl("--server", again.base, "--token", aud, "audit", "witness", "--key", keyFile, "--state", state, "--tenant", "a/a"); err == nil || !strings.Contains(err.Error(), c.witness) {
+				t.Fatalf("witness: %v; want %q", err, c.witness)
+			}
+			if _, err := ctl("--server", again.base, "--token", aud, "audit", "verify-consistency", "--key", keyFile, "--tenant", "a/a", "--old", kept); err == nil {
+				t.Fatal("consistency with the kept checkpoint was accepted")
+			}
+			// last month's export still proves what it held, and names the
+			// first entry the log no longer matches
+			if _, err := ctl("audit", "verify-export", export, "--key", keyFile); err != nil {
+				t.Fatalf("the export on its own: %v", err)
+			}
+			if _, err := ctl("--server", again.base, "--token", aud, "audit", "verify-export", export, "--key", keyFile); err == nil || !strings.Contains(err.Error(), "seq 4: rewritten") {
+				t.Fatalf("the export held to today's log: %v; want seq 4 named", err)
+			}
+		})
+	}
+}
+
+// rewriteDataDir is the insider's rewrite of a stopped recalld's data
+// directory: entries from seq on changed with their chain and tree
+// recomputed and, unless sameKey, every signed checkpoint dropped and the
+// signing key replaced by a new one, which recalld signs with from then
+// on. With the same key the forger signs on over the rewritten tree.
+func rewriteDataDir(t *testing.T, dir string, seq uint64, sameKey bool) {
+	t.Helper()
+	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	err = audittest.RewriteFrom(rm, "a/a", seq, func(e *auditlog.Entry) {
+		if e.Action == auditlog.ActionRecall {
+			e.Actor, e.Outcome, e.Reason = "nobody", "recalled", "" // the refusals never happened
+		}
+		e.Detail += " (rewritten)"
+	})
+	if err == nil {
+		err = audittest.RebuildTree(rm, "a/a")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sameKey {
+		if err := rm.Drop(auditsign.Namespace); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(filepath.Join(dir, auditsign.KeyFile)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
