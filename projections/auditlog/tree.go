@@ -98,10 +98,14 @@ type treeState struct {
 	Size uint64 // leaves
 }
 
-// loadTree reads the tenant's tree. A rebuild drops the size but keeps the
-// base and the stored hashes: the tree then covers every entry up to the
-// anchor (a purge adds entries to the tree before deleting them), and the
-// rebuild appends from there.
+// loadTree reads the tenant's tree. Once built, the tree has a leaf for
+// every entry up to the head (or, after a purge of everything, the anchor):
+// its size is not stored but follows from the head, so an append writes
+// only its hashes. Only a migration in progress stores the size it got
+// to. A rebuild drops the head but keeps the base, the anchor and the
+// stored hashes: the tree then covers every entry up to the anchor (a
+// purge adds entries to the tree before deleting them), and the rebuild
+// appends from there.
 func loadTree(tx projections.Tx, tenant string) (treeState, error) {
 	var st treeState
 	found, err := getState(tx, treeBaseKey(tenant), &st.treeBase)
@@ -118,11 +122,15 @@ func loadTree(tx projections.Tx, tenant string) (treeState, error) {
 	case b != nil:
 		st.Size = binary.BigEndian.Uint64(b)
 	default:
-		var anchor link
+		var anchor, head link
 		if _, err := getState(tx, anchorKey(tenant), &anchor); err != nil {
 			return st, err
 		}
-		st.Size = anchor.Seq - min(anchor.Seq, st.Base)
+		if _, err := getState(tx, headKey(tenant), &head); err != nil {
+			return st, err
+		}
+		last := max(anchor.Seq, head.Seq)
+		st.Size = last - min(last, st.Base)
 	}
 	return st, nil
 }
@@ -144,7 +152,7 @@ func appendLeaf(tx projections.Tx, tenant string, st *treeState, seq uint64, rh 
 		}
 	}
 	st.Size++
-	return tx.Set(treeSizeKey(tenant), binary.BigEndian.AppendUint64(nil, st.Size))
+	return nil
 }
 
 // growTree brings the tenant's tree up to entry upTo, hashing at most
@@ -200,7 +208,14 @@ func growTree(tx projections.Tx, tenant string, upTo uint64, limit int) (treeSta
 		}
 		added += len(entries)
 	}
-	return st, st.Base+st.Size >= upTo, nil
+	done := st.Base+st.Size >= upTo
+	if added == 0 {
+		return st, done, nil
+	}
+	if done { // the tree has every entry: its size follows from the head again
+		return st, true, tx.Delete(treeSizeKey(tenant))
+	}
+	return st, false, tx.Set(treeSizeKey(tenant), binary.BigEndian.AppendUint64(nil, st.Size))
 }
 
 // addToTree appends e, the tenant's next entry, to its tree: the one call
