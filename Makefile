@@ -54,9 +54,13 @@ bench: build ## recallbench's scenarios at a size that takes a few minutes, then
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/eventstore/embedded/
 	$(GO) test -run '^$$' -bench . ./domain/
+	$(GO) test -run '^$$' -bench BenchmarkAuditRebuild -benchtime 1x ./projections/auditlog/
+	$(GO) test -run '^$$' -bench BenchmarkProofs -benchtime 5000x ./projections/auditlog/
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./adapters/auditsign/
 
-bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores)
+bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores), and audit proofs over a 10-million-entry tree
 	$(BIN)/recallbench --size large
+	RECALL_BENCH_PROOF_ENTRIES=10000000 $(GO) test -run '^$$' -bench BenchmarkProofs -benchtime 20000x -timeout 60m ./projections/auditlog/
 
 lint: ## gofmt check and vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)

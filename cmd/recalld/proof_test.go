@@ -11,12 +11,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/projections/auditlog"
 	"github.com/recallledger/recall/projections/auditlog/auditproof"
 	"github.com/recallledger/recall/projections/auditlog/audittest"
@@ -343,5 +346,88 @@ func rewriteDataDir(t *testing.T, dir string, seq uint64, sameKey bool) {
 		if err := os.Remove(filepath.Join(dir, auditsign.KeyFile)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// walkthrough returns the sh block the README marks with
+// <!-- walkthrough: name -->.
+func walkthrough(t *testing.T, readme, name string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(readme, "<!-- walkthrough: "+name+" -->\n```sh\n")
+	if !ok {
+		t.Fatalf("the README has no walk-through block %q", name)
+	}
+	block, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatalf("walk-through block %q does not end", name)
+	}
+	return block
+}
+
+// The README's auditor walk-through, run verbatim: the ledger's block in
+// a directory whose ./data is a running recalld's (on a clock in November
+// 2026, the month the README exports), the auditor's in another directory
+// holding only the three files the first one made, with nothing in its
+// environment but PATH (the built recallctl).
+func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "recallctl"), "../recallctl").CombinedOutput(); err != nil {
+		t.Fatalf("build recallctl: %v %s", err, out)
+	}
+	ledgerSide := t.TempDir()
+	data := filepath.Join(ledgerSide, "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := tenants.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo, _ := domain.ParseTenant("demo/demo")
+	toks, err := reg.Create(demo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServerWith(t, data, clocktest.New(time.Date(2026, 11, 15, 10, 0, 0, 0, time.UTC)))
+	for i := 0; i < 3; i++ {
+		body, _ := json.Marshal(map[string]string{"from": "alice", "to": "bob", "chat_type": "chat", "type": "txt", "content": fmt.Sprint("note ", i)})
+		r := s.do("POST", "/v1/demo/demo/messages", toks[tenants.RoleService], string(body))
+		msg := r.json(t)["msg_id"].(string)
+		s.do("POST", "/v1/demo/demo/messages/"+msg+"/recall", toks[tenants.RoleService], `{"actor":"alice"}`)
+	}
+	eventually(t, func() string {
+		r := s.do("GET", "/v1/demo/demo/audit?action=recall", toks[tenants.RoleAuditor], "")
+		if !strings.Contains(string(r.body), `"outcome":"recalled"`) || strings.Count(string(r.body), `"seq"`) < 3 {
+			return "recalls not audited yet: " + string(r.body)
+		}
+		return ""
+	})
+	run := func(dir, script string, env ...string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+		cmd.Dir = dir
+		cmd.Env = append([]string{"PATH=" + bin + ":" + os.Getenv("PATH")}, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the walk-through in %s failed: %v\n%s\nscript:\n%s", dir, err, out, script)
+		}
+		return string(out)
+	}
+	run(ledgerSide, walkthrough(t, string(readme), "ledger"), "RECALL_SERVER="+s.base, "RECALL_TOKEN="+toks[tenants.RoleAuditor], "HOME="+ledgerSide)
+	auditorSide := t.TempDir()
+	for _, f := range []string{"deployment.vkey", "recalls.csv", "recalls.csv.manifest.json"} {
+		b, err := os.ReadFile(filepath.Join(ledgerSide, f))
+		if err != nil {
+			t.Fatalf("the ledger's block did not make %s: %v", f, err)
+		}
+		writeFile(t, filepath.Join(auditorSide, f), string(b))
+	}
+	out := run(auditorSide, walkthrough(t, string(readme), "auditor"))
+	if !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"rows":3`) || !strings.Contains(out, `"complete":true`) {
+		t.Fatalf("verify-export printed:\n%s", out)
 	}
 }
