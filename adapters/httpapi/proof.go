@@ -275,7 +275,7 @@ func (s *Server) auditProven(w http.ResponseWriter, r *http.Request, c caller, f
 		leaves[i] = e.Seq - tree.Base - 1
 	}
 	filter := exportFilter(q)
-	if mp.Statement, err = s.readModels.Checkpoints.SignStatement(auditproof.StatementText(cp.Origin, cp.Size, filter, mp)); err != nil {
+	if mp.Statement, err = s.readModels.Checkpoints.SignStatement(auditproof.StatementText(auditproof.Checkpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Root}, filter, mp)); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -68,6 +68,7 @@ func ManifestRowOf(e auditlog.Entry) ManifestRow {
 //	recall-ledger audit export v1
 //	origin <origin>
 //	size <tree size>
+//	root <the checkpoint's root hash, base64>
 //	filter <the filter, as a URL query>
 //	after <cursor>
 //	next <cursor, 0 at the end>
@@ -76,10 +77,10 @@ func ManifestRowOf(e auditlog.Entry) ManifestRow {
 //
 // Its first line is not a checkpoint's origin: the key that signs
 // checkpoints signs these too, and neither can be taken for the other.
-func StatementText(origin string, size uint64, filter string, p ManifestPage) string {
+func StatementText(c Checkpoint, filter string, p ManifestPage) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "recall-ledger audit export v1\norigin %s\nsize %d\nfilter %s\nafter %d\nnext %d\nseqs %s\nrows %s\n",
-		origin, size, filter, p.After, p.Next, seqRanges(p.Rows), rowsDigest(p.Rows))
+	fmt.Fprintf(&b, "recall-ledger audit export v1\norigin %s\nsize %d\nroot %s\nfilter %s\nafter %d\nnext %d\nseqs %s\nrows %s\n",
+		c.Origin, c.Size, c.Root, filter, p.After, p.Next, seqRanges(p.Rows), rowsDigest(p.Rows))
 	return b.String()
 }
 
@@ -139,6 +140,7 @@ func rowsDigest(rows []ManifestRow) string {
 // statement is a parsed, verified page statement.
 type statement struct {
 	origin, filter string
+	root           string
 	size           uint64
 	after, next    uint64
 	seqs           []uint64
@@ -151,7 +153,7 @@ func openStatement(signed string, keys Keys) (statement, error) {
 		return statement{}, err
 	}
 	lines := strings.Split(strings.TrimSuffix(n.Text, "\n"), "\n")
-	want := []string{"recall-ledger audit export v1", "origin ", "size ", "filter ", "after ", "next ", "seqs ", "rows "}
+	want := []string{"recall-ledger audit export v1", "origin ", "size ", "root ", "filter ", "after ", "next ", "seqs ", "rows "}
 	if len(lines) != len(want) {
 		return statement{}, errors.New("not an export statement")
 	}
@@ -162,13 +164,13 @@ func openStatement(signed string, keys Keys) (statement, error) {
 		}
 		vals[i] = strings.TrimPrefix(lines[i], w)
 	}
-	st := statement{origin: vals[1], filter: vals[3], rows: vals[7]}
-	for i, dst := range map[int]*uint64{2: &st.size, 4: &st.after, 5: &st.next} {
+	st := statement{origin: vals[1], root: vals[3], filter: vals[4], rows: vals[8]}
+	for i, dst := range map[int]*uint64{2: &st.size, 5: &st.after, 6: &st.next} {
 		if *dst, err = strconv.ParseUint(vals[i], 10, 64); err != nil {
 			return statement{}, fmt.Errorf("export statement line %d: %q", i+1, vals[i])
 		}
 	}
-	if st.seqs, err = parseSeqRanges(vals[6]); err != nil {
+	if st.seqs, err = parseSeqRanges(vals[7]); err != nil {
 		return statement{}, fmt.Errorf("export statement: %w", err)
 	}
 	if !signedBy(n, strings.SplitN(st.origin, "/", 2)[0]) {
@@ -265,8 +267,8 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 			return rep, fmt.Errorf("page %d: %w", i+1, err)
 		}
 		switch {
-		case st.origin != cp.Origin || st.size != cp.Size || st.filter != m.Filter:
-			return rep, fmt.Errorf("page %d: its statement is for %s size %d filter %q, not this export's", i+1, st.origin, st.size, st.filter)
+		case st.origin != cp.Origin || st.size != cp.Size || st.root != cp.Root.String() || st.filter != m.Filter:
+			return rep, fmt.Errorf("page %d: its statement is for %s size %d root %s filter %q, not this export's checkpoint and filter", i+1, st.origin, st.size, st.root, st.filter)
 		case st.after != p.After || st.next != p.Next:
 			return rep, fmt.Errorf("page %d: the manifest's cursors are not the ones the server signed", i+1)
 		case i == 0:
