@@ -1,7 +1,6 @@
 package readmodel_test
 
 import (
-	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -168,14 +167,7 @@ func TestAuditTreeSurvivesARebuildAfterARetentionPurge(t *testing.T) {
 	clock := clocktest.New(start)
 	w := newWorld(t, t.TempDir(), clock)
 	defer w.close()
-	retention := int64(2 * 86400)
-	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retention, MessageRetentionS: &retention})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.l.SetPolicy(context.Background(), w.tenant, p, "admin"); err != nil {
-		t.Fatal(err)
-	}
+	w.retainTwoDays()
 	w.send("alice", "bob", "chat", "old news")
 	w.send("alice", "bob", "chat", "older news")
 	clock.Advance(36 * time.Hour)
@@ -276,11 +268,7 @@ func TestAuditLogPurgedBeforeTheTreeStartsItsTreeAtTheFirstKeptEntry(t *testing.
 	clock := clocktest.New(start)
 	w := newWorld(t, t.TempDir(), clock)
 	defer w.close()
-	retention := int64(2 * 86400)
-	p, _ := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retention, MessageRetentionS: &retention})
-	if _, err := w.l.SetPolicy(context.Background(), w.tenant, p, "admin"); err != nil {
-		t.Fatal(err)
-	}
+	w.retainTwoDays()
 	w.send("alice", "bob", "chat", "old")
 	clock.Advance(72 * time.Hour)
 	kept := w.send("alice", "bob", "chat", "kept")

@@ -25,14 +25,22 @@ import (
 	"github.com/recallledger/recall/projections/auditlog/audittest"
 )
 
-// builtRecallctl builds recallctl for a test that runs it as an auditor
-// would: a separate process with nothing but its arguments.
-func builtRecallctl(t *testing.T) func(args ...string) (string, error) {
+// buildRecallctl builds recallctl into a directory of its own and returns
+// the binary's path.
+func buildRecallctl(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "recallctl")
 	if out, err := exec.Command("go", "build", "-o", bin, "../recallctl").CombinedOutput(); err != nil {
 		t.Fatalf("build recallctl: %v %s", err, out)
 	}
+	return bin
+}
+
+// builtRecallctl builds recallctl for a test that runs it as an auditor
+// would: a separate process with nothing but its arguments.
+func builtRecallctl(t *testing.T) func(args ...string) (string, error) {
+	t.Helper()
+	bin := buildRecallctl(t)
 	empty := t.TempDir() // no data directory: RECALL_DATA points at nothing
 	return func(args ...string) (string, error) {
 		var stdout, stderr bytes.Buffer
@@ -374,10 +382,7 @@ func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := t.TempDir()
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(bin, "recallctl"), "../recallctl").CombinedOutput(); err != nil {
-		t.Fatalf("build recallctl: %v %s", err, out)
-	}
+	bin := filepath.Dir(buildRecallctl(t))
 	ledgerSide := t.TempDir()
 	data := filepath.Join(ledgerSide, "data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
