@@ -16,6 +16,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/recallledger/recall/adapters/auditsign"
+	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
@@ -434,5 +436,39 @@ func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
 	out := run(auditorSide, walkthrough(t, string(readme), "auditor"))
 	if !strings.Contains(out, `"ok":true`) || !strings.Contains(out, `"rows":3`) || !strings.Contains(out, `"complete":true`) {
 		t.Fatalf("verify-export printed:\n%s", out)
+	}
+}
+
+// With --bus nats every signed checkpoint is also published to JetStream,
+// on recall.checkpoints.<org>.<app>, where a witness outside the ledger
+// follows it; and the checkpoints file gets it too.
+func TestCheckpointsArePublishedToNATSAndTheCheckpointsFile(t *testing.T) {
+	natsURL := natsbustest.StartServer(t)
+	s := startServer(t, "--bus", "nats", "--nats-url", natsURL)
+	s.send("alice", "bob", "chat", "txt", "hi", "")
+	waitAudited(t, s)
+	r := s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", tenants.RoleAdmin), "")
+	var signed auditsign.Signed
+	if err := json.Unmarshal(r.body, &signed); err != nil || r.status != 200 {
+		t.Fatalf("sign: %d %s", r.status, r.body)
+	}
+	js := natsbustest.JetStream(t, natsURL)
+	var got auditsign.Signed
+	eventually(t, func() string {
+		msg, err := js.GetLastMsg(natsbus.CheckpointStream, "recall.checkpoints.a.a")
+		if err != nil {
+			return "no checkpoint on the bus: " + err.Error()
+		}
+		if err := json.Unmarshal(msg.Data, &got); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+	if got.Checkpoint != signed.Checkpoint {
+		t.Fatalf("the bus has %+v, the server signed %+v", got, signed)
+	}
+	file, err := os.ReadFile(filepath.Join(s.dir, "audit-checkpoints.jsonl"))
+	if err != nil || !strings.Contains(string(file), `"size":`+fmt.Sprint(signed.Size)) {
+		t.Fatalf("checkpoints file: %s %v", file, err)
 	}
 }
