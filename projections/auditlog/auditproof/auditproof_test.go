@@ -1,9 +1,11 @@
 package auditproof
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -46,7 +48,7 @@ func TestCheckpointTextIsTheC2SPFormatAndParsesStrictly(t *testing.T) {
 // fixture is a tenant's tree of entries, signed with a deployment key,
 // and an export of some of its entries in two pages.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	signer  note.Signer
 	keys    Keys
 	entries []auditlog.Entry
@@ -54,7 +56,7 @@ type fixture struct {
 	cp      Checkpoint
 }
 
-func newFixture(t *testing.T, n int) *fixture {
+func newFixture(t testing.TB, n int) *fixture {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(rand.Reader, "deploy")
 	if err != nil {
@@ -212,4 +214,31 @@ func TestReplayedOlderCheckpointIsRefusedNamingWhatItHides(t *testing.T) {
 	if err := CheckConsistency(older, f.cp, proof); err != nil {
 		t.Fatalf("a real extension: %v", err)
 	}
+}
+
+// Whatever an export file and its manifest hold, verifying them is an
+// answer or an error, never a panic.
+func FuzzVerifyExport(f *testing.F) {
+	fx := newFixture(f, 5)
+	m, rows := fx.manifest([]uint64{1, 2, 4}, 2)
+	mb, _ := json.Marshal(m)
+	var csv bytes.Buffer
+	cw, _ := auditlog.NewCSV(&csv)
+	for _, e := range rows {
+		_ = cw.Write(e)
+	}
+	_ = cw.Flush()
+	f.Add(csv.Bytes(), mb)
+	f.Add([]byte("seq\n"), []byte(`{"format":"recall-ledger/audit-export/v1","pages":[]}`))
+	f.Fuzz(func(t *testing.T, file, manifest []byte) {
+		var m Manifest
+		if json.Unmarshal(manifest, &m) != nil {
+			return
+		}
+		rows, err := ParseRows("csv", file)
+		if err != nil {
+			return
+		}
+		_, _ = VerifyExport(m, rows, fx.keys)
+	})
 }

@@ -259,6 +259,9 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 	})
 	// the signed pages: each follows the one before, and say which seqs
 	// the file must hold, in order
+	if len(m.Pages) == 0 {
+		return rep, errors.New("the manifest has no pages")
+	}
 	var signedSeqs []uint64
 	var listed []ManifestRow
 	for i, p := range m.Pages {
@@ -286,6 +289,14 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 				}
 			}
 			return rep, fmt.Errorf("page %d of the manifest does not match the rows the server signed", i+1)
+		}
+		if len(p.Rows) != len(st.seqs) {
+			return rep, fmt.Errorf("page %d: the server's statement lists %d seqs for %d rows", i+1, len(st.seqs), len(p.Rows))
+		}
+		for j, r := range p.Rows {
+			if r.Seq != st.seqs[j] {
+				return rep, &ProblemError{Seq: st.seqs[j], Problem: fmt.Sprintf("page %d: the server's statement lists seq %d where its rows have %d", i+1, st.seqs[j], r.Seq)}
+			}
 		}
 	}
 	rep.Complete = len(m.Pages) > 0 && m.Pages[len(m.Pages)-1].Next == 0
