@@ -48,6 +48,7 @@ fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fu
 	for t in FuzzRequestBodies FuzzQueryParameters; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./adapters/httpapi/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzArguments$$' -fuzztime $(FUZZTIME) ./cmd/recallctl/
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalEncodingMatchesTheLegacyJSONHashInput$$' -fuzztime $(FUZZTIME) ./projections/auditlog/
+	$(GO) test -run '^$$' -fuzz '^FuzzCSVRoundTrip$$' -fuzztime $(FUZZTIME) ./projections/auditlog/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerifyExport$$' -fuzztime $(FUZZTIME) ./projections/auditlog/auditproof/
 
 bench: build ## recallbench's scenarios at a size that takes a few minutes, then the micro-benchmarks; JSON lines and figures, not pass/fail

@@ -3,8 +3,6 @@ package auditlog
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -25,33 +23,25 @@ import (
 // cells are un-neutralised (Unneutralise) back to the values the entry's
 // hashes cover. An empty content cell is content not kept.
 func ReadCSV(r io.Reader) ([]Entry, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(CSVHeader)
-	header, err := cr.Read()
+	records, err := readCSVRecords(r, len(CSVHeader))
 	if err != nil {
-		return nil, fmt.Errorf("csv header: %w", err)
+		return nil, err
 	}
-	if !slices.Equal(header, CSVHeader) {
-		return nil, fmt.Errorf("csv header %q: want %q", header, CSVHeader)
+	if len(records) == 0 || !slices.Equal(records[0], CSVHeader) {
+		return nil, fmt.Errorf("csv header: want %q", CSVHeader)
 	}
-	var out []Entry
-	for row := 1; ; row++ {
-		cells, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("csv row %d: %w", row, err)
-		}
+	out := make([]Entry, 0, len(records)-1)
+	for row, cells := range records[1:] {
 		for i := range cells {
 			cells[i] = Unneutralise(cells[i])
 		}
 		e, err := entryOfCells(cells)
 		if err != nil {
-			return nil, fmt.Errorf("csv row %d: %w", row, err)
+			return nil, fmt.Errorf("csv row %d: %w", row+1, err)
 		}
 		out = append(out, e)
 	}
+	return out, nil
 }
 
 func entryOfCells(c []string) (Entry, error) {

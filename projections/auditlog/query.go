@@ -1,10 +1,10 @@
 package auditlog
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -324,18 +324,18 @@ var CSVHeader = []string{"seq", "at", "action", "actor", "actor_role", "platform
 
 // NewCSV writes the header and returns a writer for entries. Cells a
 // spreadsheet would run as a formula are neutralised with a leading
-// apostrophe; quoting follows RFC 4180.
+// apostrophe; quoting follows RFC 4180, every byte of a cell kept
+// (csvcodec.go).
 func NewCSV(w io.Writer) (*CSVWriter, error) {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(CSVHeader); err != nil {
+	cw := csvRecords{bufio.NewWriter(w)}
+	if err := cw.write(CSVHeader); err != nil {
 		return nil, err
 	}
 	return &CSVWriter{w: cw}, nil
 }
 
 // CSVWriter writes entries as CSV rows.
-type CSVWriter struct{ w *csv.Writer }
+type CSVWriter struct{ w csvRecords }
 
 // Write writes one entry.
 func (c *CSVWriter) Write(e Entry) error {
@@ -349,14 +349,11 @@ func (c *CSVWriter) Write(e Entry) error {
 	for i := range row {
 		row[i] = Neutralise(row[i])
 	}
-	return c.w.Write(row)
+	return c.w.write(row)
 }
 
 // Flush flushes buffered rows.
-func (c *CSVWriter) Flush() error {
-	c.w.Flush()
-	return c.w.Error()
-}
+func (c *CSVWriter) Flush() error { return c.w.w.Flush() }
 
 // Neutralise makes a cell inert in spreadsheets: one starting with = + - @
 // or a tab or carriage return gets a leading apostrophe. So that the
