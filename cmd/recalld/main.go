@@ -76,6 +76,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
+	if err := checkpointFlags(fs, &c, env); err != nil {
+		return c, err
+	}
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err
