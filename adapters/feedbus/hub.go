@@ -130,7 +130,8 @@ func (h *hub) follow(ctx context.Context) error {
 	h.mu.Lock()
 	from := h.next
 	h.mu.Unlock()
-	if rf, ok := h.store.(rawFollower); ok {
+	// a store that hands over its stored JSON gives the batch those bytes
+	if rf, ok := h.store.(domain.RawFollower); ok {
 		return rf.FollowRaw(ctx, from, func(raws [][]byte, last uint64) error {
 			evs := make([]domain.Event, len(raws))
 			for i, raw := range raws {

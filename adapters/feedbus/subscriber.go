@@ -27,12 +27,6 @@ import (
 // PositionKey is the metadata key carrying an event's global position.
 const PositionKey = "position"
 
-// rawFollower is a store that can hand over events as their stored JSON;
-// the subscriber then forwards those bytes instead of encoding again.
-type rawFollower interface {
-	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
-}
-
 // Subscriber is a watermill subscriber over an event store, its topics the
 // store's consumers. The store's feed is read once and each chunk decoded
 // once (a hub), and every subscription takes the decoded events from its

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -26,6 +27,9 @@ import (
 type ReadSide struct {
 	Store         projections.Store
 	Conversations *projections.Runner
+	// Checkpoints signs and keeps the audit log's checkpoints; nil: the
+	// proof endpoints answer 503.
+	Checkpoints Checkpoints
 }
 
 // notifier wakes every waiter after each commit of the conversation view.
@@ -281,6 +285,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
+	if r.URL.Query().Get("proofs") == "true" {
+		s.auditProven(w, r, c, f, format)
+		return
+	}
 	page, err := auditlog.Query(s.readModels.Store, c.Tenant.String(), f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -336,7 +344,16 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	if s.readModels.Checkpoints == nil {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	out, err := s.verifyCheckpoints(c.Tenant.String(), res)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) {
@@ -379,22 +396,16 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 		writeJSON(w, http.StatusOK, rep)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		bw := bufio.NewWriter(w)
-		fmt.Fprintf(bw, "key,attempts,recalled,refused,timeouts\r\n")
+		cw := csv.NewWriter(w)
+		cw.UseCRLF = true // RFC 4180, as the audit export
+		num := func(n int64) string { return strconv.FormatInt(n, 10) }
+		rows := [][]string{{"key", "attempts", "recalled", "refused", "timeouts"}}
 		for _, row := range rep.Rows {
-			fmt.Fprintf(bw, "%s,%d,%d,%d,%d\r\n", csvCell(row.Key), row.Attempts, row.Recalled, row.Refused, row.Timeouts)
+			rows = append(rows, []string{auditlog.Neutralise(row.Key), num(row.Attempts), num(row.Recalled), num(row.Refused), num(row.Timeouts)})
 		}
-		s.responseCut(r, bw.Flush()) // a bufio.Writer keeps the first write error
+		_ = cw.WriteAll(rows)        // WriteAll flushes; its error is cw.Error's
+		s.responseCut(r, cw.Error()) // the csv.Writer keeps the first write error
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
 	}
-}
-
-// csvCell quotes and neutralises one CSV cell (RFC 4180).
-func csvCell(s string) string {
-	s = auditlog.Neutralise(s)
-	if strings.ContainsAny(s, ",\"\r\n") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
 }

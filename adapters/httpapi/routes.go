@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -25,7 +24,7 @@ type route struct {
 // caller is an authenticated request's principal, its tenant matching the
 // path's {org}/{app}.
 type caller struct {
-	tenants.Principal
+	domain.Principal
 }
 
 var (
@@ -49,6 +48,10 @@ func (s *Server) register() {
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/stream", roles: service, handle: s.conversationStream},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit", roles: adminAuditor, handle: s.audit},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/verify", roles: adminAuditor, handle: s.auditVerify},
+		{method: "GET", pattern: "/v1/{org}/{app}/audit/checkpoint", roles: adminAuditor, handle: s.getCheckpoint},
+		{method: "POST", pattern: "/v1/{org}/{app}/audit/checkpoint", roles: admin, handle: s.postCheckpoint},
+		{method: "GET", pattern: "/v1/{org}/{app}/audit/proof/inclusion", roles: adminAuditor, handle: s.inclusionProof},
+		{method: "GET", pattern: "/v1/{org}/{app}/audit/proof/consistency", roles: adminAuditor, handle: s.consistencyProof},
 		{method: "GET", pattern: "/v1/{org}/{app}/reports/recalls", roles: adminAuditor, handle: s.recallReport},
 		{method: "GET", pattern: "/healthz", handle: s.healthz},
 		{method: "GET", pattern: "/readyz", handle: s.readyz},
@@ -110,7 +113,7 @@ func (s *Server) guard(rt route) http.Handler {
 			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 			return
 		}
-		p, ok := s.tenants.Authenticate(token)
+		p, ok := s.auth.Authenticate(token)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger", error="invalid_token"`)
 			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")

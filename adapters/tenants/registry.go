@@ -53,10 +53,7 @@ type tokenHash struct {
 }
 
 // Principal is who a valid token speaks for.
-type Principal struct {
-	Tenant domain.Tenant
-	Role   domain.AccessRole
-}
+type Principal = domain.Principal
 
 // Registry is the tenant registry of one data directory.
 type Registry struct {

@@ -32,6 +32,16 @@ func Append(b []byte, v any) ([]byte, error) {
 // afterwards.
 func Unmarshal(b []byte, v any) error { return segjson.Unmarshal(b, v) }
 
+// UnmarshalStrict is Unmarshal that refuses fields v does not have: for
+// documents read back that must be exactly what was written (an export).
+func UnmarshalStrict(b []byte, v any) error {
+	rest, err := segjson.Parse(b, v, segjson.DisallowUnknownFields)
+	if err == nil && len(rest) != 0 {
+		return fmt.Errorf("invalid character %q after top-level value", rest[0])
+	}
+	return err
+}
+
 // UnmarshalBorrowing is Unmarshal whose raw messages in v share b's bytes
 // instead of copying them: they are valid only as long as b is unchanged.
 // An envelope whose payload is decoded right after saves a copy that way.
