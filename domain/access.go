@@ -1,16 +1,19 @@
 package domain
 
-import "fmt"
-
-// AccessRole is what a caller may do in a tenant: record sends, reads and
-// recalls (service), administer the tenant (admin), or read its audit log
-// (auditor). API tokens carry one. It is not the actor Role an IM backend
-// asserts for whoever recalls a message.
+// AccessRole is what a caller of the server may do in a tenant: the role
+// of a tenant's API token (service, admin, auditor) and of a named
+// operator (admin or auditor). Each route admits some of them. It is not
+// the ActorRole an IM backend asserts for whoever recalls a message.
 type AccessRole string
 
 const (
+	// AccessService is the IM backend: it records sends and reads and
+	// asks for recalls, asserting the actor's role.
 	AccessService AccessRole = "service"
-	AccessAdmin   AccessRole = "admin"
+	// AccessAdmin sets the policy, force-recalls, and reads what an
+	// auditor reads.
+	AccessAdmin AccessRole = "admin"
+	// AccessAuditor reads the audit log and the reports, and nothing else.
 	AccessAuditor AccessRole = "auditor"
 )
 
@@ -24,7 +27,7 @@ func ParseAccessRole(s string) (AccessRole, error) {
 			return r, nil
 		}
 	}
-	return "", fmt.Errorf("role %q: want service, admin or auditor", s)
+	return "", invalid("invalid_role", "role %q: want service, admin or auditor", s)
 }
 
 // Principal is who an authenticated caller speaks for: one tenant, with

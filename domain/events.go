@@ -1,10 +1,11 @@
 package domain
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 // SchemaVersion is the version of the event JSON contract. A v1 field never
@@ -23,19 +24,37 @@ const (
 	TypeAuditQueried    = "AuditQueried"
 )
 
+// Payload is the type-specific data of an event: one of the payload types
+// below, each naming its event type. Event.Data holds one, decoded; the
+// switch over payload types is how the aggregate and the projections tell
+// events apart.
+type Payload interface {
+	// EventType is the event's type in schema v1 ("MessageSent", …).
+	EventType() string
+}
+
 // Event is one recorded fact, as stored and as published. The store assigns
 // Stream, StreamVersion and Position when it appends; the rest is decided
-// here.
+// here. Its JSON (MarshalJSON, DecodeEvent) is the v1 envelope, with the
+// type taken from the payload and the payload as data.
 type Event struct {
-	ID            string          `json:"event_id"`
-	Type          string          `json:"type"`
-	SchemaVersion int             `json:"schema_version"`
-	Tenant        string          `json:"tenant"`
-	Stream        string          `json:"stream"`
-	StreamVersion int64           `json:"stream_version"`
-	Position      uint64          `json:"position"`
-	OccurredAt    Time            `json:"occurred_at"`
-	Data          json.RawMessage `json:"data"`
+	ID            string
+	SchemaVersion int
+	Tenant        string
+	Stream        string
+	StreamVersion int64
+	Position      uint64
+	OccurredAt    Time
+	Data          Payload
+}
+
+// Type is the event's type, named by its payload; "" for an event
+// without one.
+func (e Event) Type() string {
+	if e.Data == nil {
+		return ""
+	}
+	return e.Data.EventType()
 }
 
 // MessageSent records a send. Content is kept verbatim; ContentSHA256 lets
@@ -68,16 +87,16 @@ type MessageRead struct {
 // MessageRecalled records an accepted recall. ReadBy is the exposure: who
 // had read the message before it was recalled.
 type MessageRecalled struct {
-	MsgID         MsgID    `json:"msg_id"`
-	Actor         UserID   `json:"actor"`
-	ActorRole     Role     `json:"actor_role"`
-	Platform      string   `json:"platform"`
-	ReasonText    string   `json:"reason_text,omitempty"`
-	RequestID     string   `json:"request_id,omitempty"`
-	ElapsedMs     int64    `json:"elapsed_ms"`
-	WindowMs      int64    `json:"window_ms"`
-	PolicyVersion int64    `json:"policy_version"`
-	ReadBy        []UserID `json:"read_by"`
+	MsgID         MsgID     `json:"msg_id"`
+	Actor         UserID    `json:"actor"`
+	ActorRole     ActorRole `json:"actor_role"`
+	Platform      string    `json:"platform"`
+	ReasonText    string    `json:"reason_text,omitempty"`
+	RequestID     string    `json:"request_id,omitempty"`
+	ElapsedMs     int64     `json:"elapsed_ms"`
+	WindowMs      int64     `json:"window_ms"`
+	PolicyVersion int64     `json:"policy_version"`
+	ReadBy        []UserID  `json:"read_by"`
 	// Forced is an admin's forced recall: the recall window (rule 8) was
 	// not applied; every other rule was.
 	Forced bool `json:"forced,omitempty"`
@@ -85,16 +104,16 @@ type MessageRecalled struct {
 
 // RecallRejected records a refused recall; refusals are facts too.
 type RecallRejected struct {
-	MsgID         MsgID  `json:"msg_id"`
-	Actor         UserID `json:"actor"`
-	ActorRole     Role   `json:"actor_role"`
-	Platform      string `json:"platform"`
-	Reason        Reason `json:"reason"`
-	ReasonText    string `json:"reason_text,omitempty"`
-	RequestID     string `json:"request_id,omitempty"`
-	ElapsedMs     int64  `json:"elapsed_ms"`
-	WindowMs      int64  `json:"window_ms"`
-	PolicyVersion int64  `json:"policy_version"`
+	MsgID         MsgID     `json:"msg_id"`
+	Actor         UserID    `json:"actor"`
+	ActorRole     ActorRole `json:"actor_role"`
+	Platform      string    `json:"platform"`
+	Reason        Reason    `json:"reason"`
+	ReasonText    string    `json:"reason_text,omitempty"`
+	RequestID     string    `json:"request_id,omitempty"`
+	ElapsedMs     int64     `json:"elapsed_ms"`
+	WindowMs      int64     `json:"window_ms"`
+	PolicyVersion int64     `json:"policy_version"`
 }
 
 // MessageExpired records that a message passed its tenant's retention.
@@ -124,50 +143,20 @@ type AuditQueried struct {
 // AuditStream holds a tenant's audit queries.
 func AuditStream(t Tenant) string { return "audit-" + t.String() }
 
-// NewEvent builds an event of type typ for tenant with data encoded as
-// JSON. The id must be unique (a UUID); the store fills in stream, version
-// and position.
-func NewEvent(id string, t Tenant, at time.Time, typ string, data any) (Event, error) {
-	raw, err := json.Marshal(data)
-	if err != nil {
-		return Event{}, fmt.Errorf("encode %s: %w", typ, err)
-	}
-	return Event{
-		ID: id, Type: typ, SchemaVersion: SchemaVersion, Tenant: t.String(),
-		OccurredAt: NewTime(at), Data: raw,
-	}, nil
+// NewEvent builds an event of tenant recording data at the instant at.
+// The id must be unique (a UUID); the store fills in stream, version and
+// position.
+func NewEvent(id string, t Tenant, at time.Time, data Payload) Event {
+	return Event{ID: id, SchemaVersion: SchemaVersion, Tenant: t.String(), OccurredAt: NewTime(at), Data: data}
 }
 
-// Decode returns the typed payload of e (MessageSent, MessageRead, …).
-func (e Event) Decode() (any, error) {
-	var v any
-	switch e.Type {
-	case TypeMessageSent:
-		v = &MessageSent{}
-	case TypeMessageRead:
-		v = &MessageRead{}
-	case TypeMessageRecalled:
-		v = &MessageRecalled{}
-	case TypeRecallRejected:
-		v = &RecallRejected{}
-	case TypeMessageExpired:
-		v = &MessageExpired{}
-	case TypeTenantPolicySet:
-		v = &TenantPolicySet{}
-	case TypeAuditQueried:
-		v = &AuditQueried{}
-	default:
-		return nil, fmt.Errorf("event %s: unknown type %q", e.ID, e.Type)
-	}
-	if err := json.Unmarshal(e.Data, v); err != nil {
-		return nil, fmt.Errorf("decode %s %s: %w", e.Type, e.ID, err)
-	}
-	if p, ok := v.(*TenantPolicySet); ok && p.FeedContent == "" {
-		// recorded before feed_content existed: what the feed carried then
-		p.FeedContent = FeedPlaintext
-	}
-	return v, nil
-}
+func (MessageSent) EventType() string     { return TypeMessageSent }
+func (MessageRead) EventType() string     { return TypeMessageRead }
+func (MessageRecalled) EventType() string { return TypeMessageRecalled }
+func (RecallRejected) EventType() string  { return TypeRecallRejected }
+func (MessageExpired) EventType() string  { return TypeMessageExpired }
+func (TenantPolicySet) EventType() string { return TypeTenantPolicySet }
+func (AuditQueried) EventType() string    { return TypeAuditQueried }
 
 // Time is a UTC instant with millisecond precision, encoded in JSON as
 // RFC 3339 with exactly three fractional digits ("2026-11-24T10:00:00.120Z").
@@ -194,7 +183,9 @@ func (t Time) MarshalJSON() ([]byte, error) {
 
 func (t *Time) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if n := len(b); n >= 2 && b[0] == '"' && b[n-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : n-1]) // as written: a string without escapes
+	} else if err := codec.Unmarshal(b, &s); err != nil {
 		return fmt.Errorf("time: %w", err)
 	}
 	p, err := time.Parse(time.RFC3339Nano, s)

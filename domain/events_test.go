@@ -3,9 +3,12 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,14 +24,14 @@ func goldenEvents(t *testing.T) map[string]Event {
 	policy := DefaultPolicy()
 	changed := policy
 	changed.SenderWindowS, changed.DenyRecallUsers = 300, []UserID{"mallory"}
-	payloads := map[string]any{
+	payloads := map[string]Payload{
 		TypeMessageSent: MessageSent{MsgID: "m-1", ConversationID: "chat:alice:bob", ChatType: ChatSingle, From: "alice", To: "bob",
 			MsgType: "txt", Content: "see you at <9> & bring 票", ContentSHA256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824",
 			Platform: "ios", ClientMsgID: "c-1"},
 		TypeMessageRead: MessageRead{MsgID: "m-1", Reader: "bob", Platform: "android"},
-		TypeMessageRecalled: MessageRecalled{MsgID: "m-1", Actor: "admin", ActorRole: RoleTenantAdmin, Platform: "admin-api", ReasonText: "typo",
+		TypeMessageRecalled: MessageRecalled{MsgID: "m-1", Actor: "admin", ActorRole: ActorTenantAdmin, Platform: "admin-api", ReasonText: "typo",
 			RequestID: "r-1", ElapsedMs: 86404210, WindowMs: 86400000, PolicyVersion: 2, ReadBy: []UserID{"bob"}, Forced: true},
-		TypeRecallRejected: RecallRejected{MsgID: "m-1", Actor: "alice", ActorRole: RoleMember, Platform: "ios", Reason: ReasonExceedTimeLimit,
+		TypeRecallRejected: RecallRejected{MsgID: "m-1", Actor: "alice", ActorRole: ActorMember, Platform: "ios", Reason: ReasonExceedTimeLimit,
 			ElapsedMs: 120001, WindowMs: 120000, PolicyVersion: 2},
 		TypeMessageExpired:  MessageExpired{MsgID: "m-1", RetentionS: 604800},
 		TypeTenantPolicySet: changed.Next(policy, "token:admin"),
@@ -38,10 +41,7 @@ func goldenEvents(t *testing.T) map[string]Event {
 	i := 0
 	for _, typ := range []string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried} {
 		i++
-		e, err := NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d000"+string(rune('0'+i)), tn, at, typ, payloads[typ])
-		if err != nil {
-			t.Fatal(err)
-		}
+		e := NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d000"+string(rune('0'+i)), tn, at, payloads[typ])
 		e.Stream, e.StreamVersion, e.Position = MessageStream(tn, "m-1"), int64(i-1), uint64(100+i)
 		switch typ {
 		case TypeTenantPolicySet:
@@ -78,24 +78,70 @@ func TestEventEncodingMatchesGoldenFiles(t *testing.T) {
 			if err := json.Unmarshal(want, &back); err != nil {
 				t.Fatal(err)
 			}
-			payload, err := back.Decode()
+			typed, err := DecodeEvent(want)
 			if err != nil {
 				t.Fatal(err)
 			}
-			again, _ := json.Marshal(payload)
-			orig, _ := json.Marshal(mustDecode(t, e))
-			if !bytes.Equal(again, orig) || back.Position != e.Position || back.OccurredAt != e.OccurredAt {
-				t.Fatalf("round trip changed the event:\n%s\n%s", again, orig)
+			again, _ := back.MarshalJSON()
+			orig, _ := e.MarshalJSON()
+			direct, _ := typed.MarshalJSON()
+			if !bytes.Equal(again, orig) || !bytes.Equal(direct, orig) || back.Data.EventType() != typ {
+				t.Fatalf("round trip changed the event:\n%s\n%s\n%s", again, direct, orig)
 			}
 		})
 	}
 }
 
-func mustDecode(t *testing.T, e Event) any {
-	t.Helper()
-	p, err := e.Decode()
-	if err != nil {
-		t.Fatal(err)
+// Stored or received JSON decodes into its typed payload once, by type;
+// what v1 does not have is a clear error, and nothing that could not be
+// decoded again is ever encoded.
+func TestEventDecodingPicksThePayloadByType(t *testing.T) {
+	golden := goldenEvents(t)
+	for typ, e := range golden {
+		if e.Type() != typ || e.Data.EventType() != typ {
+			t.Fatalf("%s: event type %q, payload type %q", typ, e.Type(), e.Data.EventType())
+		}
 	}
-	return p
+	sent, _ := golden[TypeMessageSent].MarshalJSON()
+	cases := []struct {
+		name string
+		raw  string
+		err  string // empty: decodes
+	}{
+		{"a known type", string(sent), ""},
+		{"an unknown type", strings.Replace(string(sent), `"type":"MessageSent"`, `"type":"MessageEdited"`, 1), `unknown type "MessageEdited"`},
+		{"no type", strings.Replace(string(sent), `"type":"MessageSent",`, "", 1), `unknown type ""`},
+		{"no data", `{"event_id":"x","type":"MessageRead"}`, "no payload"},
+		{"data of the wrong shape", `{"event_id":"x","type":"MessageRead","data":{"reader":7}}`, "decode MessageRead x"},
+		{"not an object", `[1]`, "decode event"},
+		{"trailing bytes", string(sent) + "}", "decode event"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, err := DecodeEvent([]byte(c.raw))
+			if c.err == "" {
+				if err != nil || !reflect.DeepEqual(e.Data, golden[TypeMessageSent].Data) {
+					t.Fatalf("decoded %+v, %v", e, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Fatalf("error %v, want one saying %q", err, c.err)
+			}
+		})
+	}
+	var unknown *UnknownTypeError
+	if _, err := DecodeEvent([]byte(cases[1].raw)); !errors.As(err, &unknown) || unknown.Type != "MessageEdited" || unknown.ID != golden[TypeMessageSent].ID {
+		t.Fatalf("unknown type: %v, want an *UnknownTypeError naming it and the event", err)
+	}
+	tn, _ := ParseTenant("a/a")
+	for name, e := range map[string]Event{"no payload": {ID: "x"}, "a payload v1 lacks": NewEvent("x", tn, t0, notInSchema{})} {
+		if b, err := json.Marshal(e); err == nil {
+			t.Errorf("%s encoded: %s", name, b)
+		}
+	}
 }
+
+type notInSchema struct{}
+
+func (notInSchema) EventType() string { return "NotInSchema" }

@@ -1,11 +1,5 @@
 package domain
 
-import (
-	"fmt"
-
-	json "github.com/segmentio/encoding/json"
-)
-
 // FeedContent is the policy feed_content: what the event feed carries of
 // a message's content. The feed is every way events leave the server as
 // they are: GET …/events, `recallctl export events` and the bus. The log
@@ -57,27 +51,21 @@ func (f FeedContent) Stricter(g FeedContent) FeedContent {
 // RedactForFeed returns e as the feed carries it under mode: the one
 // redaction every feed path applies. Only MessageSent carries content;
 // every other event, and every event under plaintext, is returned as it
-// is. A redacted MessageSent is re-encoded with content "" (and, under
-// none, content_sha256 "") and content_redacted naming the mode; its
-// other fields, and the envelope, are unchanged.
-func RedactForFeed(e Event, mode FeedContent) (Event, error) {
-	if e.Type != TypeMessageSent || mode.reveals() == FeedPlaintext.reveals() {
-		return e, nil
-	}
-	var sent MessageSent
-	if err := json.Unmarshal(e.Data, &sent); err != nil {
-		return Event{}, fmt.Errorf("redact %s %s: %w", e.Type, e.ID, err)
+// is. A redacted MessageSent has content "" (and, under none,
+// content_sha256 "") and content_redacted naming the mode; its other
+// fields, and the envelope, are unchanged. Redacted reports whether e was
+// changed: an unchanged event may go out as its stored JSON.
+func RedactForFeed(e Event, mode FeedContent) (out Event, redacted bool) {
+	sent, ok := e.Data.(MessageSent)
+	if !ok || mode.reveals() == FeedPlaintext.reveals() {
+		return e, false
 	}
 	sent.Content, sent.ContentRedacted = "", mode
 	if mode == FeedNone {
 		sent.ContentSHA256 = ""
 	}
-	raw, err := json.Marshal(sent)
-	if err != nil {
-		return Event{}, fmt.Errorf("redact %s %s: %w", e.Type, e.ID, err)
-	}
-	e.Data = raw
-	return e, nil
+	e.Data = sent
+	return e, true
 }
 
 // FeedPolicy is how the feed carries one tenant's events. Each MessageSent
@@ -98,19 +86,14 @@ type feedChange struct {
 
 // NewFeedPolicy reads a tenant's policy history: the events of its tenant
 // stream, in order (other types are skipped).
-func NewFeedPolicy(history []Event) (FeedPolicy, error) {
+func NewFeedPolicy(history []Event) FeedPolicy {
 	var f FeedPolicy
 	for _, e := range history {
-		if e.Type != TypeTenantPolicySet {
-			continue
+		if set, ok := e.Data.(TenantPolicySet); ok {
+			f.changes = append(f.changes, feedChange{position: e.Position, mode: set.FeedContent})
 		}
-		payload, err := e.Decode()
-		if err != nil {
-			return FeedPolicy{}, err
-		}
-		f.changes = append(f.changes, feedChange{position: e.Position, mode: payload.(*TenantPolicySet).FeedContent})
 	}
-	return f, nil
+	return f
 }
 
 // At is the mode for the tenant's event at position.
@@ -129,4 +112,4 @@ func (f FeedPolicy) At(position uint64) FeedContent {
 }
 
 // Redact is RedactForFeed under the mode for e's position.
-func (f FeedPolicy) Redact(e Event) (Event, error) { return RedactForFeed(e, f.At(e.Position)) }
+func (f FeedPolicy) Redact(e Event) (Event, bool) { return RedactForFeed(e, f.At(e.Position)) }

@@ -2,51 +2,40 @@ package domain
 
 import (
 	"testing"
-	"time"
 )
 
 func TestForcedAdminRecallSkipsTheWindowOnly(t *testing.T) {
-	chat := sent(ChatSingle, "bob", "txt")
-	group := sent(ChatGroup, "g1", "txt")
-	day := t0.Add(24*time.Hour + time.Millisecond) // 1 ms past the default admin window
-	forced := func(actor UserID, role Role) RecallCommand {
+	const day = 24*3_600_000 + 1 // 1 ms past the default admin window
+	forced := func(actor UserID, role ActorRole) RecallCommand {
 		return RecallCommand{MsgID: "m1", Actor: actor, Role: role, Platform: "admin-api", Force: true}
 	}
+	to := func(c RecallCommand, who UserID) RecallCommand { c.To = who; return c }
 	def := policyWith(nil)
-	cases := []struct {
-		name   string
-		cmd    RecallCommand
-		m      Message
-		p      Policy
-		now    time.Time
-		reason Reason // empty: recalled
-		forced bool
-	}{
-		{"a forced tenant admin recall passes the admin window", forced("admin", RoleTenantAdmin), chat, def, day, "", true},
-		{"an unforced one past the window is a timeout", RecallCommand{MsgID: "m1", Actor: "admin", Role: RoleTenantAdmin}, chat, def, day, ReasonExceedTimeLimit, false},
-		{"a forced recall within the window is recorded as forced", forced("admin", RoleTenantAdmin), chat, def, t0.Add(time.Second), "", true},
-		{"a group owner's force in a group passes the window", forced("owner", RoleGroupOwner), group, def, day, "", true},
-		{"a member's force is ignored: the sender window applies", forced("alice", RoleMember), chat, def, t0.Add(121 * time.Second), ReasonExceedTimeLimit, false},
-		{"a group owner's force in a one-to-one chat is a member's", forced("owner", RoleGroupOwner), chat, def, day, ReasonForbidden, false},
-		{"rule 1 still applies", forced("admin", RoleTenantAdmin), chat, policyWith(func(p *Policy) { p.RecallEnabled = false }), day, ReasonServiceDisabled, false},
-		{"rule 2 still applies", forced("admin", RoleTenantAdmin), NewMessage(), def, day, ReasonNotFound, false},
-		{"rule 3 still applies", forced("admin", RoleTenantAdmin), func() Message { m := chat; m.Expired = true; return m }(), def, day, ReasonExpired, false},
-		{"rule 4 still applies", forced("admin", RoleTenantAdmin), func() Message { m := chat; m.Recalled = true; return m }(), def, day, ReasonAlreadyRecalled, false},
-		{"rule 5 still applies", func() RecallCommand { c := forced("admin", RoleTenantAdmin); c.To = "carol"; return c }(), chat, def, day, ReasonRecipientMismatch, false},
-		{"rule 6 still applies", forced("admin", RoleTenantAdmin), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"admin"} }), day, ReasonForbidden, false},
-		{"rule 7 still applies", forced("admin", RoleTenantAdmin), sent(ChatSingle, "bob", "red_packet"), def, day, ReasonTypeNotRecallable, false},
-		{"rule 9 still applies", forced("admin", RoleTenantAdmin), func() Message { m := chat; m.ReadBy = []UserID{"bob"}; return m }(),
-			policyWith(func(p *Policy) { p.BlockAfterRead = true }), day, ReasonReadByRecipient, false},
+	scenarios := []recallScenario{
+		{"a forced tenant admin recall passes the admin window", []recorded{sentToBob()}, def, forced("admin", ActorTenantAdmin), day, forcedRecall(day, 86_400_000)},
+		{"an unforced one past the window is a timeout", []recorded{sentToBob()}, def, RecallCommand{MsgID: "m1", Actor: "admin", Role: ActorTenantAdmin}, day,
+			refused(ReasonExceedTimeLimit, day, 86_400_000)},
+		{"a forced recall within the window is recorded as forced", []recorded{sentToBob()}, def, forced("admin", ActorTenantAdmin), 1000, forcedRecall(1000, 86_400_000)},
+		{"a group owner's force in a group passes the window", []recorded{sentToGroup()}, def, forced("owner", ActorGroupOwner), day, forcedRecall(day, 86_400_000)},
+		{"a member's force is ignored: the sender window applies", []recorded{sentToBob()}, def, forced("alice", ActorMember), 121_000,
+			refused(ReasonExceedTimeLimit, 121_000, 120_000)},
+		{"a group owner's force in a one-to-one chat is a member's", []recorded{sentToBob()}, def, forced("owner", ActorGroupOwner), day,
+			refused(ReasonForbidden, day, 120_000)},
+		{"rule 1 still applies", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.RecallEnabled = false }), forced("admin", ActorTenantAdmin), day,
+			refused(ReasonServiceDisabled, day, 86_400_000)},
+		{"rule 2 still applies", nil, def, forced("admin", ActorTenantAdmin), day, refused(ReasonNotFound, 0, 0)},
+		{"rule 3 still applies", []recorded{sentToBob(), expiredAt(5)}, def, forced("admin", ActorTenantAdmin), day, refused(ReasonExpired, day, 86_400_000)},
+		{"rule 4 still applies", []recorded{sentToBob(), recalledBy(5, "alice")}, def, forced("admin", ActorTenantAdmin), day,
+			refused(ReasonAlreadyRecalled, day, 86_400_000)},
+		{"rule 5 still applies", []recorded{sentToBob()}, def, to(forced("admin", ActorTenantAdmin), "carol"), day, refused(ReasonRecipientMismatch, day, 86_400_000)},
+		{"rule 6 still applies", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"admin"} }), forced("admin", ActorTenantAdmin), day,
+			refused(ReasonForbidden, day, 86_400_000)},
+		{"rule 7 still applies", []recorded{sentTo(ChatSingle, "bob", "red_packet")}, def, forced("admin", ActorTenantAdmin), day,
+			refused(ReasonTypeNotRecallable, day, 86_400_000)},
+		{"rule 9 still applies", []recorded{sentToBob(), readBy(5, "bob")}, policyWith(func(p *Policy) { p.BlockAfterRead = true }), forced("admin", ActorTenantAdmin), day,
+			refused(ReasonReadByRecipient, day, 86_400_000)},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d, payload := DecideRecall(c.cmd, c.m, c.p, c.now)
-			if d.Reason != c.reason || d.Recalled != (c.reason == "") || d.Forced != c.forced {
-				t.Fatalf("decision %+v, want reason %q forced %v", d, c.reason, c.forced)
-			}
-			if rec, ok := payload.(*MessageRecalled); ok && rec.Forced != c.forced {
-				t.Fatalf("event forced %v, want %v", rec.Forced, c.forced)
-			}
-		})
+	for _, s := range scenarios {
+		t.Run(s.name, s.check)
 	}
 }

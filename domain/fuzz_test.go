@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -18,13 +19,21 @@ func FuzzDecideRecall(f *testing.F) {
 		p := DefaultPolicy()
 		p.RecallEnabled, p.BlockAfterRead = enabled, blockAfterRead
 		p.SenderWindowS, p.AdminWindowS, p.MessageRetentionS = senderS%1_000_000, adminS%1_000_000, retentionS%20_000_000
-		m := NewMessage()
-		m.Exists = chat != ""
-		m.SentAt = NewTime(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-		m.Sent = MessageSent{MsgID: "m", From: "alice", To: "bob", ChatType: ChatType(chat), MsgType: MessageType(typ)}
-		m.Recalled, m.Expired = recalled, expired
-		m.ReadBy = []UserID{"bob"}
-		cmd := RecallCommand{MsgID: "m", Actor: UserID(actor), Role: Role(role), To: UserID(to)}
+		// the message's history: sent (unless chat is empty: no message),
+		// read by bob, then perhaps recalled and expired
+		var history []recorded
+		if chat != "" {
+			history = append(history, recorded{0, MessageSent{MsgID: "m", From: "alice", To: "bob", ChatType: ChatType(chat), MsgType: MessageType(typ)}},
+				recorded{1, MessageRead{MsgID: "m", Reader: "bob"}})
+			if recalled {
+				history = append(history, recorded{2, MessageRecalled{MsgID: "m", Actor: "alice"}})
+			}
+			if expired {
+				history = append(history, recorded{3, MessageExpired{MsgID: "m"}})
+			}
+		}
+		m := given(t, history...)
+		cmd := RecallCommand{MsgID: "m", Actor: UserID(actor), Role: ActorRole(role), To: UserID(to)}
 		now := m.SentAt.Time().Add(time.Duration(elapsedMs%1e12) * time.Millisecond)
 		d, payload := DecideRecall(cmd, m, p, now)
 		if d.ElapsedMs < 0 {
@@ -35,17 +44,17 @@ func FuzzDecideRecall(f *testing.F) {
 			for _, r := range Reasons {
 				known = known || r == d.Reason
 			}
-			rej, ok := payload.(*RecallRejected)
+			rej, ok := payload.(RecallRejected)
 			if !known || !ok || rej.Reason != d.Reason {
 				t.Fatalf("refusal without a known reason: %+v %T", d, payload)
 			}
 			return
 		}
-		rec, ok := payload.(*MessageRecalled)
+		rec, ok := payload.(MessageRecalled)
 		if !ok || d.Reason != "" || d.ElapsedMs > d.WindowMs || rec.ElapsedMs != d.ElapsedMs || len(rec.ReadBy) != 1 {
 			t.Fatalf("accepted recall breaks an invariant: %+v %+v", d, payload)
 		}
-		if !enabled || recalled || expired || !p.Recallable(MessageType(typ)) {
+		if !enabled || chat == "" || recalled || expired || !p.Recallable(MessageType(typ)) {
 			t.Fatalf("accepted a recall a rule forbids: %+v", d)
 		}
 	})
@@ -73,7 +82,7 @@ func FuzzParsers(f *testing.F) {
 		_, _ = ParseChatType(s)
 		_, _ = ParseMessageType(s)
 		_, _ = ParsePlatform(s)
-		_, _ = ParseRole(s)
+		_, _ = ParseActorRole(s)
 		_, _ = ParseToken("x", s)
 		_ = CheckReasonText(s)
 		if _, err := NewSendCommand("a", "b", "chat", "txt", s, "", ""); err == nil {
@@ -91,17 +100,26 @@ func FuzzEventDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"RecallRejected","data":{"reason":7}}`))
 	f.Add([]byte(`{"type":"TenantPolicySet","occurred_at":"bad","data":null}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		var e Event
-		if err := json.Unmarshal(raw, &e); err != nil {
+		e, err := DecodeEvent(raw)
+		var std Event
+		if stdErr := json.Unmarshal(raw, &std); (stdErr == nil) != (err == nil) {
+			t.Fatalf("DecodeEvent: %v; through encoding/json: %v", err, stdErr)
+		}
+		if err != nil {
 			return
 		}
-		if _, err := e.Decode(); err != nil {
-			return
-		}
-		m := NewMessage()
+		var m Message
 		_ = m.Apply(e)
-		if _, err := json.Marshal(e); err != nil {
+		again, err := json.Marshal(e)
+		if err != nil {
 			t.Fatalf("a decoded event does not encode: %v", err)
+		}
+		back, err := DecodeEvent(again)
+		if err != nil {
+			t.Fatalf("an encoded event does not decode: %v\n%s", err, again)
+		}
+		if twice, _ := json.Marshal(back); !bytes.Equal(twice, again) {
+			t.Fatalf("encoding is not stable:\n%s\n%s", again, twice)
 		}
 	})
 }

@@ -14,27 +14,6 @@ import (
 // reference (a URL in content).
 const MaxContentBytes = 64 << 10
 
-// Role is the capacity an actor recalls in, as the IM backend asserts it.
-type Role string
-
-const (
-	RoleMember      Role = "member"
-	RoleGroupOwner  Role = "group_owner"
-	RoleGroupAdmin  Role = "group_admin"
-	RoleTenantAdmin Role = "tenant_admin"
-)
-
-// ParseRole validates s; empty means member.
-func ParseRole(s string) (Role, error) {
-	switch Role(s) {
-	case "":
-		return RoleMember, nil
-	case RoleMember, RoleGroupOwner, RoleGroupAdmin, RoleTenantAdmin:
-		return Role(s), nil
-	}
-	return "", invalid("invalid_actor_role", "actor_role %q: want member, group_owner, group_admin or tenant_admin", s)
-}
-
 // SendCommand is a validated request to record a send.
 type SendCommand struct {
 	From        UserID
@@ -135,9 +114,9 @@ type Attempt struct {
 }
 
 // Message is the state of one message, rebuilt by applying its events in
-// stream order. The zero value is a message that does not exist.
+// stream order. The zero value is a message that does not exist, at
+// version NoStream: the state before any event.
 type Message struct {
-	Version    int64 // stream version of the last event applied; -1 when none
 	Exists     bool
 	Sent       MessageSent
 	SentAt     Time
@@ -147,66 +126,63 @@ type Message struct {
 	RecalledBy UserID
 	Expired    bool
 	Attempts   []Attempt
+
+	// next is the stream version the next event gets: 0 before any event,
+	// so that the zero Message is at NoStream.
+	next int64
 }
 
-// NewMessage is the state before any event: no message.
-func NewMessage() Message { return Message{Version: -1} }
+// Version is the stream version of the last event applied: the version
+// an append of the next one expects; NoStream (-1) when none was.
+func (m Message) Version() int64 { return m.next - 1 }
 
 // Apply folds one event of the message's stream into m.
 func (m *Message) Apply(e Event) error {
-	payload, err := e.Decode()
-	if err != nil {
-		return err
-	}
-	m.Version = e.StreamVersion
-	switch p := payload.(type) {
-	case *MessageSent:
-		m.Exists, m.Sent, m.SentAt = true, *p, e.OccurredAt
-	case *MessageRead:
+	switch p := e.Data.(type) {
+	case MessageSent:
+		m.Exists, m.Sent, m.SentAt = true, p, e.OccurredAt
+	case MessageRead:
 		if !slices.Contains(m.ReadBy, p.Reader) {
 			m.ReadBy = append(m.ReadBy, p.Reader)
 		}
-	case *MessageRecalled:
+	case MessageRecalled:
 		m.Recalled, m.RecalledAt, m.RecalledBy = true, e.OccurredAt, p.Actor
-		m.Attempts = append(m.Attempts, attemptOf(p, e.OccurredAt))
-	case *RecallRejected:
-		m.Attempts = append(m.Attempts, attemptOf(p, e.OccurredAt))
-	case *MessageExpired:
+		m.Attempts = append(m.Attempts, p.attempt(e.OccurredAt))
+	case RecallRejected:
+		m.Attempts = append(m.Attempts, p.attempt(e.OccurredAt))
+	case MessageExpired:
 		m.Expired = true
 	default:
-		return fmt.Errorf("event %s: %s does not belong to a message stream", e.ID, e.Type)
+		return fmt.Errorf("event %s: %s does not belong to a message stream", e.ID, e.Type())
 	}
+	m.next = e.StreamVersion + 1
 	return nil
 }
 
 // RecordedAttempt is the recall attempt e records: e is a MessageRecalled
 // or RecallRejected event.
 func RecordedAttempt(e Event) (Attempt, error) {
-	payload, err := e.Decode()
-	if err != nil {
-		return Attempt{}, err
+	switch p := e.Data.(type) {
+	case MessageRecalled:
+		return p.attempt(e.OccurredAt), nil
+	case RecallRejected:
+		return p.attempt(e.OccurredAt), nil
 	}
-	switch payload.(type) {
-	case *MessageRecalled, *RecallRejected:
-		return attemptOf(payload, e.OccurredAt), nil
-	}
-	return Attempt{}, fmt.Errorf("event %s: %s records no recall attempt", e.ID, e.Type)
+	return Attempt{}, fmt.Errorf("event %s: %s records no recall attempt", e.ID, e.Type())
 }
 
-// attemptOf is the attempt a *MessageRecalled or *RecallRejected payload
-// records.
-func attemptOf(payload any, at Time) Attempt {
-	switch p := payload.(type) {
-	case *MessageRecalled:
-		return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
-			Recalled: true, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion, ReadBy: p.ReadBy, Forced: p.Forced,
-		}}
-	case *RecallRejected:
-		return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
-			Reason: p.Reason, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion,
-		}}
-	}
-	return Attempt{}
+// attempt is the accepted attempt p records, made at.
+func (p MessageRecalled) attempt(at Time) Attempt {
+	return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
+		Recalled: true, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion, ReadBy: p.ReadBy, Forced: p.Forced,
+	}}
+}
+
+// attempt is the refused attempt p records, made at.
+func (p RecallRejected) attempt(at Time) Attempt {
+	return Attempt{RequestID: p.RequestID, Actor: p.Actor, At: at, Decision: Decision{
+		Reason: p.Reason, ElapsedMs: p.ElapsedMs, WindowMs: p.WindowMs, PolicyVersion: p.PolicyVersion,
+	}}
 }
 
 // Replay returns the attempt a retry with requestID by actor repeats, if any.

@@ -4,61 +4,94 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 )
 
-func mustEvent(t *testing.T, typ string, version int64, at time.Time, data any) Event {
-	t.Helper()
-	tn, _ := ParseTenant("a/a")
-	e, err := NewEvent("id-"+typ, tn, at, typ, data)
-	if err != nil {
-		t.Fatal(err)
+// A message's state is its events folded in stream order: given its
+// history, then this state.
+func TestMessageStateIsItsHistoryFolded(t *testing.T) {
+	full := []recorded{
+		sentToBob(), readBy(1000, "bob"), readBy(2000, "bob"),
+		{3000, RecallRejected{MsgID: "m1", Actor: "bob", Reason: ReasonForbidden, RequestID: "rb"}},
+		{4000, MessageRecalled{MsgID: "m1", Actor: "alice", RequestID: "ra", ElapsedMs: 4000, WindowMs: 120000}},
+		expiredAt(3_600_000),
 	}
-	e.StreamVersion = version
-	return e
+	scenarios := []struct {
+		name  string
+		given Message
+		check func(Message) bool
+	}{
+		{"the zero message does not exist, at NoStream", Message{}, func(m Message) bool {
+			return !m.Exists && m.Version() == NoStream && m.Version() == -1
+		}},
+		{"a send makes it exist, at version 0", given(t, sentToBob()), func(m Message) bool {
+			return m.Exists && m.Version() == 0 && m.SentAt.Time().Equal(t0) && m.Sent.To == "bob"
+		}},
+		{"a repeated read counts once", given(t, full[:3]...), func(m Message) bool {
+			return m.Version() == 2 && len(m.ReadBy) == 1 && m.ReadBy[0] == "bob"
+		}},
+		{"a recall marks it recalled by whom and when", given(t, full[:5]...), func(m Message) bool {
+			return m.Recalled && m.RecalledBy == "alice" && m.RecalledAt.Time().Equal(at(4000)) && len(m.Attempts) == 2
+		}},
+		{"an expiry marks it expired", given(t, full...), func(m Message) bool { return m.Expired && m.Version() == 5 }},
+		{"after a purge the version is the stream's, not a count", givenFrom(t, 7, readBy(1000, "bob")), func(m Message) bool {
+			return !m.Exists && m.Version() == 7
+		}},
+	}
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			if !s.check(s.given) {
+				t.Fatalf("state %+v (version %d)", s.given, s.given.Version())
+			}
+		})
+	}
 }
 
-func TestMessageApply(t *testing.T) {
-	m := NewMessage()
-	if m.Exists || m.Version != -1 {
-		t.Fatalf("new message %+v", m)
+// A retry with the same request id by the same actor replays the attempt
+// the history records; nothing else does.
+func TestRecordedAttemptsReplayByRequestAndActor(t *testing.T) {
+	m := given(t, sentToBob(),
+		recorded{3000, RecallRejected{MsgID: "m1", Actor: "bob", Reason: ReasonForbidden, RequestID: "rb"}},
+		recorded{4000, MessageRecalled{MsgID: "m1", Actor: "alice", RequestID: "ra", ElapsedMs: 4000, WindowMs: 120000}})
+	cases := []struct {
+		name     string
+		actor    UserID
+		request  string
+		replayed bool
+		recalled bool
+		reason   Reason
+		atMs     int64
+	}{
+		{"the accepted attempt replays", "alice", "ra", true, true, "", 4000},
+		{"the refused attempt replays with its reason", "bob", "rb", true, false, ReasonForbidden, 3000},
+		{"another actor's request id does not", "bob", "ra", false, false, "", 0},
+		{"an empty request id never does", "alice", "", false, false, "", 0},
 	}
-	steps := []Event{
-		mustEvent(t, TypeMessageSent, 0, t0, MessageSent{MsgID: "m1", From: "alice", To: "bob", ChatType: ChatSingle, MsgType: "txt"}),
-		mustEvent(t, TypeMessageRead, 1, t0.Add(time.Second), MessageRead{MsgID: "m1", Reader: "bob"}),
-		mustEvent(t, TypeMessageRead, 2, t0.Add(2*time.Second), MessageRead{MsgID: "m1", Reader: "bob"}),
-		mustEvent(t, TypeRecallRejected, 3, t0.Add(3*time.Second), RecallRejected{MsgID: "m1", Actor: "bob", Reason: ReasonForbidden, RequestID: "rb"}),
-		mustEvent(t, TypeMessageRecalled, 4, t0.Add(4*time.Second), MessageRecalled{MsgID: "m1", Actor: "alice", RequestID: "ra", ElapsedMs: 4000, WindowMs: 120000}),
-		mustEvent(t, TypeMessageExpired, 5, t0.Add(time.Hour), MessageExpired{MsgID: "m1", RetentionS: 60}),
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, ok := m.Replay(c.actor, c.request)
+			if ok != c.replayed {
+				t.Fatalf("replayed %v, want %v", ok, c.replayed)
+			}
+			if ok && (a.Decision.Recalled != c.recalled || a.Decision.Reason != c.reason || !a.At.Time().Equal(at(c.atMs))) {
+				t.Fatalf("replayed %+v", a)
+			}
+		})
 	}
-	for _, e := range steps {
-		if err := m.Apply(e); err != nil {
-			t.Fatal(err)
+}
+
+// Only a message's own events apply to it.
+func TestMessageRefusesEventsOfOtherStreams(t *testing.T) {
+	tn, _ := ParseTenant("a/a")
+	for name, e := range map[string]Event{
+		"a policy event":     NewEvent("x", tn, t0, TenantPolicySet{Policy: DefaultPolicy()}),
+		"an audit query":     NewEvent("x", tn, t0, AuditQueried{Viewer: "auditor"}),
+		"a payload v1 lacks": NewEvent("x", tn, t0, notInSchema{}),
+		"no payload":         {ID: "x"},
+	} {
+		var m Message
+		if err := m.Apply(e); err == nil {
+			t.Errorf("%s applied to a message", name)
 		}
-	}
-	if !m.Exists || m.Version != 5 || !m.SentAt.Time().Equal(t0) || len(m.ReadBy) != 1 || !m.Recalled || m.RecalledBy != "alice" ||
-		!m.RecalledAt.Time().Equal(t0.Add(4*time.Second)) || !m.Expired || len(m.Attempts) != 2 {
-		t.Fatalf("state %+v", m)
-	}
-	a, ok := m.Replay("alice", "ra")
-	if !ok || !a.Decision.Recalled || a.Decision.ElapsedMs != 4000 {
-		t.Fatalf("replay of alice's request: %+v %v", a, ok)
-	}
-	a, ok = m.Replay("bob", "rb")
-	if !ok || a.Decision.Reason != ReasonForbidden {
-		t.Fatalf("replay of bob's request: %+v %v", a, ok)
-	}
-	if _, ok := m.Replay("bob", "ra"); ok {
-		t.Fatal("another actor's request id replayed")
-	}
-	if _, ok := m.Replay("alice", ""); ok {
-		t.Fatal("an empty request id replayed")
-	}
-	if err := m.Apply(mustEvent(t, TypeTenantPolicySet, 6, t0, TenantPolicySet{Policy: DefaultPolicy()})); err == nil {
-		t.Fatal("a policy event applied to a message")
-	}
-	if err := m.Apply(Event{ID: "x", Type: "Bogus"}); err == nil {
-		t.Fatal("an unknown event type applied")
 	}
 }
 

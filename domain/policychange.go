@@ -6,15 +6,15 @@ import (
 	"reflect"
 	"strings"
 
-	json "github.com/segmentio/encoding/json"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 // PolicyFieldChange is one field a policy change changed, with its values
 // before and after as JSON (as the policy's JSON carries them).
 type PolicyFieldChange struct {
-	Field string          `json:"field"`
-	Old   json.RawMessage `json:"old"`
-	New   json.RawMessage `json:"new"`
+	Field string           `json:"field"`
+	Old   codec.RawMessage `json:"old"`
+	New   codec.RawMessage `json:"new"`
 }
 
 // String is "field: old → new".
@@ -33,8 +33,8 @@ func PolicyChanges(old, new Policy) []PolicyFieldChange {
 		if name == "" || name == "-" || name == "version" || !f.IsExported() {
 			continue
 		}
-		a, errA := json.Marshal(ov.Field(i).Interface())
-		b, errB := json.Marshal(nv.Field(i).Interface())
+		a, errA := codec.Marshal(ov.Field(i).Interface())
+		b, errB := codec.Marshal(nv.Field(i).Interface())
 		if errA != nil || errB != nil {
 			// a policy is plain numbers, booleans and lists of strings
 			panic(fmt.Sprintf("policy field %s does not encode: %v %v", name, errA, errB))

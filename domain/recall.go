@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"time"
 )
 
@@ -8,7 +9,7 @@ import (
 type RecallCommand struct {
 	MsgID      MsgID
 	Actor      UserID
-	Role       Role
+	Role       ActorRole
 	Platform   string
 	ReasonText string
 	RequestID  string
@@ -31,7 +32,7 @@ func NewRecallCommand(msgID, actor, role, platform, reason, requestID string) (R
 	if c.Actor, err = ParseUserID("actor", actor); err != nil {
 		return c, err
 	}
-	if c.Role, err = ParseRole(role); err != nil {
+	if c.Role, err = ParseActorRole(role); err != nil {
 		return c, err
 	}
 	if c.Platform, err = ParsePlatform(platform); err != nil {
@@ -61,12 +62,13 @@ type Decision struct {
 
 // DecideRecall applies the rules of recall, in order, to cmd against the
 // message state m under policy p at the server's time now. The first rule
-// that fails is the outcome. It returns the decision and the event payload
-// that records it (*MessageRecalled or *RecallRejected).
-func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decision, any) {
+// that fails is the outcome. It returns the decision and the payload that
+// records it, accepted (MessageRecalled) or refused (RecallRejected):
+// every attempt is exactly one event.
+func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decision, Payload) {
 	d := Decision{PolicyVersion: p.Version}
-	admin := cmd.Role == RoleTenantAdmin ||
-		(m.Sent.ChatType.IsGroup() && (cmd.Role == RoleGroupOwner || cmd.Role == RoleGroupAdmin))
+	admin := cmd.Role == ActorTenantAdmin ||
+		(m.Sent.ChatType.IsGroup() && (cmd.Role == ActorGroupOwner || cmd.Role == ActorGroupAdmin))
 	forced := cmd.Force && admin
 	if m.Exists {
 		d.ElapsedMs = max(0, now.Sub(m.SentAt.Time()).Milliseconds())
@@ -98,13 +100,13 @@ func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decisi
 	default:
 		d.Recalled, d.Forced = true, forced
 		d.ReadBy = append([]UserID{}, m.ReadBy...)
-		return d, &MessageRecalled{
+		return d, MessageRecalled{
 			MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
 			ReasonText: cmd.ReasonText, RequestID: cmd.RequestID, ElapsedMs: d.ElapsedMs,
 			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy, Forced: forced,
 		}
 	}
-	return d, &RecallRejected{
+	return d, RecallRejected{
 		MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
 		Reason: d.Reason, ReasonText: cmd.ReasonText, RequestID: cmd.RequestID,
 		ElapsedMs: d.ElapsedMs, WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion,
@@ -114,11 +116,11 @@ func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decisi
 // DecideExpire returns the MessageExpired payload when m has passed its
 // retention under p at now and is not expired yet; a message never expires
 // twice.
-func DecideExpire(m Message, p Policy, now time.Time) (*MessageExpired, bool) {
+func DecideExpire(m Message, p Policy, now time.Time) (MessageExpired, bool) {
 	if !m.Exists || m.Expired || !m.pastRetention(p, now) {
-		return nil, false
+		return MessageExpired{}, false
 	}
-	return &MessageExpired{MsgID: m.Sent.MsgID, RetentionS: p.MessageRetentionS}, true
+	return MessageExpired{MsgID: m.Sent.MsgID, RetentionS: p.MessageRetentionS}, true
 }
 
 // DecideExpirePurged decides the expiry of a message whose send its stream
@@ -128,11 +130,11 @@ func DecideExpire(m Message, p Policy, now time.Time) (*MessageExpired, bool) {
 // send. Past retention it still expires, once, so that every read model
 // built from the log drops the message; a stream that holds the send or
 // an expiry is DecideExpire's to decide.
-func DecideExpirePurged(m Message, id MsgID, sentAt time.Time, p Policy, now time.Time) (*MessageExpired, bool) {
+func DecideExpirePurged(m Message, id MsgID, sentAt time.Time, p Policy, now time.Time) (MessageExpired, bool) {
 	if m.Exists || m.Expired || !pastRetention(sentAt, p, now) {
-		return nil, false
+		return MessageExpired{}, false
 	}
-	return &MessageExpired{MsgID: id, RetentionS: p.MessageRetentionS}, true
+	return MessageExpired{MsgID: id, RetentionS: p.MessageRetentionS}, true
 }
 
 // ReadCommand is a validated read receipt.
@@ -158,24 +160,19 @@ func NewReadCommand(msgID, reader, platform string) (ReadCommand, error) {
 	return c, nil
 }
 
-// DecideRead returns the MessageRead payload for the first read of m by
-// the reader; nothing for a repeat, the sender's own read, or a message
-// no longer shown (recalled or expired). Reading a message that does not
-// exist, or a one-to-one message by a stranger, is an error.
-func DecideRead(cmd ReadCommand, m Message) (*MessageRead, error) {
+// DecideRead records the first read of m by the reader (a MessageRead);
+// nothing for a repeat, the sender's own read, or a message no longer
+// shown (recalled or expired). Reading a message that does not exist, or
+// a one-to-one message by a stranger, is refused with an error.
+func DecideRead(cmd ReadCommand, m Message) ([]Payload, error) {
 	if !m.Exists {
 		return nil, &NotFoundError{What: "message " + string(cmd.MsgID)}
 	}
 	if m.Sent.ChatType == ChatSingle && cmd.Reader != m.Sent.To && cmd.Reader != m.Sent.From {
 		return nil, invalid("not_a_recipient", "reader %s is not in this one-to-one chat", cmd.Reader)
 	}
-	if m.Expired || m.Recalled || cmd.Reader == m.Sent.From {
+	if m.Expired || m.Recalled || cmd.Reader == m.Sent.From || slices.Contains(m.ReadBy, cmd.Reader) {
 		return nil, nil
 	}
-	for _, r := range m.ReadBy {
-		if r == cmd.Reader {
-			return nil, nil
-		}
-	}
-	return &MessageRead{MsgID: cmd.MsgID, Reader: cmd.Reader, Platform: cmd.Platform}, nil
+	return []Payload{MessageRead{MsgID: cmd.MsgID, Reader: cmd.Reader, Platform: cmd.Platform}}, nil
 }

@@ -1,152 +1,109 @@
 package domain
 
 import (
+	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
 
-var t0 = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-
-// sent returns the state of a message sent at t0 by alice.
-func sent(chat ChatType, to UserID, typ MessageType) Message {
-	m := NewMessage()
-	m.Exists, m.Version = true, 0
-	m.SentAt = NewTime(t0)
-	m.Sent = MessageSent{MsgID: "m1", ConversationID: ConversationID(chat, "alice", to), ChatType: chat, From: "alice", To: to, MsgType: typ}
-	return m
-}
-
-func policyWith(f func(*Policy)) Policy {
-	p := DefaultPolicy()
-	p.Version = 3
-	if f != nil {
-		f(&p)
-	}
-	return p
-}
-
 func TestDecideRecall(t *testing.T) {
-	chat := sent(ChatSingle, "bob", "txt")
-	group := sent(ChatGroup, "g1", "txt")
-	room := sent(ChatRoom, "r1", "txt")
-	with := func(m Message, f func(*Message)) Message { f(&m); return m }
-	ms := func(n int64) time.Time { return t0.Add(time.Duration(n) * time.Millisecond) }
-	cmd := func(actor UserID, role Role) RecallCommand {
-		return RecallCommand{MsgID: "m1", Actor: actor, Role: role, Platform: "ios"}
-	}
 	def := policyWith(nil)
-
-	cases := []struct {
-		name     string
-		cmd      RecallCommand
-		m        Message
-		p        Policy
-		now      time.Time
-		reason   Reason // empty: recalled
-		windowMs int64
-	}{
+	scenarios := []recallScenario{
 		// rule 8: the boundary of the sender window
-		{"sender within window is allowed", cmd("alice", RoleMember), chat, def, ms(1000), "", 120_000},
-		{"elapsed equals window is allowed", cmd("alice", RoleMember), chat, def, ms(120_000), "", 120_000},
-		{"1 ms past the window is a timeout", cmd("alice", RoleMember), chat, def, ms(120_001), ReasonExceedTimeLimit, 120_000},
-		{"a custom sender window applies", cmd("alice", ""), chat, policyWith(func(p *Policy) { p.SenderWindowS = 5 }), ms(5001), ReasonExceedTimeLimit, 5000},
-		{"a send in the future (clock step back) counts as 0 elapsed", cmd("alice", RoleMember), chat, def, t0.Add(-time.Second), "", 120_000},
+		{"sender within window is allowed", []recorded{sentToBob()}, def, recall("alice", ActorMember), 1000, recalled(1000, 120_000)},
+		{"elapsed equals window is allowed", []recorded{sentToBob()}, def, recall("alice", ActorMember), 120_000, recalled(120_000, 120_000)},
+		{"1 ms past the window is a timeout", []recorded{sentToBob()}, def, recall("alice", ActorMember), 120_001, refused(ReasonExceedTimeLimit, 120_001, 120_000)},
+		{"a custom sender window applies", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.SenderWindowS = 5 }), recall("alice", ""), 5001,
+			refused(ReasonExceedTimeLimit, 5001, 5000)},
+		{"a send in the future (clock step back) counts as 0 elapsed", []recorded{sentToBob()}, def, recall("alice", ActorMember), -1000, recalled(0, 120_000)},
 
 		// rule 6 and the admin window, by role
-		{"group owner gets the admin window in a group", cmd("owner", RoleGroupOwner), group, def, ms(3_600_000), "", 86_400_000},
-		{"group admin gets the admin window in a chat room", cmd("mod", RoleGroupAdmin), room, def, ms(86_400_000), "", 86_400_000},
-		{"admin window boundary plus 1 ms is a timeout", cmd("mod", RoleGroupAdmin), group, def, ms(86_400_001), ReasonExceedTimeLimit, 86_400_000},
-		{"group owner has no power in a one-to-one chat", cmd("owner", RoleGroupOwner), chat, def, ms(1000), ReasonForbidden, 120_000},
-		{"group owner who is the sender of a 1:1 message uses the sender window", cmd("alice", RoleGroupOwner), chat, def, ms(120_001), ReasonExceedTimeLimit, 120_000},
-		{"tenant admin may recall anywhere with the admin window", cmd("root", RoleTenantAdmin), chat, def, ms(600_000), "", 86_400_000},
-		{"another member may not recall", cmd("bob", RoleMember), chat, def, ms(10), ReasonForbidden, 120_000},
-		{"another group member may not recall", cmd("bob", RoleMember), group, def, ms(10), ReasonForbidden, 120_000},
-		{"the deny list forbids even the sender", cmd("alice", RoleMember), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"alice"} }), ms(10), ReasonForbidden, 120_000},
-		{"the deny list forbids a tenant admin too", cmd("root", RoleTenantAdmin), chat, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"root"} }), ms(10), ReasonForbidden, 86_400_000},
+		{"group owner gets the admin window in a group", []recorded{sentToGroup()}, def, recall("owner", ActorGroupOwner), 3_600_000, recalled(3_600_000, 86_400_000)},
+		{"group admin gets the admin window in a chat room", []recorded{sentTo(ChatRoom, "r1", "txt")}, def, recall("mod", ActorGroupAdmin), 86_400_000,
+			recalled(86_400_000, 86_400_000)},
+		{"admin window boundary plus 1 ms is a timeout", []recorded{sentToGroup()}, def, recall("mod", ActorGroupAdmin), 86_400_001,
+			refused(ReasonExceedTimeLimit, 86_400_001, 86_400_000)},
+		{"group owner has no power in a one-to-one chat", []recorded{sentToBob()}, def, recall("owner", ActorGroupOwner), 1000, refused(ReasonForbidden, 1000, 120_000)},
+		{"group owner who is the sender of a 1:1 message uses the sender window", []recorded{sentToBob()}, def, recall("alice", ActorGroupOwner), 120_001,
+			refused(ReasonExceedTimeLimit, 120_001, 120_000)},
+		{"tenant admin may recall anywhere with the admin window", []recorded{sentToBob()}, def, recall("root", ActorTenantAdmin), 600_000, recalled(600_000, 86_400_000)},
+		{"another member may not recall", []recorded{sentToBob()}, def, recall("bob", ActorMember), 10, refused(ReasonForbidden, 10, 120_000)},
+		{"another group member may not recall", []recorded{sentToGroup()}, def, recall("bob", ActorMember), 10, refused(ReasonForbidden, 10, 120_000)},
+		{"the deny list forbids even the sender", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"alice"} }),
+			recall("alice", ActorMember), 10, refused(ReasonForbidden, 10, 120_000)},
+		{"the deny list forbids a tenant admin too", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"root"} }),
+			recall("root", ActorTenantAdmin), 10, refused(ReasonForbidden, 10, 86_400_000)},
 
 		// rule 7
-		{"red packets are never recallable", cmd("alice", RoleMember), sent(ChatSingle, "bob", "red_packet"), def, ms(10), ReasonTypeNotRecallable, 120_000},
-		{"transfers are never recallable, even by a tenant admin", cmd("root", RoleTenantAdmin), sent(ChatSingle, "bob", "transfer"), def, ms(10), ReasonTypeNotRecallable, 86_400_000},
-		{"files are recallable by default", cmd("alice", RoleMember), sent(ChatSingle, "bob", "file"), def, ms(10), "", 120_000},
-		{"files are not recallable when the policy leaves them out", cmd("alice", RoleMember), sent(ChatSingle, "bob", "file"),
-			policyWith(func(p *Policy) { p.RecallableTypes = []MessageType{"txt"} }), ms(10), ReasonTypeNotRecallable, 120_000},
+		{"red packets are never recallable", []recorded{sentTo(ChatSingle, "bob", "red_packet")}, def, recall("alice", ActorMember), 10,
+			refused(ReasonTypeNotRecallable, 10, 120_000)},
+		{"transfers are never recallable, even by a tenant admin", []recorded{sentTo(ChatSingle, "bob", "transfer")}, def, recall("root", ActorTenantAdmin), 10,
+			refused(ReasonTypeNotRecallable, 10, 86_400_000)},
+		{"files are recallable by default", []recorded{sentTo(ChatSingle, "bob", "file")}, def, recall("alice", ActorMember), 10, recalled(10, 120_000)},
+		{"files are not recallable when the policy leaves them out", []recorded{sentTo(ChatSingle, "bob", "file")},
+			policyWith(func(p *Policy) { p.RecallableTypes = []MessageType{"txt"} }), recall("alice", ActorMember), 10, refused(ReasonTypeNotRecallable, 10, 120_000)},
 
 		// rule 9
-		{"block_after_read refuses once a recipient read it", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }),
-			policyWith(func(p *Policy) { p.BlockAfterRead = true }), ms(10), ReasonReadByRecipient, 120_000},
-		{"block_after_read ignores the sender's own read", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"alice"} }),
-			policyWith(func(p *Policy) { p.BlockAfterRead = true }), ms(10), "", 120_000},
-		{"a read message is recallable without block_after_read", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }), def, ms(10), "", 120_000},
+		{"block_after_read refuses once a recipient read it", []recorded{sentToBob(), readBy(5, "bob")}, policyWith(func(p *Policy) { p.BlockAfterRead = true }),
+			recall("alice", ActorMember), 10, refused(ReasonReadByRecipient, 10, 120_000)},
+		{"block_after_read ignores the sender's own read", []recorded{sentToBob(), readBy(5, "alice")}, policyWith(func(p *Policy) { p.BlockAfterRead = true }),
+			recall("alice", ActorMember), 10, recalled(10, 120_000, "alice")},
+		{"a read message is recallable without block_after_read, its readers the exposure", []recorded{sentToBob(), readBy(5, "bob")}, def,
+			recall("alice", ActorMember), 10, recalled(10, 120_000, "bob")},
 
 		// rules 1 to 5
-		{"a disabled tenant refuses first", cmd("alice", RoleMember), NewMessage(), policyWith(func(p *Policy) { p.RecallEnabled = false }), ms(10), ReasonServiceDisabled, 0},
-		{"a missing message is not_found", cmd("alice", RoleMember), NewMessage(), def, ms(10), ReasonNotFound, 0},
-		{"an expired message is expired", cmd("alice", RoleMember), with(chat, func(m *Message) { m.Expired = true }), def, ms(10), ReasonExpired, 120_000},
-		{"past retention counts as expired before the expiry event", cmd("root", RoleTenantAdmin), chat,
-			policyWith(func(p *Policy) { p.MessageRetentionS = 3600; p.AdminWindowS = 3600 }), ms(3_600_001), ReasonExpired, 3_600_000},
-		{"exactly at retention is not expired", cmd("root", RoleTenantAdmin), chat,
-			policyWith(func(p *Policy) { p.MessageRetentionS = 3600; p.AdminWindowS = 3600 }), ms(3_600_000), "", 3_600_000},
-		{"a recalled message is already_recalled", cmd("alice", RoleMember), with(chat, func(m *Message) { m.Recalled = true }), def, ms(10), ReasonAlreadyRecalled, 120_000},
-		{"a wrong recipient is recipient_mismatch", RecallCommand{MsgID: "m1", Actor: "admin", Role: RoleTenantAdmin, To: "carol"}, chat, def, ms(10), ReasonRecipientMismatch, 86_400_000},
-		{"the right recipient passes rule 5", RecallCommand{MsgID: "m1", Actor: "admin", Role: RoleTenantAdmin, To: "bob"}, chat, def, ms(10), "", 86_400_000},
+		{"a disabled tenant refuses first", nil, policyWith(func(p *Policy) { p.RecallEnabled = false }), recall("alice", ActorMember), 10,
+			refused(ReasonServiceDisabled, 0, 0)},
+		{"a missing message is not_found", nil, def, recall("alice", ActorMember), 10, refused(ReasonNotFound, 0, 0)},
+		{"an expired message is expired", []recorded{sentToBob(), expiredAt(5)}, def, recall("alice", ActorMember), 10, refused(ReasonExpired, 10, 120_000)},
+		{"past retention counts as expired before the expiry event", []recorded{sentToBob()},
+			policyWith(func(p *Policy) { p.MessageRetentionS = 3600; p.AdminWindowS = 3600 }), recall("root", ActorTenantAdmin), 3_600_001,
+			refused(ReasonExpired, 3_600_001, 3_600_000)},
+		{"exactly at retention is not expired", []recorded{sentToBob()},
+			policyWith(func(p *Policy) { p.MessageRetentionS = 3600; p.AdminWindowS = 3600 }), recall("root", ActorTenantAdmin), 3_600_000,
+			recalled(3_600_000, 3_600_000)},
+		{"a recalled message is already_recalled", []recorded{sentToBob(), recalledBy(5, "alice")}, def, recall("alice", ActorMember), 10,
+			refused(ReasonAlreadyRecalled, 10, 120_000)},
+		{"a wrong recipient is recipient_mismatch", []recorded{sentToBob()}, def, RecallCommand{MsgID: "m1", Actor: "admin", Role: ActorTenantAdmin, To: "carol"}, 10,
+			refused(ReasonRecipientMismatch, 10, 86_400_000)},
+		{"the right recipient passes rule 5", []recorded{sentToBob()}, def, RecallCommand{MsgID: "m1", Actor: "admin", Role: ActorTenantAdmin, To: "bob"}, 10,
+			recalled(10, 86_400_000)},
 
 		// order: the earlier rule wins
-		{"disabled beats not found", cmd("bob", RoleMember), NewMessage(), policyWith(func(p *Policy) { p.RecallEnabled = false }), ms(10), ReasonServiceDisabled, 0},
-		{"expired beats already recalled", cmd("alice", RoleMember), with(chat, func(m *Message) { m.Expired, m.Recalled = true, true }), def, ms(10), ReasonExpired, 120_000},
-		{"already recalled beats forbidden", cmd("bob", RoleMember), with(chat, func(m *Message) { m.Recalled = true }), def, ms(10), ReasonAlreadyRecalled, 120_000},
-		{"recipient mismatch beats forbidden", RecallCommand{MsgID: "m1", Actor: "bob", Role: RoleMember, To: "carol"}, chat, def, ms(10), ReasonRecipientMismatch, 120_000},
-		{"forbidden beats type not recallable", cmd("bob", RoleMember), sent(ChatSingle, "bob", "red_packet"), def, ms(10), ReasonForbidden, 120_000},
-		{"type not recallable beats timeout", cmd("alice", RoleMember), sent(ChatSingle, "bob", "transfer"), def, ms(999_999), ReasonTypeNotRecallable, 120_000},
-		{"timeout beats read by recipient", cmd("alice", RoleMember), with(chat, func(m *Message) { m.ReadBy = []UserID{"bob"} }),
-			policyWith(func(p *Policy) { p.BlockAfterRead = true }), ms(120_001), ReasonExceedTimeLimit, 120_000},
+		{"disabled beats not found", nil, policyWith(func(p *Policy) { p.RecallEnabled = false }), recall("bob", ActorMember), 10, refused(ReasonServiceDisabled, 0, 0)},
+		{"expired beats already recalled", []recorded{sentToBob(), recalledBy(5, "alice"), expiredAt(6)}, def, recall("alice", ActorMember), 10,
+			refused(ReasonExpired, 10, 120_000)},
+		{"already recalled beats forbidden", []recorded{sentToBob(), recalledBy(5, "alice")}, def, recall("bob", ActorMember), 10,
+			refused(ReasonAlreadyRecalled, 10, 120_000)},
+		{"recipient mismatch beats forbidden", []recorded{sentToBob()}, def, RecallCommand{MsgID: "m1", Actor: "bob", Role: ActorMember, To: "carol"}, 10,
+			refused(ReasonRecipientMismatch, 10, 120_000)},
+		{"forbidden beats type not recallable", []recorded{sentTo(ChatSingle, "bob", "red_packet")}, def, recall("bob", ActorMember), 10,
+			refused(ReasonForbidden, 10, 120_000)},
+		{"type not recallable beats timeout", []recorded{sentTo(ChatSingle, "bob", "transfer")}, def, recall("alice", ActorMember), 999_999,
+			refused(ReasonTypeNotRecallable, 999_999, 120_000)},
+		{"timeout beats read by recipient", []recorded{sentToBob(), readBy(5, "bob")}, policyWith(func(p *Policy) { p.BlockAfterRead = true }),
+			recall("alice", ActorMember), 120_001, refused(ReasonExceedTimeLimit, 120_001, 120_000)},
+
+		// what an attempt records besides the outcome
+		{"the reason text and request id are recorded, accepted", []recorded{sentToGroup(), readBy(5, "bob"), readBy(6, "carol")}, DefaultPolicy(),
+			RecallCommand{MsgID: "m1", Actor: "alice", Role: ActorMember, Platform: "web", ReasonText: "typo", RequestID: "r-1"}, 1500,
+			recalled(1500, 120_000, "bob", "carol")},
+		{"the reason text and request id are recorded, refused", []recorded{sentToGroup()}, def,
+			RecallCommand{MsgID: "m1", Actor: "bob", Role: ActorMember, Platform: "web", ReasonText: "not mine", RequestID: "r-2"}, 1500,
+			refused(ReasonForbidden, 1500, 120_000)},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d, payload := DecideRecall(c.cmd, c.m, c.p, c.now)
-			if d.PolicyVersion != c.p.Version {
-				t.Errorf("policy version %d, want %d", d.PolicyVersion, c.p.Version)
-			}
-			if d.WindowMs != c.windowMs {
-				t.Errorf("window %d ms, want %d", d.WindowMs, c.windowMs)
-			}
-			if d.ElapsedMs < 0 {
-				t.Errorf("negative elapsed %d", d.ElapsedMs)
-			}
-			if c.reason == "" {
-				rec, ok := payload.(*MessageRecalled)
-				if !d.Recalled || d.Reason != "" || !ok {
-					t.Fatalf("got %+v (%T), want recalled", d, payload)
-				}
-				if rec.Actor != c.cmd.Actor || rec.ElapsedMs != d.ElapsedMs || rec.WindowMs != d.WindowMs || rec.PolicyVersion != c.p.Version || len(rec.ReadBy) != len(c.m.ReadBy) {
-					t.Fatalf("event %+v does not match decision %+v", rec, d)
-				}
-				if d.ElapsedMs > d.WindowMs {
-					t.Fatalf("accepted past the window: %+v", d)
-				}
-				return
-			}
-			rej, ok := payload.(*RecallRejected)
-			if d.Recalled || d.Reason != c.reason || !ok || rej.Reason != c.reason {
-				t.Fatalf("got %+v (%T %+v), want refused %s", d, payload, payload, c.reason)
-			}
-			if rej.Actor != c.cmd.Actor || rej.ElapsedMs != d.ElapsedMs || rej.WindowMs != d.WindowMs {
-				t.Fatalf("event %+v does not match decision %+v", rej, d)
-			}
-		})
+	for _, s := range scenarios {
+		t.Run(s.name, s.check)
 	}
 }
 
-func TestRecalledEventCarriesExposureAndRequest(t *testing.T) {
-	m := sent(ChatGroup, "g1", "txt")
-	m.ReadBy = []UserID{"bob", "carol"}
-	c := RecallCommand{MsgID: "m1", Actor: "alice", Role: RoleMember, Platform: "web", ReasonText: "typo", RequestID: "r-1"}
-	d, payload := DecideRecall(c, m, DefaultPolicy(), t0.Add(1500*time.Millisecond))
-	rec := payload.(*MessageRecalled)
-	if !d.Recalled || rec.ElapsedMs != 1500 || rec.ReasonText != "typo" || rec.RequestID != "r-1" || rec.Platform != "web" ||
-		len(rec.ReadBy) != 2 || rec.ReadBy[0] != "bob" || rec.ActorRole != RoleMember {
-		t.Fatalf("recalled event %+v", rec)
-	}
-	// the exposure is a copy: later reads do not change what was recorded
+// The exposure recorded is a copy: reads recorded later, or a change to
+// the state, do not change what the event says.
+func TestRecalledExposureIsACopyOfTheReaders(t *testing.T) {
+	m := given(t, sentToGroup(), readBy(5, "bob"), readBy(6, "carol"))
+	_, payload := DecideRecall(recall("alice", ActorMember), m, DefaultPolicy(), at(1500))
+	rec := payload.(MessageRecalled)
 	m.ReadBy[0] = "mallory"
 	if rec.ReadBy[0] != "bob" {
 		t.Fatal("exposure aliases the message state")
@@ -180,50 +137,55 @@ func TestEasemobStrings(t *testing.T) {
 
 func TestDecideExpire(t *testing.T) {
 	p := policyWith(func(p *Policy) { p.MessageRetentionS = 60; p.SenderWindowS = 60; p.AdminWindowS = 60 })
-	m := sent(ChatSingle, "bob", "txt")
-	if _, ok := DecideExpire(m, p, t0.Add(60*time.Second)); ok {
-		t.Fatal("expired at exactly the retention")
+	expired := MessageExpired{MsgID: "m1", RetentionS: 60}
+	scenarios := []struct {
+		name  string
+		given []recorded
+		atMs  int64
+		then  []Payload // nothing: nothing recorded
+	}{
+		{"at exactly the retention it is kept", []recorded{sentToBob()}, 60_000, nil},
+		{"1 ms past retention it expires", []recorded{sentToBob()}, 60_001, []Payload{expired}},
+		{"a recalled message still expires", []recorded{sentToBob(), recalledBy(5, "alice")}, 60_001, []Payload{expired}},
+		{"a message never expires twice", []recorded{sentToBob(), expiredAt(60_001)}, 3_600_000, nil},
+		{"a missing message does not expire", nil, 3_600_000, nil},
 	}
-	exp, ok := DecideExpire(m, p, t0.Add(60*time.Second+time.Millisecond))
-	if !ok || exp.MsgID != "m1" || exp.RetentionS != 60 {
-		t.Fatalf("1 ms past retention: %+v %v", exp, ok)
-	}
-	m.Expired = true
-	if _, ok := DecideExpire(m, p, t0.Add(time.Hour)); ok {
-		t.Fatal("a message expired twice")
-	}
-	if _, ok := DecideExpire(NewMessage(), p, t0.Add(time.Hour)); ok {
-		t.Fatal("a missing message expired")
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			var got []Payload
+			if exp, ok := DecideExpire(given(t, s.given...), p, at(s.atMs)); ok {
+				got = append(got, exp)
+			}
+			if !reflect.DeepEqual(got, s.then) {
+				t.Fatalf("recorded %+v, want %+v", got, s.then)
+			}
+		})
 	}
 }
 
 func TestMessagePurgedBeforeItExpiredStillExpiresOnce(t *testing.T) {
 	p := policyWith(func(p *Policy) { p.MessageRetentionS = 60; p.SenderWindowS = 60; p.AdminWindowS = 60 })
-	purged := NewMessage() // the stream holds nothing any more
-	readsLeft := NewMessage()
-	readsLeft.Version, readsLeft.ReadBy = 3, []UserID{"bob"} // the send went, later reads stayed
-	expired := NewMessage()
-	expired.Expired = true
-	cases := []struct {
-		name string
-		m    Message
-		now  time.Time
-		want bool
+	expired := MessageExpired{MsgID: "m1", RetentionS: 60}
+	scenarios := []struct {
+		name  string
+		given Message // what the stream still holds
+		atMs  int64
+		then  []Payload
 	}{
-		{"at exactly the retention it is kept", purged, t0.Add(60 * time.Second), false},
-		{"1 ms past retention it expires", purged, t0.Add(60*time.Second + time.Millisecond), true},
-		{"a stream with only later events expires", readsLeft, t0.Add(time.Hour), true},
-		{"an expiry already recorded is not repeated", expired, t0.Add(time.Hour), false},
-		{"a stream that still holds the send is DecideExpire's", sent(ChatSingle, "bob", "txt"), t0.Add(time.Hour), false},
+		{"at exactly the retention it is kept", given(t), 60_000, nil},
+		{"1 ms past retention it expires", given(t), 60_001, []Payload{expired}},
+		{"a stream with only later events expires", givenFrom(t, 3, readBy(5, "bob")), 3_600_000, []Payload{expired}},
+		{"an expiry already recorded is not repeated", givenFrom(t, 3, expiredAt(60_001)), 3_600_000, nil},
+		{"a stream that still holds the send is DecideExpire's", given(t, sentToBob()), 3_600_000, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			exp, ok := DecideExpirePurged(c.m, "m1", t0, p, c.now)
-			if ok != c.want {
-				t.Fatalf("expires %v, want %v", ok, c.want)
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			var got []Payload
+			if exp, ok := DecideExpirePurged(s.given, "m1", t0, p, at(s.atMs)); ok {
+				got = append(got, exp)
 			}
-			if ok && (exp.MsgID != "m1" || exp.RetentionS != 60) {
-				t.Fatalf("payload %+v", exp)
+			if !reflect.DeepEqual(got, s.then) {
+				t.Fatalf("recorded %+v, want %+v", got, s.then)
 			}
 		})
 	}
@@ -233,7 +195,7 @@ func TestMessagePurgedBeforeItExpiredStillExpiresOnce(t *testing.T) {
 // exactly where DecideExpire does.
 func TestRetainedSinceAgreesWithExpiry(t *testing.T) {
 	p := policyWith(func(p *Policy) { p.MessageRetentionS = 60; p.SenderWindowS = 60; p.AdminWindowS = 60 })
-	m := sent(ChatSingle, "bob", "txt")
+	m := given(t, sentToBob())
 	for _, d := range []time.Duration{0, 59 * time.Second, 60 * time.Second, 60*time.Second + time.Millisecond, time.Hour} {
 		now := t0.Add(d)
 		_, expires := DecideExpire(m, p, now)
@@ -245,30 +207,37 @@ func TestRetainedSinceAgreesWithExpiry(t *testing.T) {
 }
 
 func TestDecideRead(t *testing.T) {
-	chat := sent(ChatSingle, "bob", "txt")
-	read := func(reader UserID, m Message) (*MessageRead, error) {
-		return DecideRead(ReadCommand{MsgID: "m1", Reader: reader, Platform: "ios"}, m)
+	read := func(reader UserID) ReadCommand { return ReadCommand{MsgID: "m1", Reader: reader, Platform: "ios"} }
+	scenarios := []struct {
+		name    string
+		given   []recorded
+		when    ReadCommand
+		then    []Payload
+		refusal string // the error code, or "not found"
+	}{
+		{"the first read by the recipient is recorded", []recorded{sentToBob()}, read("bob"), []Payload{MessageRead{MsgID: "m1", Reader: "bob", Platform: "ios"}}, ""},
+		{"a repeated read records nothing", []recorded{sentToBob(), readBy(5, "bob")}, read("bob"), nil, ""},
+		{"a read of a recalled message records nothing", []recorded{sentToBob(), recalledBy(5, "alice")}, read("bob"), nil, ""},
+		{"a read of an expired message records nothing", []recorded{sentToBob(), expiredAt(5)}, read("bob"), nil, ""},
+		{"the sender's own read records nothing", []recorded{sentToBob()}, read("alice"), nil, ""},
+		{"a stranger may not read a one-to-one message", []recorded{sentToBob()}, read("mallory"), nil, "not_a_recipient"},
+		{"any group member's read is recorded", []recorded{sentToGroup()}, read("anyone"), []Payload{MessageRead{MsgID: "m1", Reader: "anyone", Platform: "ios"}}, ""},
+		{"a read of a missing message is not found", nil, read("bob"), nil, "not found"},
 	}
-	if r, err := read("bob", chat); err != nil || r == nil || r.Reader != "bob" {
-		t.Fatalf("first read: %+v %v", r, err)
-	}
-	chat.ReadBy = []UserID{"bob"}
-	for name, m := range map[string]Message{"repeat": chat, "recalled": func() Message { m := chat; m.ReadBy = nil; m.Recalled = true; return m }(),
-		"expired": func() Message { m := chat; m.ReadBy = nil; m.Expired = true; return m }()} {
-		if r, err := read("bob", m); err != nil || r != nil {
-			t.Errorf("%s: %+v %v, want nothing recorded", name, r, err)
-		}
-	}
-	if r, err := read("alice", sent(ChatSingle, "bob", "txt")); err != nil || r != nil {
-		t.Errorf("sender's own read: %+v %v", r, err)
-	}
-	if _, err := read("mallory", chat); err == nil {
-		t.Error("a stranger read a one-to-one message")
-	}
-	if r, err := read("anyone", sent(ChatGroup, "g1", "txt")); err != nil || r == nil {
-		t.Errorf("group member read: %+v %v", r, err)
-	}
-	if _, err := read("bob", NewMessage()); err == nil {
-		t.Error("read of a missing message succeeded")
+	for _, s := range scenarios {
+		t.Run(s.name, func(t *testing.T) {
+			got, err := DecideRead(s.when, given(t, s.given...))
+			var inv *InvalidError
+			var missing *NotFoundError
+			switch {
+			case s.refusal == "not found" && !errors.As(err, &missing),
+				s.refusal != "" && s.refusal != "not found" && (!errors.As(err, &inv) || inv.Code != s.refusal),
+				s.refusal == "" && err != nil:
+				t.Fatalf("error %v, want refusal %q", err, s.refusal)
+			}
+			if !reflect.DeepEqual(got, s.then) {
+				t.Fatalf("recorded %+v, want %+v", got, s.then)
+			}
+		})
 	}
 }

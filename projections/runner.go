@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -75,24 +76,61 @@ func (r *Runner) Watch(fn func(domain.Event)) {
 	r.mu.Unlock()
 }
 
+// Batch is consecutive events of the log as a feed hands them to every
+// projection: decoded once, in position order. Raw, when the feed has it,
+// holds each event's stored JSON (schema v1), Raw[i] for Events[i]: a
+// projection that passes events on as JSON takes those bytes as they are
+// (StoredApplier) instead of encoding the event again.
+type Batch struct {
+	Events []domain.Event
+	Raw    [][]byte
+}
+
+// StoredApplier is a projection that can use an event's stored JSON as it
+// is; the runner calls ApplyStored instead of Apply when the batch has it.
+type StoredApplier interface {
+	ApplyStored(tx Tx, e domain.Event, stored []byte) error
+}
+
 // Handle applies e unless its position is at or before the checkpoint: a
-// redelivery after a crash or a retry is a no-op. Handle is not safe for
-// concurrent use; one feed drives one runner, in position order.
-func (r *Runner) Handle(e domain.Event) error {
-	if e.Position <= r.position.Load() {
+// redelivery after a crash or a retry is a no-op. Handle and HandleBatch
+// are not safe for concurrent use; one feed drives one runner, in
+// position order.
+func (r *Runner) Handle(e domain.Event) error { return r.HandleBatch(Batch{Events: []domain.Event{e}}) }
+
+// HandleBatch applies a batch in one transaction with the checkpoint, the
+// events at or before the checkpoint skipped; nothing is written when
+// every one is. A busy log is applied a batch at a time this way, and a
+// rebuild too.
+func (r *Runner) HandleBatch(b Batch) error {
+	from := r.position.Load()
+	first := sort.Search(len(b.Events), func(i int) bool { return b.Events[i].Position > from })
+	if first == len(b.Events) {
 		return nil
 	}
+	stored, _ := r.p.(StoredApplier)
+	last := from
 	err := r.store.Update(r.p.Name(), func(tx Tx) error {
-		if err := r.p.Apply(tx, e); err != nil {
-			return err
+		for i := first; i < len(b.Events); i++ {
+			e := b.Events[i]
+			var err error
+			if stored != nil && b.Raw != nil {
+				err = stored.ApplyStored(tx, e, b.Raw[i])
+			} else {
+				err = r.p.Apply(tx, e)
+			}
+			if err != nil {
+				return fmt.Errorf("at %d: %w", e.Position, err)
+			}
+			last = e.Position
 		}
-		return tx.Set(checkpointKey, binary.BigEndian.AppendUint64(nil, e.Position))
+		return tx.Set(checkpointKey, binary.BigEndian.AppendUint64(nil, last))
 	})
 	if err != nil {
-		return fmt.Errorf("projection %s at %d: %w", r.p.Name(), e.Position, err)
+		return fmt.Errorf("projection %s: %w", r.p.Name(), err)
 	}
-	r.position.Store(e.Position)
-	r.notify(e)
+	r.position.Store(last)
+	r.notify(b.Events[len(b.Events)-1])
 	return nil
 }
 
@@ -106,36 +144,6 @@ func (r *Runner) notify(e domain.Event) {
 	}
 }
 
-// HandleBatch applies events in one transaction: the fast path of a
-// rebuild. Events at or before the checkpoint are skipped.
-func (r *Runner) HandleBatch(evs []domain.Event) error {
-	from := r.position.Load()
-	last := from
-	err := r.store.Update(r.p.Name(), func(tx Tx) error {
-		for _, e := range evs {
-			if e.Position <= last {
-				continue
-			}
-			if err := r.p.Apply(tx, e); err != nil {
-				return fmt.Errorf("at %d: %w", e.Position, err)
-			}
-			last = e.Position
-		}
-		if last == from {
-			return nil
-		}
-		return tx.Set(checkpointKey, binary.BigEndian.AppendUint64(nil, last))
-	})
-	if err != nil {
-		return fmt.Errorf("projection %s: %w", r.p.Name(), err)
-	}
-	r.position.Store(last)
-	if last != from {
-		r.notify(evs[len(evs)-1])
-	}
-	return nil
-}
-
 // CatchUp applies every stored event after the checkpoint, in batches of
 // chunk, until the log's end: a rebuild after Reset, or a catch-up without
 // a feed. progress, if not nil, is told the last position applied. It
@@ -147,7 +155,7 @@ func (r *Runner) CatchUp(ctx context.Context, log domain.EventStore, chunk int, 
 		if err != nil || len(evs) == 0 {
 			return n, err
 		}
-		if err := r.HandleBatch(evs); err != nil {
+		if err := r.HandleBatch(Batch{Events: evs}); err != nil {
 			return n, err
 		}
 		n += len(evs)

@@ -1,6 +1,6 @@
 package projections
 
-import json "github.com/segmentio/encoding/json"
+import "github.com/recallledger/recall/domain/codec"
 
 // Tx is a read-model transaction: reads see the transaction's own writes;
 // writes land together or not at all. Keys are the projection's own: the
@@ -54,12 +54,12 @@ func GetJSON(tx Tx, key []byte, v any) (bool, error) {
 	if err != nil || b == nil {
 		return false, err
 	}
-	return true, json.Unmarshal(b, v)
+	return true, codec.Unmarshal(b, v)
 }
 
 // SetJSON stores v, encoded as JSON, at key.
 func SetJSON(tx Tx, key []byte, v any) error {
-	b, err := json.Marshal(v)
+	b, err := codec.Marshal(v)
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,8 @@ func BenchmarkAuditAppendWhileSigning(b *testing.B) {
 			}
 			evs := make([]domain.Event, b.N)
 			for i := range evs {
-				e, err := domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.TypeMessageSent, domain.MessageSent{
+				e := domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.MessageSent{
 					MsgID: domain.MsgID(fmt.Sprint("m", i)), ConversationID: "chat:alice:bob", ChatType: "chat", From: "alice", To: "bob", MsgType: "txt", Content: "hello", ContentSHA256: "ab"})
-				if err != nil {
-					b.Fatal(err)
-				}
 				e.Position = uint64(i + 1)
 				evs[i] = e
 			}

@@ -153,7 +153,7 @@ func TestMessagePurgedBeforeItExpiredStillExpiresOnceAndLeavesTheIndex(t *testin
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(evs) != 1 || evs[0].Type != domain.TypeMessageExpired {
+	if len(evs) != 1 || evs[0].Type() != domain.TypeMessageExpired {
 		t.Fatalf("the purged message's stream holds %d events, want its one MessageExpired: %+v", len(evs), evs)
 	}
 	if !strings.Contains(logged.String(), string(sent.MsgID)) || !strings.Contains(logged.String(), "purged") {

@@ -55,7 +55,7 @@ func TestRecallExpireReadAndBatchRaceOnOneMessage(t *testing.T) {
 		// every attempt and every expiry is one event, none doubled
 		kinds := map[string]int{}
 		for _, e := range mustRead(t, r, tn, sent.MsgID) {
-			kinds[e.Type]++
+			kinds[e.Type()]++
 		}
 		if kinds[domain.TypeMessageRecalled]+kinds[domain.TypeRecallRejected] != 12 || kinds[domain.TypeMessageExpired] != expiries {
 			t.Fatalf("round %d: events %v", round, kinds)

@@ -22,7 +22,6 @@ import (
 
 	"github.com/cockroachdb/pebble"
 	"github.com/cockroachdb/pebble/vfs"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/adapters/pebblefs"
 	"github.com/recallledger/recall/adapters/pebblelog"
@@ -176,8 +175,8 @@ func (s *Scheduler) applyRaw(raws [][]byte, last uint64) error {
 			!bytes.Contains(head, []byte(`"type":"TenantPolicySet"`)) {
 			continue
 		}
-		var e domain.Event
-		if err := json.Unmarshal(raw, &e); err != nil {
+		e, err := domain.DecodeEvent(raw)
+		if err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
 		if e.Position <= s.position {
@@ -192,25 +191,17 @@ func (s *Scheduler) applyRaw(raws [][]byte, last uint64) error {
 
 // index adds e's effect on the index to b.
 func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
-	switch e.Type {
-	case domain.TypeMessageSent:
-		var sent domain.MessageSent
-		if err := jsonDecode(e, &sent); err != nil {
-			return err
-		}
+	switch p := e.Data.(type) {
+	case domain.MessageSent:
 		at := uint64(e.OccurredAt.UnixMilli())
-		if err := b.Set(dueKey(e.Tenant, at, sent.MsgID), nil, nil); err != nil {
+		if err := b.Set(dueKey(e.Tenant, at, p.MsgID), nil, nil); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
-		if err := b.Set(msgKey(e.Tenant, sent.MsgID), be64(at), nil); err != nil {
+		if err := b.Set(msgKey(e.Tenant, p.MsgID), be64(at), nil); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
-	case domain.TypeMessageExpired:
-		var exp domain.MessageExpired
-		if err := jsonDecode(e, &exp); err != nil {
-			return err
-		}
-		mk := msgKey(e.Tenant, exp.MsgID)
+	case domain.MessageExpired:
+		mk := msgKey(e.Tenant, p.MsgID)
 		v, closer, err := b.Get(mk)
 		if errors.Is(err, pebble.ErrNotFound) {
 			return nil
@@ -218,7 +209,7 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 		if err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
-		due := dueKey(e.Tenant, binary.BigEndian.Uint64(v), exp.MsgID)
+		due := dueKey(e.Tenant, binary.BigEndian.Uint64(v), p.MsgID)
 		closer.Close()
 		if err := b.Delete(due, nil); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
@@ -226,7 +217,7 @@ func (s *Scheduler) index(b *pebble.Batch, e domain.Event) error {
 		if err := b.Delete(mk, nil); err != nil {
 			return fmt.Errorf("expiry index: %w", err)
 		}
-	case domain.TypeTenantPolicySet:
+	case domain.TenantPolicySet:
 		s.poke()
 	}
 	return nil
@@ -369,10 +360,3 @@ func msgKey(tenant string, id domain.MsgID) []byte {
 }
 
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
-func jsonDecode(e domain.Event, v any) error {
-	if err := json.Unmarshal(e.Data, v); err != nil {
-		return fmt.Errorf("expiry index: decode %s %s: %w", e.Type, e.ID, err)
-	}
-	return nil
-}

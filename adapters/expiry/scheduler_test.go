@@ -80,7 +80,7 @@ func (r *rig) expiredCount(tn domain.Tenant) int {
 	}
 	n := 0
 	for _, e := range evs {
-		if e.Type == domain.TypeMessageExpired {
+		if e.Type() == domain.TypeMessageExpired {
 			n++
 		}
 	}

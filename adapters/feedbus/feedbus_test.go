@@ -49,12 +49,12 @@ func TestSubscriberDeliversInOrderAndRedeliversOnNack(t *testing.T) {
 	next := func() ([]uint64, func() bool, func() bool) {
 		select {
 		case m := <-msgs:
-			evs, err := Events(m)
+			b, err := BatchOf(m)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var pos []uint64
-			for _, e := range evs {
+			for _, e := range b.Events {
 				pos = append(pos, e.Position)
 			}
 			if last := pos[len(pos)-1]; m.Metadata.Get(PositionKey) != fmt.Sprint(last) || m.UUID != fmt.Sprint(last) {

@@ -13,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
@@ -101,9 +100,10 @@ func New(store domain.EventStore, runners []*projections.Runner, log *slog.Logge
 }
 
 // Run feeds every runner from the store through a watermill Router until
-// ctx ends. Each runner is a handler on its own topic, so each resumes from
-// its own checkpoint; a panic in a projection becomes an error, retried
-// with backoff, and a message that still fails is sent again rather than
+// ctx ends. The store's feed is read and decoded once for all of them;
+// each runner is a handler on its own topic, so each resumes from its own
+// checkpoint; a panic in a projection becomes an error, retried with
+// backoff, and a message that still fails is sent again rather than
 // skipped, so no event is ever lost to a projection.
 func Run(ctx context.Context, store domain.EventStore, runners []*projections.Runner, log *slog.Logger) error {
 	return New(store, runners, log, Options{}).Run(ctx)
@@ -111,8 +111,15 @@ func Run(ctx context.Context, store domain.EventStore, runners []*projections.Ru
 
 // Run runs the feed until ctx ends.
 func (f *Feed) Run(ctx context.Context) error {
+	// the shared reading starts where the furthest projection is: those
+	// behind it (one just rebuilt) catch up from the store on their own
+	// and then join it, so a catch-up never holds up the live ones
+	var start uint64
+	for _, r := range f.order {
+		start = max(start, r.Position()+1)
+	}
 	sub := NewSubscriber(f.store, func(topic string) uint64 { return f.runners[topic].Position() + 1 }, SubscriberConfig{
-		RetryInitial: f.opts.RetryInitial, RetryMax: f.opts.RetryMax, FeedFailed: f.feedFailed,
+		RetryInitial: f.opts.RetryInitial, RetryMax: f.opts.RetryMax, FeedFailed: f.feedFailed, Start: start,
 	})
 	wlog := watermill.NewSlogLoggerWithLevelMapping(f.log, map[slog.Level]slog.Level{slog.LevelInfo: slog.LevelDebug})
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, wlog)
@@ -127,14 +134,11 @@ func (f *Feed) Run(ctx context.Context) error {
 	for _, r := range f.order {
 		r := r
 		router.AddConsumerHandler(r.Name(), r.Name(), sub, func(msg *message.Message) error {
-			evs, err := Events(msg)
+			b, err := BatchOf(msg)
 			if err != nil {
 				return err
 			}
-			if len(evs) == 1 {
-				return r.Handle(evs[0])
-			}
-			return r.HandleBatch(evs)
+			return r.HandleBatch(b)
 		})
 	}
 	err = router.Run(ctx)
@@ -238,14 +242,20 @@ func (f *Feed) applied(name string) {
 		slog.Duration("stalled_for", time.Since(st.Since)), slog.Uint64("position", f.runners[name].Position()))
 }
 
-// Events decodes the events a feed message carries, one JSON object a line.
-func Events(msg *message.Message) ([]domain.Event, error) {
+// BatchOf is the batch of events a feed message carries: decoded once,
+// when the feed was read, for every handler. A message from elsewhere
+// carries its events as JSON, one a line, decoded here.
+func BatchOf(msg *message.Message) (projections.Batch, error) {
+	if b, ok := msg.Context().Value(batchKey{}).(projections.Batch); ok {
+		return b, nil
+	}
 	lines := bytes.Split(msg.Payload, []byte{'\n'})
-	evs := make([]domain.Event, len(lines))
+	b := projections.Batch{Events: make([]domain.Event, len(lines)), Raw: lines}
 	for i, line := range lines {
-		if err := json.Unmarshal(line, &evs[i]); err != nil {
-			return nil, fmt.Errorf("decode message %s line %d: %w", msg.UUID, i+1, err)
+		var err error
+		if b.Events[i], err = domain.DecodeEvent(line); err != nil {
+			return projections.Batch{}, fmt.Errorf("message %s line %d: %w", msg.UUID, i+1, err)
 		}
 	}
-	return evs, nil
+	return b, nil
 }

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections/auditlog"
 )
 
@@ -30,7 +30,7 @@ func TestOneToOneConversationIDInEitherOrderIsTheSameConversation(t *testing.T) 
 			if got := r.streamed(conv, "alice", back); !slices.Equal(got, []string{"sent " + string(hi), "sent " + string(back)}) {
 				t.Fatalf("stream of %s: %v", conv, got)
 			}
-			status, body := r.get(tenants.RoleAuditor, "/audit?action=send&conversation_id="+conv)
+			status, body := r.get(domain.AccessAuditor, "/audit?action=send&conversation_id="+conv)
 			if status != http.StatusOK {
 				t.Fatalf("audit: %d %s", status, body)
 			}
@@ -44,11 +44,11 @@ func TestOneToOneConversationIDInEitherOrderIsTheSameConversation(t *testing.T) 
 		})
 	}
 	// not a participant either way round
-	if status, body := r.get(tenants.RoleService, "/conversations/chat:bob:carol/messages?viewer=alice"); status != http.StatusForbidden {
+	if status, body := r.get(domain.AccessService, "/conversations/chat:bob:carol/messages?viewer=alice"); status != http.StatusForbidden {
 		t.Fatalf("a stranger's view: %d %s", status, body)
 	}
 	// a malformed id in the audit filter is refused, not silently matched against nothing
-	status, body := r.get(tenants.RoleAuditor, "/audit?conversation_id=chat:alice")
+	status, body := r.get(domain.AccessAuditor, "/audit?conversation_id=chat:alice")
 	var e apiError
 	_ = json.Unmarshal(body, &e)
 	if status != http.StatusBadRequest || e.Error != "invalid_conversation_id" {

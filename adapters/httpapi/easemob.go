@@ -190,7 +190,7 @@ func (s *Server) msgRecall(w http.ResponseWriter, r *http.Request, c caller) {
 	if req.From == "" {
 		req.From = string(ledger.BatchAdmin)
 	}
-	cmd := domain.RecallCommand{Role: domain.RoleTenantAdmin, Platform: easemobPlatform, Force: req.Force}
+	cmd := domain.RecallCommand{Role: domain.ActorTenantAdmin, Platform: easemobPlatform, Force: req.Force}
 	chat, err := domain.ParseChatType(req.ChatType)
 	if err == nil {
 		if cmd.MsgID, err = domain.ParseMsgID(req.MsgID); err == nil {

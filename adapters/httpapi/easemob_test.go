@@ -91,15 +91,11 @@ func TestEasemobMsgRecall(t *testing.T) {
 		}
 		var forced []domain.MessageRecalled
 		for _, e := range a.events(domain.TypeMessageRecalled) {
-			var p domain.MessageRecalled
-			if err := json.Unmarshal(e.Data, &p); err != nil {
-				t.Fatal(err)
-			}
-			if p.Forced {
+			if p := e.Data.(domain.MessageRecalled); p.Forced {
 				forced = append(forced, p)
 			}
 		}
-		if len(forced) != 1 || string(forced[0].MsgID) != old || forced[0].Actor != "ops-1" || forced[0].ActorRole != domain.RoleTenantAdmin {
+		if len(forced) != 1 || string(forced[0].MsgID) != old || forced[0].Actor != "ops-1" || forced[0].ActorRole != domain.ActorTenantAdmin {
 			t.Fatalf("forced recalls recorded: %+v", forced)
 		}
 	})

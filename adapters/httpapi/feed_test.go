@@ -6,28 +6,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
 // feedSends returns the MessageSent payloads of GET …/events by msg_id.
 func (r *rig) feedSends() (map[domain.MsgID]domain.MessageSent, []byte) {
 	r.t.Helper()
-	status, body := r.get(tenants.RoleAuditor, "/events?from_position=0")
+	status, body := r.get(domain.AccessAuditor, "/events?from_position=0")
 	if status != http.StatusOK {
 		r.t.Fatalf("events: %d %s", status, body)
 	}
 	out := map[domain.MsgID]domain.MessageSent{}
 	for _, e := range lines(r.t, body) {
-		if e.Type != domain.TypeMessageSent {
-			continue
+		if s, ok := e.Data.(domain.MessageSent); ok {
+			out[s.MsgID] = s
 		}
-		p, err := e.Decode()
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		s := p.(*domain.MessageSent)
-		out[s.MsgID] = *s
 	}
 	return out, body
 }
@@ -38,7 +31,7 @@ func TestEventsFeedCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 	r := newRig(t)
 	feed := func(mode string) {
 		r.setPolicy(domain.PolicySpec{FeedContent: &mode})
-		status, body := r.get(tenants.RoleAdmin, "/policy")
+		status, body := r.get(domain.AccessAdmin, "/policy")
 		var p domain.Policy
 		if err := json.Unmarshal(body, &p); status != http.StatusOK || err != nil || string(p.FeedContent) != mode {
 			t.Fatalf("GET /policy after setting %s: %d %s", mode, status, body)

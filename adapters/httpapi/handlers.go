@@ -144,9 +144,9 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 // serviceMayAssert reports whether the service token may recall in role.
-func serviceMayAssert(role domain.Role) bool {
+func serviceMayAssert(role domain.ActorRole) bool {
 	switch role {
-	case domain.RoleMember, domain.RoleGroupOwner, domain.RoleGroupAdmin:
+	case domain.ActorMember, domain.ActorGroupOwner, domain.ActorGroupAdmin:
 		return true
 	}
 	return false
@@ -185,7 +185,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	redactor := s.ledger.Redactor()
 	for i := range evs {
-		if evs[i], err = redactor.Redact(r.Context(), evs[i]); err != nil {
+		if evs[i], _, err = redactor.Redact(r.Context(), evs[i]); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -27,7 +27,7 @@ type testAPI struct {
 	clock  *clocktest.Clock
 	store  *embedded.Store
 	ledger *ledger.Service
-	tokens map[tenants.Role]string // tenant a/a's
+	tokens map[domain.AccessRole]string // tenant a/a's
 }
 
 var testStart = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -84,7 +84,7 @@ func (r reply) json(t *testing.T) map[string]any {
 
 // do sends a request as role (none if empty); header holds extra headers,
 // "Content-Type" defaulting to application/json when there is a body.
-func (a *testAPI) do(method, path string, role tenants.Role, body string, header ...string) reply {
+func (a *testAPI) do(method, path string, role domain.AccessRole, body string, header ...string) reply {
 	a.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -118,7 +118,7 @@ func (a *testAPI) do(method, path string, role tenants.Role, body string, header
 // send records a message and returns its id.
 func (a *testAPI) send(from, to, chat string) string {
 	a.t.Helper()
-	r := a.do("POST", "/v1/a/a/messages", tenants.RoleService, `{"from":"`+from+`","to":"`+to+`","chat_type":"`+chat+`","content":"hello"}`)
+	r := a.do("POST", "/v1/a/a/messages", domain.AccessService, `{"from":"`+from+`","to":"`+to+`","chat_type":"`+chat+`","content":"hello"}`)
 	if r.status != http.StatusCreated {
 		a.t.Fatalf("send: %d %s", r.status, r.body)
 	}
@@ -135,11 +135,11 @@ func (a *testAPI) events(typ string) []domain.Event {
 	}
 	var out []domain.Event
 	for _, e := range evs {
-		if typ == "" || e.Type == typ {
+		if typ == "" || e.Type() == typ {
 			out = append(out, e)
 		}
 	}
 	return out
 }
 
-func roleOf(s string) tenants.Role { return tenants.Role(s) }
+func roleOf(s string) domain.AccessRole { return domain.AccessRole(s) }

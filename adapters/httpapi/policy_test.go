@@ -2,20 +2,18 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
 const (
-	svc = tenants.RoleService
-	adm = tenants.RoleAdmin
-	aud = tenants.RoleAuditor
+	svc = domain.AccessService
+	adm = domain.AccessAdmin
+	aud = domain.AccessAuditor
 )
 
 const mergePatch = "application/merge-patch+json"
@@ -215,23 +213,13 @@ func TestPolicyChangeRecordsWhatChangedAndWho(t *testing.T) {
 	if len(evs) != 2 {
 		t.Fatalf("%d policy events, want 2", len(evs))
 	}
-	var data struct {
-		ChangedBy string `json:"changed_by"`
-		Changes   []struct {
-			Field string          `json:"field"`
-			Old   json.RawMessage `json:"old"`
-			New   json.RawMessage `json:"new"`
-		} `json:"changes"`
-	}
-	if err := json.Unmarshal(evs[1].Data, &data); err != nil {
-		t.Fatal(err)
-	}
+	data := evs[1].Data.(domain.TenantPolicySet)
 	got := []string{}
 	for _, c := range data.Changes {
 		got = append(got, fmt.Sprintf("%s: %s -> %s", c.Field, c.Old, c.New))
 	}
 	want := []string{`sender_window_s: 120 -> 300`, `deny_recall_users: ["mallory"] -> []`}
 	if data.ChangedBy != "token:admin" || fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("recorded changes %q by %q, want %q by token:admin (event %s)", got, data.ChangedBy, want, evs[1].Data)
+		t.Fatalf("recorded changes %q by %q, want %q by token:admin (event %+v)", got, data.ChangedBy, want, data)
 	}
 }

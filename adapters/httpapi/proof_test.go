@@ -10,7 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/recallledger/recall/adapters/auditsign"
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections/auditlog"
 	"github.com/recallledger/recall/projections/auditlog/auditproof"
 )
@@ -43,20 +43,20 @@ func TestAuditProofEndpointsAnswerWhatTheVerifierAccepts(t *testing.T) {
 	r.feed()
 	keys := r.verifierKeys()
 	var first auditsign.Signed
-	status, body := r.do("POST", tenants.RoleAdmin, "/audit/checkpoint")
+	status, body := r.do("POST", domain.AccessAdmin, "/audit/checkpoint")
 	decodeOK(t, "sign on request", status, body, &first)
 	if first.Size != 5 || first.Origin != "test-deployment/acme/chat" {
 		t.Fatalf("checkpoint %+v", first)
 	}
 	var latest auditsign.Signed
-	status, body = r.get(tenants.RoleAuditor, "/audit/checkpoint")
+	status, body = r.get(domain.AccessAuditor, "/audit/checkpoint")
 	decodeOK(t, "latest", status, body, &latest)
 	if latest.Checkpoint != first.Checkpoint {
 		t.Fatal("GET checkpoint is not the one just signed")
 	}
 	for seq := 1; seq <= 5; seq++ {
 		var a auditproof.InclusionAnswer
-		status, body := r.get(tenants.RoleAuditor, fmt.Sprintf("/audit/proof/inclusion?seq=%d&size=5", seq))
+		status, body := r.get(domain.AccessAuditor, fmt.Sprintf("/audit/proof/inclusion?seq=%d&size=5", seq))
 		decodeOK(t, "inclusion", status, body, &a)
 		c, err := a.Verify(keys, "acme/chat")
 		if err != nil || c.Size != 5 || a.Entry.Seq != uint64(seq) {
@@ -70,7 +70,7 @@ func TestAuditProofEndpointsAnswerWhatTheVerifierAccepts(t *testing.T) {
 	// without a size is against a checkpoint signed for it
 	r.feed()
 	var a auditproof.InclusionAnswer
-	status, body = r.get(tenants.RoleAuditor, "/audit/proof/inclusion?seq=10")
+	status, body = r.get(domain.AccessAuditor, "/audit/proof/inclusion?seq=10")
 	decodeOK(t, "inclusion of a new entry", status, body, &a)
 	if a.TreeSize < 10 || a.Entry.Action != auditlog.ActionAudit || !strings.Contains(a.Entry.Detail, "format=inclusion_proof") {
 		t.Fatalf("entry 10: size %d, %+v", a.TreeSize, a.Entry)
@@ -79,7 +79,7 @@ func TestAuditProofEndpointsAnswerWhatTheVerifierAccepts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cons auditproof.ConsistencyAnswer
-	status, body = r.get(tenants.RoleAuditor, "/audit/proof/consistency?from=5")
+	status, body = r.get(domain.AccessAuditor, "/audit/proof/consistency?from=5")
 	decodeOK(t, "consistency", status, body, &cons)
 	from, to, err := cons.Verify(keys, "acme/chat")
 	if err != nil || from.Size != 5 || to.Size != a.TreeSize {
@@ -103,33 +103,33 @@ func TestAuditProofRequestsWithBadParametersGetClearErrors(t *testing.T) {
 	r.send("alice", "bob", "chat", "one")
 	r.send("alice", "bob", "chat", "two")
 	r.feed()
-	if status, body := r.get(tenants.RoleAuditor, "/audit/checkpoint"); status != http.StatusNotFound || !strings.Contains(string(body), "none yet") {
+	if status, body := r.get(domain.AccessAuditor, "/audit/checkpoint"); status != http.StatusNotFound || !strings.Contains(string(body), "none yet") {
 		t.Fatalf("checkpoint before any is signed: %d %s", status, body)
 	}
-	if status, body := r.do("POST", tenants.RoleAdmin, "/audit/checkpoint"); status != http.StatusOK {
+	if status, body := r.do("POST", domain.AccessAdmin, "/audit/checkpoint"); status != http.StatusOK {
 		t.Fatalf("sign: %d %s", status, body)
 	}
 	cases := []struct {
 		name   string
 		method string
-		role   tenants.Role
+		role   domain.AccessRole
 		path   string
 		status int
 		code   string
 	}{
-		{"seq missing", "GET", tenants.RoleAuditor, "/audit/proof/inclusion", 400, "invalid_seq"},
-		{"seq not a number", "GET", tenants.RoleAuditor, "/audit/proof/inclusion?seq=x", 400, "invalid_seq"},
-		{"seq 0", "GET", tenants.RoleAuditor, "/audit/proof/inclusion?seq=0", 400, "invalid_seq"},
-		{"size 0", "GET", tenants.RoleAuditor, "/audit/proof/inclusion?seq=1&size=0", 400, "invalid_size"},
-		{"size never signed", "GET", tenants.RoleAuditor, "/audit/proof/inclusion?seq=1&size=1", 404, "not_found"},
-		{"seq past the size", "GET", tenants.RoleAuditor, "/audit/proof/inclusion?seq=3&size=2", 400, "invalid_seq"},
-		{"from missing", "GET", tenants.RoleAuditor, "/audit/proof/consistency", 400, "invalid_from"},
-		{"from never signed", "GET", tenants.RoleAuditor, "/audit/proof/consistency?from=1", 404, "not_found"},
-		{"to not a number", "GET", tenants.RoleAuditor, "/audit/proof/consistency?from=2&to=-1", 400, "invalid_to"},
-		{"checkpoint size never signed", "GET", tenants.RoleAuditor, "/audit/checkpoint?size=1", 404, "not_found"},
-		{"the service token", "GET", tenants.RoleService, "/audit/checkpoint", 403, "forbidden_role"},
-		{"the auditor cannot sign", "POST", tenants.RoleAuditor, "/audit/checkpoint", 403, "forbidden_role"},
-		{"proofs with csv", "GET", tenants.RoleAuditor, "/audit?format=csv&proofs=true", 400, "invalid_format"},
+		{"seq missing", "GET", domain.AccessAuditor, "/audit/proof/inclusion", 400, "invalid_seq"},
+		{"seq not a number", "GET", domain.AccessAuditor, "/audit/proof/inclusion?seq=x", 400, "invalid_seq"},
+		{"seq 0", "GET", domain.AccessAuditor, "/audit/proof/inclusion?seq=0", 400, "invalid_seq"},
+		{"size 0", "GET", domain.AccessAuditor, "/audit/proof/inclusion?seq=1&size=0", 400, "invalid_size"},
+		{"size never signed", "GET", domain.AccessAuditor, "/audit/proof/inclusion?seq=1&size=1", 404, "not_found"},
+		{"seq past the size", "GET", domain.AccessAuditor, "/audit/proof/inclusion?seq=3&size=2", 400, "invalid_seq"},
+		{"from missing", "GET", domain.AccessAuditor, "/audit/proof/consistency", 400, "invalid_from"},
+		{"from never signed", "GET", domain.AccessAuditor, "/audit/proof/consistency?from=1", 404, "not_found"},
+		{"to not a number", "GET", domain.AccessAuditor, "/audit/proof/consistency?from=2&to=-1", 400, "invalid_to"},
+		{"checkpoint size never signed", "GET", domain.AccessAuditor, "/audit/checkpoint?size=1", 404, "not_found"},
+		{"the service token", "GET", domain.AccessService, "/audit/checkpoint", 403, "forbidden_role"},
+		{"the auditor cannot sign", "POST", domain.AccessAuditor, "/audit/checkpoint", 403, "forbidden_role"},
+		{"proofs with csv", "GET", domain.AccessAuditor, "/audit?format=csv&proofs=true", 400, "invalid_format"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestAuditPagesWithProofsMakeAnExportTheVerifierAccepts(t *testing.T) {
 			t.Fatal("no last page")
 		}
 		var p provenPage
-		status, body := r.get(tenants.RoleAuditor, "/audit?action=send&limit=3&format=json&proofs=true"+size+cursor)
+		status, body := r.get(domain.AccessAuditor, "/audit?action=send&limit=3&format=json&proofs=true"+size+cursor)
 		decodeOK(t, "proven page", status, body, &p)
 		rows = append(rows, p.Entries...)
 		if pages == 0 {

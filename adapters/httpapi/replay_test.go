@@ -5,7 +5,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -38,8 +37,8 @@ func TestReplayedComesFromTheStoreNotFromTimestamps(t *testing.T) {
 		// the clock does not move: a retry's event has the very timestamp
 		// of the original, so only the store can tell it was a retry
 		body := `{"actor":"alice","request_id":"r1"}`
-		first := a.do("POST", "/v1/a/a/messages/nosuch/recall", tenants.RoleService, body)
-		again := a.do("POST", "/v1/a/a/messages/nosuch/recall", tenants.RoleService, body)
+		first := a.do("POST", "/v1/a/a/messages/nosuch/recall", domain.AccessService, body)
+		again := a.do("POST", "/v1/a/a/messages/nosuch/recall", domain.AccessService, body)
 		if first.status != 404 || first.json(t)["replayed"] != false {
 			t.Fatalf("first attempt: %d %s", first.status, first.body)
 		}
@@ -57,7 +56,7 @@ func TestReplayedComesFromTheStoreNotFromTimestamps(t *testing.T) {
 		race.mu.Lock()
 		race.stream = domain.MessageStream(mustTenant(t, "a/a"), domain.MsgID(msg))
 		race.mu.Unlock()
-		r := a.do("POST", "/v1/a/a/messages/"+msg+"/recall", tenants.RoleService, `{"actor":"alice","request_id":"r1"}`)
+		r := a.do("POST", "/v1/a/a/messages/"+msg+"/recall", domain.AccessService, `{"actor":"alice","request_id":"r1"}`)
 		if r.status != 200 || r.json(t)["recalled"] != true || r.json(t)["replayed"] != true {
 			t.Fatalf("recall whose twin was stored first: %d %s, want recalled and replayed", r.status, r.body)
 		}

@@ -64,7 +64,7 @@ func TestConversationNeverServesAMessagePastItsRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if e.Type == domain.TypeMessageExpired {
+		if e.Type() == domain.TypeMessageExpired {
 			t.Fatalf("an expiry was recorded: %+v", e)
 		}
 	}

@@ -37,7 +37,7 @@ type rig struct {
 	l       *ledger.Service
 	runners []*projections.Runner
 	tenant  domain.Tenant
-	tokens  map[tenants.Role]string
+	tokens  map[domain.AccessRole]string
 	base    string
 	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
 }
@@ -130,13 +130,13 @@ func (r *rig) setPolicy(spec domain.PolicySpec) {
 }
 
 // get calls path (after /v1/acme/chat) as role and returns status and body.
-func (r *rig) get(role tenants.Role, path string) (int, []byte) {
+func (r *rig) get(role domain.AccessRole, path string) (int, []byte) {
 	r.t.Helper()
 	return r.do("GET", role, path)
 }
 
 // do calls path (after /v1/acme/chat) with method, without a body.
-func (r *rig) do(method string, role tenants.Role, path string) (int, []byte) {
+func (r *rig) do(method string, role domain.AccessRole, path string) (int, []byte) {
 	r.t.Helper()
 	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, nil)
 	if err != nil {
@@ -159,7 +159,7 @@ func (r *rig) do(method string, role tenants.Role, path string) (int, []byte) {
 // unless the answer is 200.
 func (r *rig) view(conv, viewer string) conversation.View {
 	r.t.Helper()
-	status, body := r.get(tenants.RoleService, "/conversations/"+conv+"/messages?viewer="+viewer)
+	status, body := r.get(domain.AccessService, "/conversations/"+conv+"/messages?viewer="+viewer)
 	if status != http.StatusOK {
 		r.t.Fatalf("view %s: %d %s", conv, status, body)
 	}
@@ -182,7 +182,7 @@ func (r *rig) streamed(conv, viewer string, until domain.MsgID) []string {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+r.tokens[tenants.RoleService])
+	req.Header.Set("Authorization", "Bearer "+r.tokens[domain.AccessService])
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		r.t.Fatal(err)

@@ -27,8 +27,8 @@ func TestServiceTokenMayAssertOnlyTheRolesTheIMBackendKnows(t *testing.T) {
 		t.Fatalf("%d events after the refusal, want only the send", n-before)
 	}
 	for _, e := range a.events(domain.TypeMessageRecalled) {
-		if strings.Contains(string(e.Data), one) {
-			t.Fatalf("the refused recall was recorded: %s", e.Data)
+		if p := e.Data.(domain.MessageRecalled); string(p.MsgID) == one {
+			t.Fatalf("the refused recall was recorded: %+v", p)
 		}
 	}
 }

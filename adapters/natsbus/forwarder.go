@@ -37,9 +37,10 @@ type Forwarder struct {
 	redact Redactor
 }
 
-// Redactor gives an event as the feed carries it.
+// Redactor gives an event as the feed carries it, and whether that
+// differs from the event as stored (ledger.Redactor).
 type Redactor interface {
-	Redact(ctx context.Context, e domain.Event) (domain.Event, error)
+	Redact(ctx context.Context, e domain.Event) (out domain.Event, redacted bool, err error)
 }
 
 // NewForwarder connects to the NATS server at url and makes sure the
@@ -76,7 +77,12 @@ func (f *Forwarder) Name() string { return ForwarderName }
 var lastKey = []byte("last")
 
 // Apply implements projections.Projection: it publishes e.
-func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
+func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error { return f.ApplyStored(tx, e, nil) }
+
+// ApplyStored implements projections.StoredApplier: it publishes e, as
+// the stored JSON the feed read when the tenant's feed_content leaves it
+// as it is, encoded once more only when it was redacted (or not given).
+func (f *Forwarder) ApplyStored(tx projections.Tx, e domain.Event, stored []byte) error {
 	subject, err := Subject(e.Tenant)
 	if err != nil {
 		return fmt.Errorf("forward %d: %w", e.Position, err)
@@ -89,21 +95,25 @@ func (f *Forwarder) Apply(tx projections.Tx, e domain.Event) error {
 	}
 	// Apply has no context to pass; the redactor reads a tenant's policy
 	// history from the event store once, and again after each change
-	out, err := f.redact.Redact(context.Background(), e)
+	out, redacted, err := f.redact.Redact(context.Background(), e)
 	if err != nil {
 		return fmt.Errorf("forward %d: %w", e.Position, err)
 	}
-	payload, err := json.Marshal(out)
-	if err != nil {
-		return err
+	payload := stored
+	if redacted || payload == nil {
+		if payload, err = json.Marshal(out); err != nil {
+			return err
+		}
 	}
 	msg := message.NewMessage(e.ID, payload)
 	msg.Metadata.Set(MetaPosition, strconv.FormatUint(e.Position, 10))
 	msg.Metadata.Set(MetaPrevPosition, strconv.FormatUint(prev, 10))
-	msg.Metadata.Set(MetaType, e.Type)
+	msg.Metadata.Set(MetaType, e.Type())
 	msg.Metadata.Set(MetaTenant, e.Tenant)
 	if err := f.pub.Publish(subject, msg); err != nil {
 		return fmt.Errorf("forward %d to %s: %w", e.Position, subject, err)
 	}
 	return tx.Set(lastKey, binary.BigEndian.AppendUint64(nil, e.Position))
 }
+
+var _ projections.StoredApplier = (*Forwarder)(nil)

@@ -56,10 +56,7 @@ func TestPolicyAuditEntryOfAnEventWithoutChangesKeepsItsDetail(t *testing.T) {
 	p := domain.DefaultPolicy()
 	set := p.Next(p, "token:admin")
 	set.Changes = nil
-	ev, err := domain.NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d0006", w.tenant, start, domain.TypeTenantPolicySet, set)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev := domain.NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d0006", w.tenant, start, set)
 	if _, err := w.store.Append(context.Background(), domain.TenantStream(w.tenant), domain.NoStream, []domain.Event{ev}); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +81,7 @@ func TestForcedRecallIsAuditedAsForced(t *testing.T) {
 		id    domain.MsgID
 		force bool
 	}{{forced, true}, {plain, false}} {
-		out, err := w.l.Recall(context.Background(), w.tenant, domain.RecallCommand{MsgID: c.id, Actor: "admin", Role: domain.RoleTenantAdmin, Platform: "admin-api", Force: c.force})
+		out, err := w.l.Recall(context.Background(), w.tenant, domain.RecallCommand{MsgID: c.id, Actor: "admin", Role: domain.ActorTenantAdmin, Platform: "admin-api", Force: c.force})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,12 +37,12 @@ func BenchmarkRebuild(b *testing.B) {
 			var e domain.Event
 			switch j % 4 {
 			case 0, 1:
-				e, _ = domain.NewEvent(uuid.NewString(), tn, at, domain.TypeMessageSent, domain.MessageSent{MsgID: id, ConversationID: fmt.Sprint("chat:u", j%7, ":v", j%5),
+				e = domain.NewEvent(uuid.NewString(), tn, at, domain.MessageSent{MsgID: id, ConversationID: fmt.Sprint("chat:u", j%7, ":v", j%5),
 					ChatType: "chat", From: "alice", To: "bob", MsgType: "txt", Content: "hello there, see you at nine", ContentSHA256: "ab", Platform: "ios"})
 			case 2:
-				e, _ = domain.NewEvent(uuid.NewString(), tn, at, domain.TypeMessageRead, domain.MessageRead{MsgID: domain.MsgID(fmt.Sprint("m", i+j-2)), Reader: "bob", Platform: "ios"})
+				e = domain.NewEvent(uuid.NewString(), tn, at, domain.MessageRead{MsgID: domain.MsgID(fmt.Sprint("m", i+j-2)), Reader: "bob", Platform: "ios"})
 			case 3:
-				e, _ = domain.NewEvent(uuid.NewString(), tn, at, domain.TypeMessageRecalled, domain.MessageRecalled{MsgID: domain.MsgID(fmt.Sprint("m", i+j-2)), Actor: "alice", ActorRole: "member", Platform: "ios", ElapsedMs: 1500, WindowMs: 120000})
+				e = domain.NewEvent(uuid.NewString(), tn, at, domain.MessageRecalled{MsgID: domain.MsgID(fmt.Sprint("m", i+j-2)), Actor: "alice", ActorRole: "member", Platform: "ios", ElapsedMs: 1500, WindowMs: 120000})
 			}
 			batch = append(batch, e)
 		}

@@ -352,7 +352,7 @@ func TestRebuildIsByteIdentical(t *testing.T) {
 			t.Fatal("reset kept the checkpoint")
 		}
 		for i := 0; i < len(evs); i += 4 { // in batches, as recallctl rebuilds
-			if err := r.HandleBatch(evs[i:min(i+4, len(evs))]); err != nil {
+			if err := r.HandleBatch(projections.Batch{Events: evs[i:min(i+4, len(evs))]}); err != nil {
 				t.Fatal(err)
 			}
 		}

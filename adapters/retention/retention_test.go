@@ -110,7 +110,7 @@ func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 		t.Fatalf("purge: %+v %v; want 3 entries (policy, send, recall) and 2 events (the policy event stays)", res, err)
 	}
 	evs, _ := store.ReadAll(ctx, 0, tn.String(), 100)
-	if len(evs) != 2 || evs[0].Type != domain.TypeTenantPolicySet || evs[1].Type != domain.TypeMessageSent {
+	if len(evs) != 2 || evs[0].Type() != domain.TypeTenantPolicySet || evs[1].Type() != domain.TypeMessageSent {
 		t.Fatalf("tenant's events after purge: %+v", evs)
 	}
 	if evs, _ := store.ReadAll(ctx, 0, other.String(), 100); len(evs) != 1 {

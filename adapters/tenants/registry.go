@@ -27,22 +27,6 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// Role is what a token may do: the access role the domain declares, by
-// the names the registry's callers know.
-type Role = domain.AccessRole
-
-const (
-	RoleService = domain.AccessService
-	RoleAdmin   = domain.AccessAdmin
-	RoleAuditor = domain.AccessAuditor
-)
-
-// Roles lists every role, in the order tokens are printed.
-var Roles = domain.AccessRoles
-
-// ParseRole validates s.
-func ParseRole(s string) (Role, error) { return domain.ParseAccessRole(s) }
-
 // ErrExists is returned when creating a tenant that exists.
 var ErrExists = errors.New("tenant already exists")
 
@@ -57,8 +41,8 @@ type file struct {
 }
 
 type entry struct {
-	CreatedAt time.Time          `json:"created_at"`
-	Tokens    map[Role]tokenHash `json:"tokens"`
+	CreatedAt time.Time                       `json:"created_at"`
+	Tokens    map[domain.AccessRole]tokenHash `json:"tokens"`
 }
 
 // tokenHash is what is kept of a token: its public key id, by which it is
@@ -156,14 +140,14 @@ func (r *Registry) Has(t domain.Tenant) bool {
 
 // Create registers t and returns its new tokens, by role. They are shown
 // only now: only their hashes are kept.
-func (r *Registry) Create(t domain.Tenant) (map[Role]string, error) {
-	tokens := map[Role]string{}
+func (r *Registry) Create(t domain.Tenant) (map[domain.AccessRole]string, error) {
+	tokens := map[domain.AccessRole]string{}
 	err := r.update(func(f *file) error {
 		if _, ok := f.Tenants[t.String()]; ok {
 			return fmt.Errorf("create %s: %w", t, ErrExists)
 		}
-		e := entry{CreatedAt: time.Now().UTC(), Tokens: map[Role]tokenHash{}}
-		for _, role := range Roles {
+		e := entry{CreatedAt: time.Now().UTC(), Tokens: map[domain.AccessRole]tokenHash{}}
+		for _, role := range domain.AccessRoles {
 			tok, h, err := newToken(role)
 			if err != nil {
 				return err
@@ -182,7 +166,7 @@ func (r *Registry) Create(t domain.Tenant) (map[Role]string, error) {
 
 // Rotate replaces the token of t's role and returns the new one; the old
 // one stops working.
-func (r *Registry) Rotate(t domain.Tenant, role Role) (string, error) {
+func (r *Registry) Rotate(t domain.Tenant, role domain.AccessRole) (string, error) {
 	var tok string
 	err := r.update(func(f *file) error {
 		e, ok := f.Tenants[t.String()]
@@ -203,7 +187,7 @@ func (r *Registry) Rotate(t domain.Tenant, role Role) (string, error) {
 
 // newToken makes "rl<role letter>_<key id>_<secret>": the key id (64
 // random bits) finds the record without touching the secret (256 bits).
-func newToken(role Role) (string, tokenHash, error) {
+func newToken(role domain.AccessRole) (string, tokenHash, error) {
 	b := make([]byte, 8+32)
 	if _, err := rand.Read(b); err != nil {
 		return "", tokenHash{}, fmt.Errorf("new token: %w", err)
@@ -216,7 +200,7 @@ func newToken(role Role) (string, tokenHash, error) {
 
 // tokenLetter marks a token's role in its prefix, so a leaked token in a
 // log or a ticket says what it can do.
-var tokenLetter = map[Role]string{RoleService: "s", RoleAdmin: "a", RoleAuditor: "u"}
+var tokenLetter = map[domain.AccessRole]string{domain.AccessService: "s", domain.AccessAdmin: "a", domain.AccessAuditor: "u"}
 
 // tokenID returns the key id of a well-formed token.
 func tokenID(tok string) (string, bool) {

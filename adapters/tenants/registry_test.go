@@ -34,7 +34,7 @@ func TestCreateAuthenticateRotate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, role := range Roles {
+	for _, role := range domain.AccessRoles {
 		p, ok := server.Authenticate(toks[role])
 		if !ok || p.Tenant != demo || p.Role != role {
 			t.Fatalf("token of %s: got %+v %v", role, p, ok)
@@ -44,21 +44,21 @@ func TestCreateAuthenticateRotate(t *testing.T) {
 		t.Fatalf("second create: %v, want ErrExists", err)
 	}
 
-	old := toks[RoleAdmin]
-	fresh, err := cli.Rotate(demo, RoleAdmin)
+	old := toks[domain.AccessAdmin]
+	fresh, err := cli.Rotate(demo, domain.AccessAdmin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := server.Authenticate(old); ok {
 		t.Fatal("rotated token still authenticates")
 	}
-	if p, ok := server.Authenticate(fresh); !ok || p.Role != RoleAdmin {
+	if p, ok := server.Authenticate(fresh); !ok || p.Role != domain.AccessAdmin {
 		t.Fatalf("new token: %+v %v", p, ok)
 	}
-	if _, ok := server.Authenticate(toks[RoleService]); !ok {
+	if _, ok := server.Authenticate(toks[domain.AccessService]); !ok {
 		t.Fatal("rotating admin broke the service token")
 	}
-	if _, err := cli.Rotate(mustTenant(t, "no/such"), RoleAdmin); !errors.Is(err, ErrUnknown) {
+	if _, err := cli.Rotate(mustTenant(t, "no/such"), domain.AccessAdmin); !errors.Is(err, ErrUnknown) {
 		t.Fatalf("rotate unknown: %v", err)
 	}
 }
@@ -72,7 +72,7 @@ func TestForgedTokensFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good := toks[RoleService]
+	good := toks[domain.AccessService]
 	flipped := []byte(good)
 	flipped[len(flipped)-1] ^= 1
 	for name, tok := range map[string]string{

@@ -70,9 +70,9 @@ func startTarget(c *config) (*target, error) {
 			return nil, err
 		}
 		if name == "bench/app" {
-			t.svc = toks[tenants.RoleService]
+			t.svc = toks[domain.AccessService]
 		} else {
-			t.lateSvc, t.lateAdmin = toks[tenants.RoleService], toks[tenants.RoleAdmin]
+			t.lateSvc, t.lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
 		}
 	}
 	cmd := exec.Command(bin, "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000")

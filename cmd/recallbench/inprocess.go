@@ -36,7 +36,7 @@ var benchContent = "see you at the station at nine, bring the tickets and the um
 
 // sendEvent is a ~320-byte MessageSent like a real one.
 func sendEvent(tn domain.Tenant, at time.Time, from, to domain.UserID, chat domain.ChatType, id domain.MsgID) domain.Event {
-	e, _ := domain.NewEvent(uuid.NewString(), tn, at, domain.TypeMessageSent, domain.MessageSent{
+	e := domain.NewEvent(uuid.NewString(), tn, at, domain.MessageSent{
 		MsgID: id, ConversationID: domain.ConversationID(chat, from, to), ChatType: chat, From: from, To: to,
 		MsgType: "txt", Content: benchContent, ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios",
 	})
@@ -159,7 +159,7 @@ func messageHistory(rng *rand.Rand, tn domain.Tenant, at time.Time) (string, []d
 		if chat == domain.ChatGroup {
 			reader = domain.UserID(fmt.Sprint("u", rng.IntN(500)))
 		}
-		e, _ := domain.NewEvent(uuid.NewString(), tn, at.Add(2*time.Second), domain.TypeMessageRead, domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"})
+		e := domain.NewEvent(uuid.NewString(), tn, at.Add(2*time.Second), domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"})
 		evs = append(evs, e)
 	}
 	if rng.IntN(100) < 12 {
@@ -167,14 +167,14 @@ func messageHistory(rng *rand.Rand, tn domain.Tenant, at time.Time) (string, []d
 		var e domain.Event
 		switch {
 		case elapsed > 120_000:
-			e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
-				MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
+			e = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.RecallRejected{
+				MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
 		case rng.IntN(5) == 0:
-			e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
-				MsgID: id, Actor: "u0", ActorRole: domain.RoleMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
+			e = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.RecallRejected{
+				MsgID: id, Actor: "u0", ActorRole: domain.ActorMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
 		default:
-			e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{
-				MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
+			e = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.MessageRecalled{
+				MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
 		}
 		evs = append(evs, e)
 	}
@@ -382,8 +382,7 @@ func auditQueries(ctx context.Context, c *config, st *stack, sample []domain.Eve
 		case 0:
 			f.Actor = fmt.Sprint("u", rng.IntN(500))
 		case 1:
-			p, _ := e.Decode()
-			if s, ok := p.(*domain.MessageSent); ok {
+			if s, ok := e.Data.(domain.MessageSent); ok {
 				f.MsgID = string(s.MsgID)
 			} else {
 				f.Action = "recall"

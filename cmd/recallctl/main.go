@@ -139,7 +139,7 @@ func tenantRotate(data, name, roleName string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	role, err := tenants.ParseRole(roleName)
+	role, err := domain.ParseAccessRole(roleName)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 			return nil
 		}
 		for _, e := range evs {
-			if e, err = redactor.Redact(ctx, e); err != nil {
+			if e, _, err = redactor.Redact(ctx, e); err != nil {
 				return err
 			}
 			if err := enc.Encode(e); err != nil {

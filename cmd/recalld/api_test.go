@@ -14,9 +14,9 @@ import (
 )
 
 const (
-	svc     = tenants.RoleService
-	adm     = tenants.RoleAdmin
-	auditor = tenants.RoleAuditor
+	svc     = domain.AccessService
+	adm     = domain.AccessAdmin
+	auditor = domain.AccessAuditor
 )
 
 func TestAuthentication(t *testing.T) {
@@ -73,7 +73,7 @@ func TestTokenRotationTakesEffectAtOnce(t *testing.T) {
 	}
 	tn, _ := domain.ParseTenant("a/a")
 	var rotated struct{ Token string }
-	if rotated.Token, err = reg.Rotate(tn, tenants.RoleAdmin); err != nil {
+	if rotated.Token, err = reg.Rotate(tn, domain.AccessAdmin); err != nil {
 		t.Fatal(err)
 	}
 	if r := s.do("GET", "/v1/a/a/policy", old, ""); r.status != 401 {
@@ -204,7 +204,7 @@ func TestReadReceipts(t *testing.T) {
 	}
 	reads := 0
 	for _, e := range s.events() {
-		if e.Type == domain.TypeMessageRead {
+		if e.Type() == domain.TypeMessageRead {
 			reads++
 		}
 	}
@@ -251,8 +251,8 @@ func TestRecallOverHTTP(t *testing.T) {
 	// replay records nothing
 	attempts := map[string]int{}
 	for _, e := range s.events() {
-		if e.Type == domain.TypeMessageRecalled || e.Type == domain.TypeRecallRejected {
-			attempts[e.Type]++
+		if e.Type() == domain.TypeMessageRecalled || e.Type() == domain.TypeRecallRejected {
+			attempts[e.Type()]++
 		}
 	}
 	if attempts[domain.TypeMessageRecalled] != 2 || attempts[domain.TypeRecallRejected] != 4 {
@@ -311,7 +311,7 @@ func TestPolicy(t *testing.T) {
 	}
 	policies := 0
 	for _, e := range s.events() {
-		if e.Type == domain.TypeTenantPolicySet {
+		if e.Type() == domain.TypeTenantPolicySet {
 			policies++
 		}
 	}
@@ -389,7 +389,7 @@ func TestEventsFeed(t *testing.T) {
 		t.Fatalf("%d events, want 5", len(evs))
 	}
 	for i, e := range evs {
-		if e.Tenant != "a/a" || e.SchemaVersion != 1 || e.Type != domain.TypeMessageSent || e.StreamVersion != 0 {
+		if e.Tenant != "a/a" || e.SchemaVersion != 1 || e.Type() != domain.TypeMessageSent || e.StreamVersion != 0 {
 			t.Fatalf("event %d: %+v", i, e)
 		}
 		if i > 0 && e.Position <= evs[i-1].Position {
@@ -479,7 +479,7 @@ func TestConcurrentRecallsOfOneMessage(t *testing.T) {
 	}
 	recalled, rejected := 0, 0
 	for _, e := range s.events() {
-		switch e.Type {
+		switch e.Type() {
 		case domain.TypeMessageRecalled:
 			recalled++
 		case domain.TypeRecallRejected:

@@ -44,7 +44,7 @@ func TestTheInjectedClockDrivesWindowsExpiryAndRetention(t *testing.T) {
 	clock.Advance(60 * time.Second)
 	expired := func(id string) string {
 		for _, e := range s.events() {
-			if e.Type == domain.TypeMessageExpired && strings.Contains(string(e.Data), id) {
+			if p, ok := e.Data.(domain.MessageExpired); ok && string(p.MsgID) == id {
 				return ""
 			}
 		}

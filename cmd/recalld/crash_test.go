@@ -22,7 +22,6 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections/catalog"
 )
@@ -119,7 +118,7 @@ func stopGracefully(t *testing.T, proc *exec.Cmd) {
 }
 
 // load sends, reads and recalls until stop, recording what was acknowledged.
-func load(base string, toks map[tenants.Role]string, a *acks, prefix string, stop <-chan struct{}) {
+func load(base string, toks map[domain.AccessRole]string, a *acks, prefix string, stop <-chan struct{}) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	post := func(path, token, body string) (int, map[string]any, bool) {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
@@ -135,7 +134,7 @@ func load(base string, toks map[tenants.Role]string, a *acks, prefix string, sto
 		_ = json.Unmarshal(b, &m)
 		return resp.StatusCode, m, true
 	}
-	svc := toks[tenants.RoleService]
+	svc := toks[domain.AccessService]
 	for i := 0; ; i++ {
 		select {
 		case <-stop:
@@ -169,7 +168,7 @@ func load(base string, toks map[tenants.Role]string, a *acks, prefix string, sto
 				a.mu.Unlock()
 			}
 		case 3:
-			if status, _, ok = post("/crash/test/messages/recall", toks[tenants.RoleAdmin], fmt.Sprintf(`{"msgs":[{"msg_id":%q,"to":"v%d","chat_type":"chat"}]}`, id, i%7)); ok && status == 200 {
+			if status, _, ok = post("/crash/test/messages/recall", toks[domain.AccessAdmin], fmt.Sprintf(`{"msgs":[{"msg_id":%q,"to":"v%d","chat_type":"chat"}]}`, id, i%7)); ok && status == 200 {
 				a.mu.Lock()
 				a.n++
 				a.mu.Unlock()
@@ -179,9 +178,9 @@ func load(base string, toks map[tenants.Role]string, a *acks, prefix string, sto
 }
 
 // checkLog reads the whole log back and checks it against the acks.
-func checkLog(t *testing.T, base string, toks map[tenants.Role]string, a *acks, cycle int) {
+func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *acks, cycle int) {
 	t.Helper()
-	evs := allEvents(t, base, "crash/test", toks[tenants.RoleAuditor])
+	evs := allEvents(t, base, "crash/test", toks[domain.AccessAuditor])
 	ids := map[string]bool{}
 	sent := map[string]string{}
 	recalls := map[string]bool{}
@@ -194,25 +193,21 @@ func checkLog(t *testing.T, base string, toks map[tenants.Role]string, a *acks, 
 			t.Fatalf("after cycle %d: event %s twice", cycle, e.ID)
 		}
 		ids[e.ID] = true
-		p, err := e.Decode()
-		if err != nil {
-			t.Fatal(err)
-		}
-		switch v := p.(type) {
-		case *domain.MessageSent:
+		switch v := e.Data.(type) {
+		case domain.MessageSent:
 			if _, dup := sent[v.ClientMsgID]; dup {
 				t.Fatalf("after cycle %d: client_msg_id %s sent twice", cycle, v.ClientMsgID)
 			}
 			sent[v.ClientMsgID] = string(v.MsgID)
-		case *domain.MessageRecalled:
+		case domain.MessageRecalled:
 			if v.RequestID != "" {
 				recalls[v.RequestID] = true
 			}
-		case *domain.RecallRejected:
+		case domain.RecallRejected:
 			if v.RequestID != "" {
 				recalls[v.RequestID] = false
 			}
-		case *domain.MessageRead:
+		case domain.MessageRead:
 			reads[string(v.MsgID)+"/"+string(v.Reader)]++
 		}
 	}
@@ -236,7 +231,7 @@ func checkLog(t *testing.T, base string, toks map[tenants.Role]string, a *acks, 
 	}
 	eventually(t, func() string {
 		req, _ := http.NewRequest("GET", base+"/v1/crash/test/audit/verify", nil)
-		req.Header.Set("Authorization", "Bearer "+toks[tenants.RoleAuditor])
+		req.Header.Set("Authorization", "Bearer "+toks[domain.AccessAuditor])
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return err.Error()

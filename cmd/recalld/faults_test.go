@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
 )
 
 // A client that sends its headers slowly is cut off after the header
@@ -64,7 +64,7 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	sent := 0
 	for i := range 200 {
 		req, _ := http.NewRequest("POST", base+"/v1/a/a/messages", strings.NewReader(`{"from":"alice","to":"bob","chat_type":"chat","content":"x","client_msg_id":"c`+strings.Repeat("1", i%3)+string(rune('a'+i%26))+`"}`))
-		req.Header.Set("Authorization", "Bearer "+toks[tenants.RoleService])
+		req.Header.Set("Authorization", "Bearer "+toks[domain.AccessService])
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -101,7 +101,7 @@ func TestGracefulShutdownOnSIGTERM(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("not ready right after a graceful restart: %s", body)
 	}
-	if evs := allEvents(t, base, "a/a", toks[tenants.RoleAuditor]); len(evs) != sent {
+	if evs := allEvents(t, base, "a/a", toks[domain.AccessAuditor]); len(evs) != sent {
 		t.Fatalf("%d events after restart, %d sends acknowledged", len(evs), sent)
 	}
 }

@@ -23,10 +23,10 @@ type server struct {
 	srv     *Server
 	base    string
 	dir     string
-	tokens  map[string]map[tenants.Role]string // tenant -> role -> token
-	logs    *lineWriter                        // everything recalld logged
-	stdout  *lineWriter                        // everything recalld printed
-	stopped bool                               // shut down already
+	tokens  map[string]map[domain.AccessRole]string // tenant -> role -> token
+	logs    *lineWriter                             // everything recalld logged
+	stdout  *lineWriter                             // everything recalld printed
+	stopped bool                                    // shut down already
 }
 
 // lineWriter keeps what is written to it, from any goroutine.
@@ -61,7 +61,7 @@ func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{t: t, dir: dir, tokens: map[string]map[tenants.Role]string{}}
+	s := &server{t: t, dir: dir, tokens: map[string]map[domain.AccessRole]string{}}
 	for _, name := range []string{"a/a", "b/b"} {
 		tn, _ := domain.ParseTenant(name)
 		if reg.Has(tn) {
@@ -164,14 +164,14 @@ func (s *server) do(method, path, token, body string) response {
 	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
-func (s *server) token(tenant string, role tenants.Role) string { return s.tokens[tenant][role] }
+func (s *server) token(tenant string, role domain.AccessRole) string { return s.tokens[tenant][role] }
 
 // send records a message in tenant a/a and returns its msg_id.
 func (s *server) send(from, to, chat, typ, content, clientID string) string {
 	s.t.Helper()
 	body, _ := json.Marshal(map[string]string{"from": from, "to": to, "chat_type": chat, "type": typ,
 		"content": content, "platform": "ios", "client_msg_id": clientID})
-	r := s.do("POST", "/v1/a/a/messages", s.token("a/a", tenants.RoleService), string(body))
+	r := s.do("POST", "/v1/a/a/messages", s.token("a/a", domain.AccessService), string(body))
 	if r.status != http.StatusCreated {
 		s.t.Fatalf("send: %d %s", r.status, r.body)
 	}
@@ -181,7 +181,7 @@ func (s *server) send(from, to, chat, typ, content, clientID string) string {
 // events returns all of tenant a/a's events.
 func (s *server) events() []domain.Event {
 	s.t.Helper()
-	r := s.do("GET", "/v1/a/a/events?from_position=0&limit=10000", s.token("a/a", tenants.RoleAuditor), "")
+	r := s.do("GET", "/v1/a/a/events?from_position=0&limit=10000", s.token("a/a", domain.AccessAuditor), "")
 	if r.status != http.StatusOK {
 		s.t.Fatalf("events: %d %s", r.status, r.body)
 	}
@@ -202,7 +202,7 @@ func (s *server) countEvents(typ string) int {
 	s.t.Helper()
 	n := 0
 	for _, e := range s.events() {
-		if e.Type == typ {
+		if e.Type() == typ {
 			n++
 		}
 	}

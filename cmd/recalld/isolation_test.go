@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/domain"
 )
 
 // TestEveryEndpointIsolatesTenantsAndRoles tries every tenant route with
@@ -51,7 +51,7 @@ func TestEveryEndpointIsolatesTenantsAndRoles(t *testing.T) {
 		}
 		expect("nobody", "", 401)
 		expect("a forged token", "rls_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", 401)
-		for _, role := range tenants.Roles {
+		for _, role := range domain.AccessRoles {
 			expect("tenant b's "+string(role), s.token("b/b", role), 404)
 			if !slices.Contains(allowed, string(role)) {
 				expect("tenant a's "+string(role), s.token("a/a", role), 403)

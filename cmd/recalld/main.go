@@ -212,7 +212,7 @@ func ensureDemo(reg *tenants.Registry, cfg Config, base string) error {
 		return err
 	}
 	env := fmt.Sprintf("export SERVICE_TOKEN=%s\nexport ADMIN_TOKEN=%s\nexport AUDITOR_TOKEN=%s\n",
-		toks[tenants.RoleService], toks[tenants.RoleAdmin], toks[tenants.RoleAuditor])
+		toks[domain.AccessService], toks[domain.AccessAdmin], toks[domain.AccessAuditor])
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envFile, err)
 	}

@@ -83,7 +83,7 @@ func TestPolicyChangesReachOtherNodesThroughTheLog(t *testing.T) {
 		t.Fatalf("an older policy event replaced the newer: window %d version %d", p.SenderWindowS, p.Version)
 	}
 	read := evs[0]
-	read.Type = domain.TypeMessageRead
+	read.Data = domain.MessageRead{MsgID: "m1", Reader: "bob"}
 	if err := a.ObservePolicy(read); err != nil {
 		t.Fatalf("another event type: %v", err)
 	}

@@ -104,7 +104,7 @@ func waitAudited(t *testing.T, s *server) {
 func TestAuditorVerifiesProofsAndExportsWithTheBuiltRecallctlAlone(t *testing.T) {
 	ctl := builtRecallctl(t)
 	s := startServer(t, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
-	admin, aud := s.token("a/a", tenants.RoleAdmin), s.token("a/a", auditor)
+	admin, aud := s.token("a/a", domain.AccessAdmin), s.token("a/a", auditor)
 	if !strings.Contains(s.printed(), "audit signing key created") {
 		t.Fatalf("the first start does not announce its key:\n%s", s.printed())
 	}
@@ -282,7 +282,7 @@ func TestARewrittenAndReSignedLogIsCaughtByWhatTheAuditorKept(t *testing.T) {
 			}
 			keyFile := writeFile(t, filepath.Join(work, "kept.vkey"), keys)
 			recallStory(t, s, 4)
-			kept := writeFile(t, filepath.Join(work, "kept-checkpoint.json"), string(s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", tenants.RoleAdmin), "").body))
+			kept := writeFile(t, filepath.Join(work, "kept-checkpoint.json"), string(s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", domain.AccessAdmin), "").body))
 			state := filepath.Join(work, "witness")
 			if _, err := ctl("audit", "witness", "--key", keyFile, "--state", state, kept); err != nil {
 				t.Fatal(err)
@@ -297,7 +297,7 @@ func TestARewrittenAndReSignedLogIsCaughtByWhatTheAuditorKept(t *testing.T) {
 			again := startServerIn(t, dir, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
 			again.tokens = s.tokens
 			recallStory(t, again, 1) // the rewritten log goes on, signed anew
-			if r := again.do("POST", "/v1/a/a/audit/checkpoint", again.token("a/a", tenants.RoleAdmin), ""); r.status != 200 {
+			if r := again.do("POST", "/v1/a/a/audit/checkpoint", again.token("a/a", domain.AccessAdmin), ""); r.status != 200 {
 				t.Fatalf("sign: %d %s", r.status, r.body)
 			}
 			// with every checkpoint re-signed the data directory verifies on its
@@ -402,12 +402,12 @@ func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
 	s := startServerWith(t, data, clocktest.New(time.Date(2026, 11, 15, 10, 0, 0, 0, time.UTC)))
 	for i := 0; i < 3; i++ {
 		body, _ := json.Marshal(map[string]string{"from": "alice", "to": "bob", "chat_type": "chat", "type": "txt", "content": fmt.Sprint("note ", i)})
-		r := s.do("POST", "/v1/demo/demo/messages", toks[tenants.RoleService], string(body))
+		r := s.do("POST", "/v1/demo/demo/messages", toks[domain.AccessService], string(body))
 		msg := r.json(t)["msg_id"].(string)
-		s.do("POST", "/v1/demo/demo/messages/"+msg+"/recall", toks[tenants.RoleService], `{"actor":"alice"}`)
+		s.do("POST", "/v1/demo/demo/messages/"+msg+"/recall", toks[domain.AccessService], `{"actor":"alice"}`)
 	}
 	eventually(t, func() string {
-		r := s.do("GET", "/v1/demo/demo/audit?action=recall", toks[tenants.RoleAuditor], "")
+		r := s.do("GET", "/v1/demo/demo/audit?action=recall", toks[domain.AccessAuditor], "")
 		if !strings.Contains(string(r.body), `"outcome":"recalled"`) || strings.Count(string(r.body), `"seq"`) < 3 {
 			return "recalls not audited yet: " + string(r.body)
 		}
@@ -424,7 +424,7 @@ func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
 		}
 		return string(out)
 	}
-	run(ledgerSide, walkthrough(t, string(readme), "ledger"), "RECALL_SERVER="+s.base, "RECALL_TOKEN="+toks[tenants.RoleAuditor], "HOME="+ledgerSide)
+	run(ledgerSide, walkthrough(t, string(readme), "ledger"), "RECALL_SERVER="+s.base, "RECALL_TOKEN="+toks[domain.AccessAuditor], "HOME="+ledgerSide)
 	auditorSide := t.TempDir()
 	for _, f := range []string{"deployment.vkey", "recalls.csv", "recalls.csv.manifest.json"} {
 		b, err := os.ReadFile(filepath.Join(ledgerSide, f))
@@ -447,7 +447,7 @@ func TestCheckpointsArePublishedToNATSAndTheCheckpointsFile(t *testing.T) {
 	s := startServer(t, "--bus", "nats", "--nats-url", natsURL)
 	s.send("alice", "bob", "chat", "txt", "hi", "")
 	waitAudited(t, s)
-	r := s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", tenants.RoleAdmin), "")
+	r := s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", domain.AccessAdmin), "")
 	var signed auditsign.Signed
 	if err := json.Unmarshal(r.body, &signed); err != nil || r.status != 200 {
 		t.Fatalf("sign: %d %s", r.status, r.body)

@@ -32,7 +32,7 @@ func buildRecalld(t *testing.T) string {
 
 // dataWithTenant returns a fresh data directory with tenant name
 // registered, and the tenant's tokens.
-func dataWithTenant(t *testing.T, name string) (string, map[tenants.Role]string) {
+func dataWithTenant(t *testing.T, name string) (string, map[domain.AccessRole]string) {
 	t.Helper()
 	dir := t.TempDir()
 	reg, err := tenants.Open(dir)
@@ -90,7 +90,7 @@ func TestSIGTERMEndsLiveStreamsAndExitsPromptly(t *testing.T) {
 	do := func(method, path, body string) *http.Response {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+toks[tenants.RoleService])
+		req.Header.Set("Authorization", "Bearer "+toks[domain.AccessService])
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

@@ -16,11 +16,7 @@ func (s *Service) feedPolicy(ctx context.Context, t domain.Tenant) (domain.FeedP
 	if err != nil {
 		return domain.FeedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
 	}
-	f, err := domain.NewFeedPolicy(evs)
-	if err != nil {
-		return domain.FeedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
-	}
-	return f, nil
+	return domain.NewFeedPolicy(evs), nil
 }
 
 // Redactor applies each tenant's feed_content to events on their way out
@@ -43,26 +39,27 @@ func (s *Service) Redactor() *Redactor {
 	return &Redactor{s: s, policies: map[string]domain.FeedPolicy{}}
 }
 
-// Redact returns e as the feed carries it.
-func (r *Redactor) Redact(ctx context.Context, e domain.Event) (domain.Event, error) {
-	if e.Type == domain.TypeTenantPolicySet {
+// Redact returns e as the feed carries it, and whether that differs from
+// e: an event that was not redacted may go out as its stored JSON.
+func (r *Redactor) Redact(ctx context.Context, e domain.Event) (domain.Event, bool, error) {
+	if e.Type() == domain.TypeTenantPolicySet {
 		r.mu.Lock()
 		delete(r.policies, e.Tenant)
 		r.mu.Unlock()
 	}
-	if e.Type != domain.TypeMessageSent {
-		return e, nil
+	if e.Type() != domain.TypeMessageSent {
+		return e, false, nil
 	}
 	t, err := domain.ParseTenant(e.Tenant)
 	if err != nil {
-		return domain.Event{}, fmt.Errorf("redact %s: %w", e.ID, err)
+		return domain.Event{}, false, fmt.Errorf("redact %s: %w", e.ID, err)
 	}
 	r.mu.Lock()
 	f, ok := r.policies[e.Tenant]
 	r.mu.Unlock()
 	if !ok {
 		if f, err = r.s.feedPolicy(ctx, t); err != nil {
-			return domain.Event{}, err
+			return domain.Event{}, false, err
 		}
 		r.mu.Lock()
 		r.policies[e.Tenant] = f
@@ -70,7 +67,8 @@ func (r *Redactor) Redact(ctx context.Context, e domain.Event) (domain.Event, er
 	}
 	current, err := r.s.Policy(ctx, t)
 	if err != nil {
-		return domain.Event{}, err
+		return domain.Event{}, false, err
 	}
-	return domain.RedactForFeed(e, f.At(e.Position).Stricter(current.FeedContent))
+	out, redacted := domain.RedactForFeed(e, f.At(e.Position).Stricter(current.FeedContent))
+	return out, redacted, nil
 }

@@ -19,14 +19,6 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// maxAttempts bounds the optimistic retries of one command. Each retry
-// follows a successful append by someone else, so running out means the
-// stream is under extreme contention, not that a bug loops forever.
-const maxAttempts = 64
-
-// ErrContention is returned when a command lost the race maxAttempts times.
-var ErrContention = errors.New("too much contention on the stream, try again")
-
 // idNamespace makes server-side ids derived from client keys (client_msg_id,
 // request_id) stable across restarts and instances.
 var idNamespace = uuid.MustParse("5f2b8a0e-6d0c-4c59-9a86-2f1f0c6a4e11")
@@ -78,10 +70,7 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 	id := MsgIDFor(t, cmd)
 	sent := cmd.Sent(id)
 	now := s.clock.Now()
-	ev, err := domain.NewEvent(uuid.NewString(), t, now, domain.TypeMessageSent, sent)
-	if err != nil {
-		return SendResult{}, err
-	}
+	ev := domain.NewEvent(uuid.NewString(), t, now, sent)
 	stream := domain.MessageStream(t, id)
 	stored, err := s.store.Append(ctx, stream, domain.NoStream, []domain.Event{ev})
 	if err == nil {
@@ -107,13 +96,14 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 // expired message records nothing.
 func (s *Service) Read(ctx context.Context, t domain.Tenant, cmd domain.ReadCommand) (bool, error) {
 	stream := domain.MessageStream(t, cmd.MsgID)
-	return s.retry(ctx, t, stream, func(m domain.Message, _ time.Time) (any, string, error) {
-		read, err := domain.DecideRead(cmd, m)
-		if err != nil || read == nil {
-			return nil, "", err
-		}
-		return read, domain.TypeMessageRead, nil
+	r, err := run(ctx, s, command[domain.Message]{
+		tenant: t, what: "read " + string(cmd.MsgID), load: s.message(stream),
+		decide: func(m domain.Message, version int64, _ time.Time) (change, error) {
+			read, err := domain.DecideRead(cmd, m)
+			return appendTo(stream, version, read...), err
+		},
 	})
+	return len(r.stored.Events) > 0, err
 }
 
 // Outcome is the result of a recall attempt.
@@ -132,56 +122,57 @@ type Outcome struct {
 // Recall decides a recall attempt at the server's time of receipt and
 // records it, accepted or refused, as exactly one event.
 func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.RecallCommand) (Outcome, error) {
-	now := s.clock.Now()
 	stream := domain.MessageStream(t, cmd.MsgID)
-	for range maxAttempts {
-		p, err := s.Policy(ctx, t)
-		if err != nil {
-			return Outcome{}, err
-		}
-		m, err := s.load(ctx, stream)
-		if err != nil {
-			return Outcome{}, err
-		}
-		if a, ok := m.Replay(cmd.Actor, cmd.RequestID); ok {
-			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
-		}
-		d, payload := domain.DecideRecall(cmd, m, p, now)
-		typ := domain.TypeRecallRejected
-		if d.Recalled {
-			typ = domain.TypeMessageRecalled
-		}
-		ev, err := domain.NewEvent(s.attemptID(t, cmd), t, now, typ, payload)
-		if err != nil {
-			return Outcome{}, err
-		}
-		// No message stream to guard: record the attempt where it cannot
-		// create one. A retry with the same request_id reuses the event id,
-		// which the store's idempotency turns into a no-op.
-		target, expected := stream, m.Version
-		if !m.Exists {
-			target, expected = domain.RecallStream(t), domain.AnyVersion
-		}
-		stored, err := s.store.Append(ctx, target, expected, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
+	var out Outcome
+	r, err := run(ctx, s, command[recallState]{
+		tenant: t, what: "recall " + string(cmd.MsgID),
+		load: func(ctx context.Context) (recallState, int64, error) {
+			p, err := s.Policy(ctx, t)
+			if err != nil {
+				return recallState{}, 0, err
+			}
+			m, err := s.load(ctx, stream)
+			return recallState{policy: p, message: m}, m.Version(), err
+		},
+		decide: func(st recallState, version int64, now time.Time) (change, error) {
+			if a, ok := st.message.Replay(cmd.Actor, cmd.RequestID); ok {
+				out = Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}
+				return change{}, nil
+			}
+			d, payload := domain.DecideRecall(cmd, st.message, st.policy, now)
+			out = Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}
+			// No message stream to guard: record the attempt where it
+			// cannot create one. A retry with the same request_id reuses
+			// the event id, which the store's idempotency turns into a
+			// no-op.
+			c := appendTo(stream, version, payload)
+			if !st.message.Exists {
+				c = appendTo(domain.RecallStream(t), domain.AnyVersion, payload)
+			}
+			c.id = s.attemptID(t, cmd)
+			return c, nil
+		},
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if r.stored.AlreadyStored {
+		// the store holds this attempt already: answer with what it
+		// recorded, not with what this call decided
+		a, err := domain.RecordedAttempt(r.stored.Events[0])
 		if err != nil {
 			return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
 		}
-		if stored.AlreadyStored {
-			// the store holds this attempt already: answer with what it
-			// recorded, not with what this call decided
-			a, err := domain.RecordedAttempt(stored.Events[0])
-			if err != nil {
-				return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, err)
-			}
-			return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
-		}
-		return Outcome{MsgID: cmd.MsgID, Decision: d, At: domain.NewTime(now)}, nil
+		return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
 	}
-	return Outcome{}, fmt.Errorf("recall %s: %w", cmd.MsgID, ErrContention)
+	return out, nil
+}
+
+// recallState is what a recall is decided against: the tenant's policy
+// and the message, read again after each concurrent change.
+type recallState struct {
+	policy  domain.Policy
+	message domain.Message
 }
 
 // attemptID is the event id of a recall attempt: stable for a request_id so
@@ -223,7 +214,7 @@ func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []Batc
 	out := make([]BatchOutcome, len(items))
 	for i, it := range items {
 		o, err := s.Recall(ctx, t, domain.RecallCommand{
-			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.RoleTenantAdmin, Platform: platform, To: it.To,
+			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.ActorTenantAdmin, Platform: platform, To: it.To,
 		})
 		out[i] = BatchOutcome{Outcome: o, Err: err}
 		if err != nil {
@@ -237,17 +228,8 @@ func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []Batc
 // whether it did; a message that is not due, or already expired, is left
 // alone.
 func (s *Service) Expire(ctx context.Context, t domain.Tenant, id domain.MsgID) (bool, error) {
-	p, err := s.Policy(ctx, t)
-	if err != nil {
-		return false, err
-	}
-	return s.retry(ctx, t, domain.MessageStream(t, id), func(m domain.Message, now time.Time) (any, string, error) {
-		exp, ok := domain.DecideExpire(m, p, now)
-		if !ok {
-			return nil, "", nil
-		}
-		return exp, domain.TypeMessageExpired, nil
-	})
+	res, err := s.expire(ctx, t, id, nil)
+	return res.Recorded, err
 }
 
 // ExpireResult is what ExpireSent did.
@@ -272,44 +254,45 @@ type ExpireResult struct {
 // stream), and two schedulers racing on it write one event, the store's
 // idempotency dropping the second.
 func (s *Service) ExpireSent(ctx context.Context, t domain.Tenant, id domain.MsgID, sentAt time.Time) (ExpireResult, error) {
+	return s.expire(ctx, t, id, &sentAt)
+}
+
+// expire records a message's expiry when it is due under the tenant's
+// policy; sentAt, when the caller knows it, also expires a message whose
+// send the store purged (ExpireSent).
+func (s *Service) expire(ctx context.Context, t domain.Tenant, id domain.MsgID, sentAt *time.Time) (ExpireResult, error) {
 	p, err := s.Policy(ctx, t)
 	if err != nil {
 		return ExpireResult{}, err
 	}
 	stream := domain.MessageStream(t, id)
-	for range maxAttempts {
-		m, err := s.load(ctx, stream)
-		if err != nil {
-			return ExpireResult{}, err
-		}
-		now := s.clock.Now()
-		purged := !m.Exists && !m.Expired
-		exp, ok := domain.DecideExpire(m, p, now)
-		evID, expected := uuid.NewString(), m.Version
-		if purged {
-			exp, ok = domain.DecideExpirePurged(m, id, sentAt, p, now)
-			evID = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
-			expected = domain.AnyVersion
-		}
-		if !ok {
-			return ExpireResult{Purged: purged}, nil
-		}
-		ev, err := domain.NewEvent(evID, t, now, domain.TypeMessageExpired, exp)
-		if err != nil {
-			return ExpireResult{}, err
-		}
-		_, err = s.store.Append(ctx, stream, expected, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
-		if err != nil {
-			return ExpireResult{}, fmt.Errorf("append %s: %w", stream, err)
-		}
-		return ExpireResult{Recorded: true, Purged: purged}, nil
+	r, err := run(ctx, s, command[domain.Message]{
+		tenant: t, what: "append " + stream, load: s.message(stream),
+		decide: func(m domain.Message, version int64, now time.Time) (change, error) {
+			if sentAt != nil && purged(m) {
+				exp, ok := domain.DecideExpirePurged(m, id, *sentAt, p, now)
+				if !ok {
+					return change{}, nil
+				}
+				c := appendTo(stream, domain.AnyVersion, exp)
+				c.id = uuid.NewSHA1(idNamespace, []byte("expire-purged\x00"+t.String()+"\x00"+string(id))).String()
+				return c, nil
+			}
+			if exp, ok := domain.DecideExpire(m, p, now); ok {
+				return appendTo(stream, version, exp), nil
+			}
+			return change{}, nil
+		},
+	})
+	if err != nil {
+		return ExpireResult{}, err
 	}
-	return ExpireResult{}, fmt.Errorf("append %s: %w", stream, ErrContention)
+	return ExpireResult{Recorded: len(r.stored.Events) > 0, Purged: sentAt != nil && purged(r.state)}, nil
 }
+
+// purged reports whether a message stream no longer holds the send nor
+// an expiry: the store's retention purge came first.
+func purged(m domain.Message) bool { return !m.Exists && !m.Expired }
 
 // RetainedSince is the oldest send time inside the tenant's message
 // retention now, by the clock expiry is decided by: read models leave out
@@ -327,43 +310,12 @@ func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID)
 	return s.load(ctx, domain.MessageStream(t, id))
 }
 
-// retry runs decide against the stream's current state and appends what it
-// returns with the state's version, again on a concurrent change. It
-// reports whether an event was appended.
-func (s *Service) retry(ctx context.Context, t domain.Tenant, stream string, decide func(domain.Message, time.Time) (any, string, error)) (bool, error) {
-	for range maxAttempts {
-		m, err := s.load(ctx, stream)
-		if err != nil {
-			return false, err
-		}
-		now := s.clock.Now()
-		payload, typ, err := decide(m, now)
-		if err != nil || payload == nil {
-			return false, err
-		}
-		ev, err := domain.NewEvent(uuid.NewString(), t, now, typ, payload)
-		if err != nil {
-			return false, err
-		}
-		_, err = s.store.Append(ctx, stream, m.Version, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("append %s: %w", stream, err)
-		}
-		return true, nil
-	}
-	return false, fmt.Errorf("append %s: %w", stream, ErrContention)
-}
-
 func (s *Service) load(ctx context.Context, stream string) (domain.Message, error) {
 	evs, err := s.store.ReadStream(ctx, stream)
 	if err != nil {
 		return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
 	}
-	m := domain.NewMessage()
+	var m domain.Message
 	for _, e := range evs {
 		if err := m.Apply(e); err != nil {
 			return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
@@ -374,10 +326,7 @@ func (s *Service) load(ctx context.Context, stream string) (domain.Message, erro
 
 // RecordAuditQuery records that the audit log was searched or exported.
 func (s *Service) RecordAuditQuery(ctx context.Context, t domain.Tenant, q domain.AuditQueried) error {
-	ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeAuditQueried, q)
-	if err != nil {
-		return err
-	}
+	ev := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), q)
 	if _, err := s.store.Append(ctx, domain.AuditStream(t), domain.AnyVersion, []domain.Event{ev}); err != nil {
 		return fmt.Errorf("record audit query: %w", err)
 	}

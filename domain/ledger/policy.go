@@ -2,10 +2,8 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/google/uuid"
+	"time"
 
 	"github.com/recallledger/recall/domain"
 )
@@ -62,39 +60,36 @@ type PolicyChange struct {
 // changes nothing records nothing and keeps the version.
 func (s *Service) ChangePolicy(ctx context.Context, t domain.Tenant, c PolicyChange) (domain.Policy, error) {
 	stream := domain.TenantStream(t)
-	for range maxAttempts {
-		cur, err := s.loadPolicy(ctx, t)
-		if err != nil {
-			return domain.Policy{}, err
-		}
-		if c.Match != nil && !c.Match(cur.policy.Version) {
-			return domain.Policy{}, &domain.VersionConflictError{Current: cur.policy.Version}
-		}
-		p, err := c.Make(cur.policy)
-		if err != nil {
-			return domain.Policy{}, err
-		}
-		set := p.Next(cur.policy, c.ChangedBy)
-		if len(set.Changes) == 0 {
-			s.remember(t, cur)
-			return cur.policy, nil
-		}
-		ev, err := domain.NewEvent(uuid.NewString(), t, s.clock.Now(), domain.TypeTenantPolicySet, set)
-		if err != nil {
-			return domain.Policy{}, err
-		}
-		stored, err := s.store.Append(ctx, stream, cur.version, []domain.Event{ev})
-		var wrong *domain.WrongVersionError
-		if errors.As(err, &wrong) {
-			continue
-		}
-		if err != nil {
-			return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, err)
-		}
-		s.remember(t, cachedPolicy{policy: set.Policy, version: stored.Events[0].StreamVersion})
-		return set.Policy, nil
+	var set domain.TenantPolicySet
+	r, err := run(ctx, s, command[domain.Policy]{
+		tenant: t, what: "set policy of " + t.String(),
+		load: func(ctx context.Context) (domain.Policy, int64, error) {
+			cur, err := s.loadPolicy(ctx, t)
+			return cur.policy, cur.version, err
+		},
+		decide: func(cur domain.Policy, version int64, _ time.Time) (change, error) {
+			if c.Match != nil && !c.Match(cur.Version) {
+				return change{}, &domain.VersionConflictError{Current: cur.Version}
+			}
+			p, err := c.Make(cur)
+			if err != nil {
+				return change{}, err
+			}
+			if set = p.Next(cur, c.ChangedBy); len(set.Changes) == 0 {
+				return change{}, nil // nothing changes: nothing recorded, the version kept
+			}
+			return appendTo(stream, version, set), nil
+		},
+	})
+	if err != nil {
+		return domain.Policy{}, err
 	}
-	return domain.Policy{}, fmt.Errorf("set policy of %s: %w", t, ErrContention)
+	if len(r.stored.Events) == 0 {
+		s.remember(t, cachedPolicy{policy: r.state, version: r.version})
+		return r.state, nil
+	}
+	s.remember(t, cachedPolicy{policy: set.Policy, version: r.stored.Events[0].StreamVersion})
+	return set.Policy, nil
 }
 
 // remember caches c unless a newer version is cached already.
@@ -115,14 +110,9 @@ func (s *Service) loadPolicy(ctx context.Context, t domain.Tenant) (cachedPolicy
 	c := cachedPolicy{policy: domain.DefaultPolicy(), version: domain.NoStream}
 	for _, e := range evs {
 		c.version = e.StreamVersion
-		if e.Type != domain.TypeTenantPolicySet {
-			continue
+		if set, ok := e.Data.(domain.TenantPolicySet); ok {
+			c.policy = set.Policy
 		}
-		payload, err := e.Decode()
-		if err != nil {
-			return cachedPolicy{}, fmt.Errorf("read %s: %w", stream, err)
-		}
-		c.policy = payload.(*domain.TenantPolicySet).Policy
 	}
 	return c, nil
 }
@@ -131,17 +121,14 @@ func (s *Service) loadPolicy(ctx context.Context, t domain.Tenant) (cachedPolicy
 // log, so a change another node made is used here from then on; other
 // events are ignored.
 func (s *Service) ObservePolicy(e domain.Event) error {
-	if e.Type != domain.TypeTenantPolicySet {
+	set, ok := e.Data.(domain.TenantPolicySet)
+	if !ok {
 		return nil
 	}
 	t, err := domain.ParseTenant(e.Tenant)
 	if err != nil {
 		return fmt.Errorf("policy event %s: %w", e.ID, err)
 	}
-	payload, err := e.Decode()
-	if err != nil {
-		return fmt.Errorf("policy event %s: %w", e.ID, err)
-	}
-	s.remember(t, cachedPolicy{policy: payload.(*domain.TenantPolicySet).Policy, version: e.StreamVersion})
+	s.remember(t, cachedPolicy{policy: set.Policy, version: e.StreamVersion})
 	return nil
 }

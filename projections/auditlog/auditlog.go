@@ -13,8 +13,6 @@ package auditlog
 
 import (
 	"encoding/binary"
-	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/recallledger/recall/domain"
@@ -135,86 +133,76 @@ func indexed(e Entry) [][2]string {
 	return [][2]string{{"actor", e.Actor}, {"conversation_id", e.ConversationID}, {"msg_id", e.MsgID}, {"action", e.Action}, {"outcome", e.Outcome}}
 }
 
-// Apply implements projections.Projection.
+// Apply implements projections.Projection: each event that is audited
+// becomes the next entry of its tenant's chain (entries.go builds them,
+// one function per event type; appendEntry links them). Events of other
+// types are not audited.
 func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
-	payload, err := ev.Decode()
-	if err != nil {
-		return err
-	}
-	t := ev.Tenant
-	e := Entry{At: ev.OccurredAt, Position: ev.Position, EventID: ev.ID}
-	var content *string
-	var recalledMsg string
-	switch p := payload.(type) {
-	case *domain.MessageSent:
-		e.Action, e.Outcome = ActionSend, "recorded"
-		e.Actor, e.ActorRole, e.Platform = string(p.From), "sender", p.Platform
-		e.MsgID, e.ConversationID, e.ContentSHA256 = string(p.MsgID), p.ConversationID, p.ContentSHA256
-		e.Detail = "to=" + string(p.To) + " chat_type=" + string(p.ChatType) + " type=" + string(p.MsgType)
-		c := p.Content
-		content = &c
-	case *domain.MessageRead:
-		e.Action, e.Outcome = ActionRead, "recorded"
-		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Reader), "reader", p.Platform, string(p.MsgID)
-	case *domain.MessageRecalled:
-		e.Action, e.Outcome = ActionRecall, "recalled"
-		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
-		e.ReasonText = p.ReasonText
-		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d read_by=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion, len(p.ReadBy))
-		if p.Forced {
-			e.Detail += " forced=true" // an admin recalled past the window
-		}
-		recalledMsg = string(p.MsgID)
-	case *domain.RecallRejected:
-		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
-		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
-		e.ReasonText = p.ReasonText
-		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion)
-	case *domain.MessageExpired:
-		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionExpire, "expired", "system", "system"
-		e.MsgID, e.Detail = string(p.MsgID), "retention_s="+strconv.FormatInt(p.RetentionS, 10)
-	case *domain.TenantPolicySet:
-		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionPolicy, "set", p.ChangedBy, "admin"
-		e.Detail = p.Policy.String()
-		if err := setState(tx, policyKey(t), policyState(p.Policy)); err != nil {
+	switch p := ev.Data.(type) {
+	case domain.MessageSent:
+		content := p.Content
+		e, ok, err := pr.appendEntry(tx, ev, sendEntry(p), &content)
+		if err != nil || !ok {
 			return err
 		}
-		if p.Changes != nil {
-			// what changed, field: old → new; an event recorded before
-			// changes existed keeps the summary it was audited with
-			e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ":"
-			for i, c := range p.Changes {
-				if i > 0 {
-					e.Detail += ";"
-				}
-				e.Detail += " " + c.String()
-			}
+		// what later entries of the message take from its send
+		return setState(tx, msgKey(ev.Tenant, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq})
+	case domain.MessageRead:
+		return pr.appendOnly(tx, ev, readEntry(p))
+	case domain.MessageRecalled:
+		e, ok, err := pr.appendEntry(tx, ev, recallEntry(p), nil)
+		if err != nil || !ok {
+			return err
 		}
-	case *domain.AuditQueried:
-		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer
-		e.Detail = fmt.Sprintf("format=%s results=%d query=%s", p.Format, p.Results, p.Query)
-	default:
-		return nil
+		return dropContentIfPolicySaysSo(tx, ev.Tenant, e.MsgID)
+	case domain.RecallRejected:
+		return pr.appendOnly(tx, ev, refusalEntry(p))
+	case domain.MessageExpired:
+		return pr.appendOnly(tx, ev, expiryEntry(p))
+	case domain.TenantPolicySet:
+		// the policy the log follows, kept even for an event the
+		// retention purge has passed
+		if err := setState(tx, policyKey(ev.Tenant), policyState(p.Policy)); err != nil {
+			return err
+		}
+		return pr.appendOnly(tx, ev, policyEntry(p))
+	case domain.AuditQueried:
+		return pr.appendOnly(tx, ev, auditEntry(p))
 	}
+	return nil
+}
 
+func (pr Projection) appendOnly(tx projections.Tx, ev domain.Event, e Entry) error {
+	_, _, err := pr.appendEntry(tx, ev, e, nil)
+	return err
+}
+
+// appendEntry links e, built from ev, to the end of ev's tenant's chain
+// (and its Merkle tree, tree.go) and stores it with its indexes, content
+// (outside the hash) beside it.
+// It returns the entry as stored; ok is false when ev is at or before the
+// chain's anchor: the retention purge has passed it, and the chain goes on
+// from the anchor.
+func (pr Projection) appendEntry(tx projections.Tx, ev domain.Event, e Entry, content *string) (_ Entry, ok bool, err error) {
+	t := ev.Tenant
 	var anchor, head link
 	if _, err := getState(tx, anchorKey(t), &anchor); err != nil {
-		return err
+		return Entry{}, false, err
 	}
 	if ev.Position <= anchor.Position {
-		return nil // purged by retention; only its side state (the policy) above is kept
+		return Entry{}, false, nil
 	}
 	if _, err := getState(tx, headKey(t), &head); err != nil {
-		return err
+		return Entry{}, false, err
 	}
 	if head.Seq == 0 {
 		head = link{Seq: anchor.Seq, Hash: anchor.Hash}
 	}
-	e.Seq = head.Seq + 1
+	e.Seq, e.At, e.Position, e.EventID = head.Seq+1, ev.OccurredAt, ev.Position, ev.ID
 	if e.MsgID != "" && e.Action != ActionSend {
 		var info msgInfo
 		if _, err := getState(tx, msgKey(t, e.MsgID), &info); err != nil {
-			return err
+			return Entry{}, false, err
 		}
 		e.ConversationID = info.Conv
 	}
@@ -222,36 +210,25 @@ func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	e.Hash = ComputeHash(e.PrevHash, e)
 	if !pr.chainOnly {
 		if err := addToTree(tx, t, e); err != nil {
-			return err
+			return Entry{}, false, err
 		}
 	}
 	e.Content = content
 	if err := projections.SetJSON(tx, entryKey(t, e.Seq), e); err != nil {
-		return err
+		return Entry{}, false, err
 	}
 	for _, f := range indexed(e) {
 		if f[1] == "" {
 			continue
 		}
 		if err := tx.Set(indexKey(t, f[0], f[1], e.Seq), nil); err != nil {
-			return err
+			return Entry{}, false, err
 		}
 	}
 	if err := tx.Set(timeKey(t, e.At.UnixMilli(), e.Seq), nil); err != nil {
-		return err
+		return Entry{}, false, err
 	}
-	if err := setState(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash}); err != nil {
-		return err
-	}
-	if e.Action == ActionSend {
-		if err := setState(tx, msgKey(t, e.MsgID), msgInfo{Conv: e.ConversationID, SendSeq: e.Seq}); err != nil {
-			return err
-		}
-	}
-	if recalledMsg != "" {
-		return dropContentIfPolicySaysSo(tx, t, recalledMsg)
-	}
-	return nil
+	return e, true, setState(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash})
 }
 
 // dropContentIfPolicySaysSo removes a recalled message's content from its

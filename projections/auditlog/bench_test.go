@@ -23,12 +23,12 @@ func benchEvents(b *testing.B, n int) []domain.Event {
 		var err error
 		switch i % 4 {
 		case 0, 1:
-			e, err = domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.TypeMessageSent, domain.MessageSent{MsgID: id, ConversationID: fmt.Sprint("chat:u", i%7, ":v", i%5),
+			e = domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.MessageSent{MsgID: id, ConversationID: fmt.Sprint("chat:u", i%7, ":v", i%5),
 				ChatType: "chat", From: "alice", To: "bob", MsgType: "txt", Content: "hello there, see you at nine", ContentSHA256: "ab", Platform: "ios"})
 		case 2:
-			e, err = domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.TypeMessageRead, domain.MessageRead{MsgID: domain.MsgID(fmt.Sprint("m", i-2)), Reader: "bob", Platform: "ios"})
+			e = domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.MessageRead{MsgID: domain.MsgID(fmt.Sprint("m", i-2)), Reader: "bob", Platform: "ios"})
 		case 3:
-			e, err = domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.TypeMessageRecalled, domain.MessageRecalled{MsgID: domain.MsgID(fmt.Sprint("m", i-2)), Actor: "alice", ActorRole: "member", Platform: "ios", ElapsedMs: 1500, WindowMs: 120000})
+			e = domain.NewEvent(fmt.Sprintf("00000000-0000-4000-8000-%012d", i), tn, at, domain.MessageRecalled{MsgID: domain.MsgID(fmt.Sprint("m", i-2)), Actor: "alice", ActorRole: "member", Platform: "ios", ElapsedMs: 1500, WindowMs: 120000})
 		}
 		if err != nil {
 			b.Fatal(err)
@@ -61,7 +61,7 @@ func BenchmarkAuditRebuild(b *testing.B) {
 					b.Fatal(err)
 				}
 				for i := 0; i < len(evs); i += 2000 {
-					if err := r.HandleBatch(evs[i:min(i+2000, len(evs))]); err != nil {
+					if err := r.HandleBatch(projections.Batch{Events: evs[i:min(i+2000, len(evs))]}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -9,9 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
-
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 )
 
 // The readers of exports: what a verifier turns an export file back into,
@@ -90,9 +89,9 @@ func ReadJSONLines(r io.Reader) ([]Entry, error) {
 // (a page as the API serves it, or recallctl's whole export).
 func ReadJSONPage(data []byte) ([]Entry, error) {
 	var page struct {
-		Entries []json.RawMessage `json:"entries"`
+		Entries []codec.RawMessage `json:"entries"`
 	}
-	if err := json.Unmarshal(data, &page); err != nil {
+	if err := codec.Unmarshal(data, &page); err != nil {
 		return nil, err
 	}
 	out := make([]Entry, len(page.Entries))
@@ -104,8 +103,4 @@ func ReadJSONPage(data []byte) ([]Entry, error) {
 	return out, nil
 }
 
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	return d.Decode(v)
-}
+func strictJSON(b []byte, v any) error { return codec.UnmarshalStrict(b, v) }

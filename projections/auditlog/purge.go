@@ -4,9 +4,8 @@ import (
 	"fmt"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
-
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -57,7 +56,7 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 		var scanErr error
 		err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(_, v []byte) bool {
 			var e Entry
-			if scanErr = json.Unmarshal(v, &e); scanErr != nil {
+			if scanErr = codec.Unmarshal(v, &e); scanErr != nil {
 				return false
 			}
 			if !e.At.Time().Before(cutoff) || len(doomed) == purgeBatch {

@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -67,108 +67,143 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
-	page := Page{Entries: []Entry{}}
+	p := &pager{tenant: tenant, f: f, page: Page{Entries: []Entry{}}}
 	err := store.View(Name, func(tx projections.Tx) error {
-		var field, value string
-		for _, c := range [][2]string{{"msg_id", f.MsgID}, {"conversation_id", f.ConversationID}, {"actor", f.Actor}, {"action", f.Action}, {"outcome", f.Outcome}} {
-			if c[1] != "" {
-				field, value = c[0], c[1]
-				break
-			}
-		}
-		examined := 0
-		var last uint64
-		// take looks at one entry (nil when purged since it was indexed) and
-		// reports whether the page wants more.
-		take := func(seq uint64, stored []byte) (bool, error) {
-			if f.UpTo != 0 && seq > f.UpTo {
-				return false, nil
-			}
-			examined++
-			last = seq
-			var e Entry
-			if stored != nil {
-				if err := json.Unmarshal(stored, &e); err != nil {
-					return false, fmt.Errorf("entry %d: %w", seq, err)
-				}
-			}
-			if e.Seq != 0 && f.matches(e) {
-				page.Entries = append(page.Entries, e)
-			}
-			return len(page.Entries) <= f.Limit && examined < maxExamined, nil
-		}
-		var scanErr error
 		var err error
-		if field != "" {
-			// The index gives seqs scattered over the whole log: read a
-			// page's worth of entries at once rather than one after another.
-			var pending []uint64
-			fetch := func() bool {
-				keys := make([][]byte, len(pending))
-				for i, seq := range pending {
-					keys[i] = entryKey(tenant, seq)
-				}
-				values, err := tx.GetMany(keys)
-				if err != nil {
-					scanErr = err
-					return false
-				}
-				for i, v := range values {
-					more, err := take(pending[i], v)
-					if err != nil || !more {
-						scanErr = err
-						return false
-					}
-				}
-				pending = pending[:0]
-				return true
-			}
-			prefix := tkey("i", tenant, []byte(field), []byte{0}, []byte(value), []byte{0})
-			more := true
-			err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(f.After+1)...), projections.PrefixEnd(prefix), false, func(k, _ []byte) bool {
-				pending = append(pending, binary.BigEndian.Uint64(k[len(prefix):]))
-				if len(pending) < min(max(f.Limit+1-len(page.Entries), minFetch), maxExamined-examined) {
-					return true
-				}
-				more = fetch()
-				return more
-			})
-			if err == nil && more && len(pending) > 0 {
-				fetch()
-			}
+		if field, value := f.index(); field != "" {
+			err = p.scanIndex(tx, field, value)
 		} else {
-			lo, hi := f.After+1, uint64(1<<63)
-			if !f.From.IsZero() || !f.To.IsZero() {
-				var tlo, thi uint64
-				if tlo, thi, err = seqRange(tx, tenant, f.From, f.To); err != nil {
-					return err
-				}
-				lo, hi = max(lo, tlo), thi
-			}
-			prefix := tkey("e", tenant)
-			if lo <= hi {
-				err = tx.Scan(append(append([]byte{}, prefix...), seqBytes(lo)...), append(append([]byte{}, prefix...), seqBytes(hi+1)...), false, func(k, v []byte) bool {
-					more, err := take(binary.BigEndian.Uint64(k[len(prefix):]), v)
-					scanErr = err
-					return more
-				})
-			}
+			err = p.scanLog(tx)
 		}
-		if err == nil {
-			err = scanErr
-		}
-		if len(page.Entries) > f.Limit {
-			page.Entries = page.Entries[:f.Limit]
-			page.NextCursor = page.Entries[f.Limit-1].Seq
-		} else if examined >= maxExamined {
-			page.NextCursor = last
-		}
+		p.finish()
 		return err
 	})
 	if err != nil {
 		return Page{}, fmt.Errorf("audit query %s: %w", tenant, err)
 	}
-	return page, nil
+	return p.page, nil
+}
+
+// index is the most selective indexed filter f has: its field and value,
+// or "" when it has none.
+func (f Filter) index() (field, value string) {
+	for _, c := range [][2]string{{"msg_id", f.MsgID}, {"conversation_id", f.ConversationID}, {"actor", f.Actor}, {"action", f.Action}, {"outcome", f.Outcome}} {
+		if c[1] != "" {
+			return c[0], c[1]
+		}
+	}
+	return "", ""
+}
+
+// pager collects one page of a query.
+type pager struct {
+	tenant   string
+	f        Filter
+	page     Page
+	examined int
+	last     uint64 // the last seq looked at
+}
+
+// take looks at one entry (nil when purged since it was indexed) and
+// reports whether the page wants more.
+func (p *pager) take(seq uint64, stored []byte) (bool, error) {
+	if p.f.UpTo != 0 && seq > p.f.UpTo {
+		return false, nil
+	}
+	p.examined++
+	p.last = seq
+	var e Entry
+	if stored != nil {
+		if err := codec.Unmarshal(stored, &e); err != nil {
+			return false, fmt.Errorf("entry %d: %w", seq, err)
+		}
+	}
+	if e.Seq != 0 && p.f.matches(e) {
+		p.page.Entries = append(p.page.Entries, e)
+	}
+	return len(p.page.Entries) <= p.f.Limit && p.examined < maxExamined, nil
+}
+
+// scanIndex reads the entries the index of field = value points at. The
+// index gives seqs scattered over the whole log: a page's worth of entries
+// is read at once rather than one after another.
+func (p *pager) scanIndex(tx projections.Tx, field, value string) error {
+	var pending []uint64
+	var fetchErr error
+	fetch := func() bool {
+		keys := make([][]byte, len(pending))
+		for i, seq := range pending {
+			keys[i] = entryKey(p.tenant, seq)
+		}
+		values, err := tx.GetMany(keys)
+		if err != nil {
+			fetchErr = err
+			return false
+		}
+		for i, v := range values {
+			more, err := p.take(pending[i], v)
+			if err != nil || !more {
+				fetchErr = err
+				return false
+			}
+		}
+		pending = pending[:0]
+		return true
+	}
+	prefix := tkey("i", p.tenant, []byte(field), []byte{0}, []byte(value), []byte{0})
+	more := true
+	err := tx.Scan(append(append([]byte{}, prefix...), seqBytes(p.f.After+1)...), projections.PrefixEnd(prefix), false, func(k, _ []byte) bool {
+		pending = append(pending, binary.BigEndian.Uint64(k[len(prefix):]))
+		if len(pending) < min(max(p.f.Limit+1-len(p.page.Entries), minFetch), maxExamined-p.examined) {
+			return true
+		}
+		more = fetch()
+		return more
+	})
+	if err == nil && more && len(pending) > 0 {
+		fetch()
+	}
+	if err != nil {
+		return err
+	}
+	return fetchErr
+}
+
+// scanLog reads the entries in seq order, within the time range when f
+// has one.
+func (p *pager) scanLog(tx projections.Tx) error {
+	lo, hi := p.f.After+1, uint64(1<<63)
+	if !p.f.From.IsZero() || !p.f.To.IsZero() {
+		tlo, thi, err := seqRange(tx, p.tenant, p.f.From, p.f.To)
+		if err != nil {
+			return err
+		}
+		lo, hi = max(lo, tlo), thi
+	}
+	if lo > hi {
+		return nil
+	}
+	prefix := tkey("e", p.tenant)
+	var takeErr error
+	err := tx.Scan(append(append([]byte{}, prefix...), seqBytes(lo)...), append(append([]byte{}, prefix...), seqBytes(hi+1)...), false, func(k, v []byte) bool {
+		more, err := p.take(binary.BigEndian.Uint64(k[len(prefix):]), v)
+		takeErr = err
+		return more
+	})
+	if err != nil {
+		return err
+	}
+	return takeErr
+}
+
+// finish trims the page to its limit and says where the next one starts.
+func (p *pager) finish() {
+	if len(p.page.Entries) > p.f.Limit {
+		p.page.Entries = p.page.Entries[:p.f.Limit]
+		p.page.NextCursor = p.page.Entries[p.f.Limit-1].Seq
+	} else if p.examined >= maxExamined {
+		p.page.NextCursor = p.last
+	}
 }
 
 // seqRange finds the seqs whose entries may fall in [from, to] by the time
@@ -244,7 +279,7 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 		var scanErr error
 		err = tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
 			var e Entry
-			if err := json.Unmarshal(v, &e); err != nil {
+			if err := codec.Unmarshal(v, &e); err != nil {
 				res.BrokenAt, res.Problem = binary.BigEndian.Uint64(k[len(prefix):]), "entry does not decode: "+err.Error()
 				return false
 			}

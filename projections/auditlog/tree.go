@@ -4,10 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	json "github.com/segmentio/encoding/json"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -186,7 +186,7 @@ func growTree(tx projections.Tx, tenant string, upTo uint64, limit int) (treeSta
 		var decodeErr error
 		err := tx.Scan(entryKey(tenant, from), entryKey(tenant, from+uint64(chunk)), false, func(_, v []byte) bool {
 			var e Entry
-			if decodeErr = json.Unmarshal(v, &e); decodeErr != nil {
+			if decodeErr = codec.Unmarshal(v, &e); decodeErr != nil {
 				return false
 			}
 			entries = append(entries, e)

@@ -11,9 +11,8 @@ import (
 	"strconv"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
-
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -85,13 +84,9 @@ type pointer struct {
 
 // Apply implements projections.Projection.
 func (Projection) Apply(tx projections.Tx, e domain.Event) error {
-	payload, err := e.Decode()
-	if err != nil {
-		return err
-	}
 	t := e.Tenant
-	switch p := payload.(type) {
-	case *domain.MessageSent:
+	switch p := e.Data.(type) {
+	case domain.MessageSent:
 		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
 			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}, Log: []uint64{e.Position}}
 		if err := projections.SetJSON(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
@@ -101,7 +96,7 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 			return err
 		}
 		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt}, r.SentAt)
-	case *domain.MessageRead:
+	case domain.MessageRead:
 		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
 			if slices.Contains(r.ReadBy, string(p.Reader)) {
 				return "", "", false
@@ -109,12 +104,12 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 			r.ReadBy = append(r.ReadBy, string(p.Reader))
 			return "read", string(p.Reader), true
 		}, e)
-	case *domain.MessageRecalled:
+	case domain.MessageRecalled:
 		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
 			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content = true, string(p.Actor), e.OccurredAt, ""
 			return "recalled", string(p.Actor), true
 		}, e)
-	case *domain.MessageExpired:
+	case domain.MessageExpired:
 		return expire(tx, t, string(p.MsgID), e)
 	}
 	return nil
@@ -234,7 +229,7 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 	err := store.View(Name, func(tx projections.Tx) error {
 		return tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
 			var r record
-			if decodeErr = json.Unmarshal(b, &r); decodeErr != nil {
+			if decodeErr = codec.Unmarshal(b, &r); decodeErr != nil {
 				return false
 			}
 			if r.SentAt.Time().Before(retainedSince) {
@@ -282,7 +277,7 @@ func Updates(store projections.Store, tenant, conv string, after uint64, retaine
 	err := store.View(Name, func(tx projections.Tx) error {
 		return tx.Scan(binary.BigEndian.AppendUint64(append([]byte{}, prefix...), after+1), projections.PrefixEnd(prefix), false, func(_, b []byte) bool {
 			var l logged
-			if cbErr = json.Unmarshal(b, &l); cbErr != nil {
+			if cbErr = codec.Unmarshal(b, &l); cbErr != nil {
 				return false
 			}
 			var shown bool

@@ -9,9 +9,8 @@ import (
 	"sort"
 	"time"
 
-	json "github.com/segmentio/encoding/json"
-
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/codec"
 	"github.com/recallledger/recall/projections"
 )
 
@@ -47,24 +46,12 @@ func attemptKey(tenant string, at time.Time, pos uint64) []byte {
 func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	var row attempt
 	var msg domain.MsgID
-	switch e.Type {
-	case domain.TypeMessageSent:
-		var s domain.MessageSent
-		if err := json.Unmarshal(e.Data, &s); err != nil {
-			return err
-		}
-		return tx.Set(msgKey(e.Tenant, string(s.MsgID)), []byte(s.ChatType))
-	case domain.TypeMessageRecalled:
-		var r domain.MessageRecalled
-		if err := json.Unmarshal(e.Data, &r); err != nil {
-			return err
-		}
+	switch r := e.Data.(type) {
+	case domain.MessageSent:
+		return tx.Set(msgKey(e.Tenant, string(r.MsgID)), []byte(r.ChatType))
+	case domain.MessageRecalled:
 		msg, row = r.MsgID, attempt{Outcome: "recalled", Platform: r.Platform, Actor: string(r.Actor), Elapsed: r.ElapsedMs}
-	case domain.TypeRecallRejected:
-		var r domain.RecallRejected
-		if err := json.Unmarshal(e.Data, &r); err != nil {
-			return err
-		}
+	case domain.RecallRejected:
 		msg, row = r.MsgID, attempt{Outcome: string(r.Reason), Platform: r.Platform, Actor: string(r.Actor), Elapsed: r.ElapsedMs}
 	default:
 		return nil
@@ -77,7 +64,7 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	if chat != nil {
 		row.ChatType = string(chat)
 	}
-	b, err := json.Marshal(row)
+	b, err := codec.Marshal(row)
 	if err != nil {
 		return err
 	}
@@ -143,7 +130,7 @@ func Query(store projections.Store, tenant string, from, to time.Time, groupBy s
 	err := store.View(Name, func(tx projections.Tx) error {
 		return tx.Scan(lower, upper, false, func(k, v []byte) bool {
 			var a attempt
-			if err := json.Unmarshal(v, &a); err != nil {
+			if err := codec.Unmarshal(v, &a); err != nil {
 				decodeErr = err
 				return false
 			}

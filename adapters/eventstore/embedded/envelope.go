@@ -3,7 +3,6 @@ package embedded
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	"github.com/recallledger/recall/domain"
@@ -23,7 +22,7 @@ func encodeEnvelope(e domain.Event, stream string) (envelope, error) {
 	h.WriteString(`{"event_id":`)
 	writeString(&h, e.ID)
 	h.WriteString(`,"type":`)
-	writeString(&h, e.Type)
+	writeString(&h, e.Type())
 	h.WriteString(`,"schema_version":`)
 	h.WriteString(strconv.Itoa(e.SchemaVersion))
 	h.WriteString(`,"tenant":`)
@@ -32,22 +31,16 @@ func encodeEnvelope(e domain.Event, stream string) (envelope, error) {
 	writeString(&h, stream)
 	h.WriteString(`,"stream_version":`)
 
-	var t bytes.Buffer
-	t.Grow(48 + len(e.Data))
-	t.WriteString(`,"occurred_at":`)
 	at, err := e.OccurredAt.MarshalJSON()
 	if err != nil {
 		return envelope{}, err
 	}
-	t.Write(at)
-	t.WriteString(`,"data":`)
-	if len(e.Data) == 0 {
-		t.WriteString("null")
-	} else if err := json.Compact(&t, e.Data); err != nil {
-		return envelope{}, fmt.Errorf("event %s: data is not valid JSON: %w", e.ID, err)
+	t := make([]byte, 0, 256)
+	t = append(append(append(t, `,"occurred_at":`...), at...), `,"data":`...)
+	if t, err = e.AppendData(t); err != nil {
+		return envelope{}, err
 	}
-	t.WriteByte('}')
-	return envelope{head: h.Bytes(), tail: t.Bytes()}, nil
+	return envelope{head: h.Bytes(), tail: append(t, '}')}, nil
 }
 
 func (v envelope) appendTo(buf []byte, version int64, position uint64) []byte {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble"
-	json "github.com/segmentio/encoding/json"
 
 	"github.com/recallledger/recall/domain"
 )
@@ -75,8 +74,8 @@ func (s *Store) ReadAll(ctx context.Context, from uint64, tenant string, limit i
 		}
 		defer it.Close()
 		for it.First(); it.Valid() && len(out) < limit; it.Next() {
-			var e domain.Event
-			if err := json.Unmarshal(it.Value(), &e); err != nil {
+			e, err := domain.DecodeEvent(it.Value())
+			if err != nil {
 				return nil, fmt.Errorf("read all: decode %x: %w", it.Key(), err)
 			}
 			out = append(out, e)
@@ -111,8 +110,8 @@ func (s *Store) eventAt(pos uint64) (domain.Event, error) {
 		return domain.Event{}, fmt.Errorf("event at %d: %w", pos, err)
 	}
 	defer closer.Close()
-	var e domain.Event
-	if err := json.Unmarshal(v, &e); err != nil {
+	e, err := domain.DecodeEvent(v)
+	if err != nil {
 		return domain.Event{}, fmt.Errorf("event at %d: %w", pos, err)
 	}
 	return e, nil

@@ -114,7 +114,7 @@ var eventTime = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
 // benchEvent is a ~300-byte event like a real send.
 func benchEvent(tn domain.Tenant, i int) domain.Event {
-	e, _ := domain.NewEvent(uuid.NewString(), tn, eventTime, domain.TypeMessageSent, domain.MessageSent{
+	e := domain.NewEvent(uuid.NewString(), tn, eventTime, domain.MessageSent{
 		MsgID: domain.MsgID(fmt.Sprint("m", i)), ConversationID: "chat:alice:bob", ChatType: "chat",
 		From: "alice", To: "bob", MsgType: "txt", Content: "see you at the station at nine, bring the tickets",
 		ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios",

@@ -521,7 +521,7 @@ func toEventData(e domain.Event) (esdb.EventData, error) {
 	if err != nil {
 		return esdb.EventData{}, err
 	}
-	return esdb.EventData{EventID: eventUUID(e.ID), EventType: e.Type, ContentType: esdb.ContentTypeJson, Data: b}, nil
+	return esdb.EventData{EventID: eventUUID(e.ID), EventType: e.Type(), ContentType: esdb.ContentTypeJson, Data: b}, nil
 }
 
 // fromRecorded is a recorded event as ours, with its stream (namespace

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -210,7 +211,7 @@ func TestEventsRoundTripThroughRecordedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if data.EventID.String() != ours.ID || data.EventType != ours.Type || data.ContentType != esdb.ContentTypeJson {
+	if data.EventID.String() != ours.ID || data.EventType != ours.Type() || data.ContentType != esdb.ContentTypeJson {
 		t.Fatalf("event data %+v for %+v", data, ours)
 	}
 	if strings.Contains(string(data.Data), "message-org/app.m1") || strings.Contains(string(data.Data), `"position":77`) {
@@ -223,7 +224,7 @@ func TestEventsRoundTripThroughRecordedEvents(t *testing.T) {
 	}
 	back.Position = ours.Position
 	if back.ID != ours.ID || back.Stream != ours.Stream || back.StreamVersion != 4 || back.Tenant != ours.Tenant ||
-		back.OccurredAt != ours.OccurredAt || string(back.Data) != string(ours.Data) {
+		back.OccurredAt != ours.OccurredAt || !reflect.DeepEqual(back.Data, ours.Data) {
 		t.Fatalf("round trip: %+v, want %+v", back, ours)
 	}
 	rec.EventID = uuid.New()

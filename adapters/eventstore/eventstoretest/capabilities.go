@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -152,7 +153,7 @@ func followRawCatchUpThenLive(t *testing.T, s domain.EventStore) {
 		t.Fatalf("FollowRaw handed over %d events, the log holds %d", len(got), len(want))
 	}
 	for i, e := range got {
-		if e.ID != want[i].ID || e.Position != want[i].Position || e.Stream != want[i].Stream || string(e.Data) != string(want[i].Data) {
+		if e.ID != want[i].ID || e.Position != want[i].Position || e.Stream != want[i].Stream || !reflect.DeepEqual(e.Data, want[i].Data) {
 			t.Fatalf("raw event %d is %+v, ReadAll has %+v", i, e, want[i])
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -38,7 +39,8 @@ func Run(t *testing.T, open Open, lacks ...Capability) {
 		{"of racing twins exactly one append writes, the others are told they retried", racingTwins},
 		{"an event id reused elsewhere is refused", reusedEventID},
 		{"a missing stream reads as empty", missingStream},
-		{"events round-trip exactly", roundTrip},
+		{"events round-trip exactly, their payloads typed", roundTrip},
+		{"a payload schema v1 lacks is refused and nothing is stored", unknownPayload},
 		{"ReadAll pages from a position", readAllPages},
 		{"ReadAll filters by tenant", readAllTenant},
 		{"Follow delivers stored then live events in order", followCatchUpThenLive},
@@ -62,12 +64,8 @@ func Event(t testing.TB, tenant string, n int) domain.Event {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := domain.NewEvent(uuid.NewString(), tn, base.Add(time.Duration(n)*time.Millisecond), domain.TypeMessageRead,
+	return domain.NewEvent(uuid.NewString(), tn, base.Add(time.Duration(n)*time.Millisecond),
 		domain.MessageRead{MsgID: domain.MsgID(fmt.Sprint("m", n)), Reader: "bob", Platform: "ios"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
 }
 
 func events(t testing.TB, tenant string, n int) []domain.Event {
@@ -294,12 +292,30 @@ func roundTrip(t *testing.T, s domain.EventStore) {
 	e := Event(t, "a/a", 7)
 	stored := mustAppend(t, s, "x-a/a.1", domain.NoStream, e)[0]
 	for name, got := range map[string]domain.Event{"stream": mustRead(t, s, "x-a/a.1")[0], "all": readAll(t, s, 0, "", 10)[0]} {
-		if got.ID != e.ID || got.Type != e.Type || got.SchemaVersion != 1 || got.Tenant != "a/a" ||
+		if got.ID != e.ID || got.Type() != e.Type() || got.SchemaVersion != 1 || got.Tenant != "a/a" ||
 			got.Stream != "x-a/a.1" || got.StreamVersion != 0 || got.Position != stored.Position ||
 			got.OccurredAt != e.OccurredAt || got.OccurredAt.UnixMilli() != base.Add(7*time.Millisecond).UnixMilli() ||
-			string(got.Data) != string(e.Data) {
+			!reflect.DeepEqual(got.Data, e.Data) {
 			t.Fatalf("%s read %+v, want %+v", name, got, e)
 		}
+	}
+}
+
+// notInSchema is a payload of no v1 event type.
+type notInSchema struct{ X int }
+
+func (notInSchema) EventType() string { return "NotInSchemaV1" }
+
+func unknownPayload(t *testing.T, s domain.EventStore) {
+	tn, _ := domain.ParseTenant("a/a")
+	bad := domain.NewEvent(uuid.NewString(), tn, base, notInSchema{X: 1})
+	_, err := s.Append(context.Background(), "x-a/a.1", domain.AnyVersion, []domain.Event{Event(t, "a/a", 1), bad})
+	var unknown *domain.UnknownTypeError
+	if !errors.As(err, &unknown) || unknown.Type != "NotInSchemaV1" {
+		t.Fatalf("append of an unknown payload: %v, want a *domain.UnknownTypeError", err)
+	}
+	if got := mustRead(t, s, "x-a/a.1"); len(got) != 0 || s.Head() != 0 {
+		t.Fatalf("after the refusal the stream holds %d events, head %d", len(got), s.Head())
 	}
 }
 

@@ -238,15 +238,32 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 	if cp.Size != m.TreeSize {
 		return rep, fmt.Errorf("the manifest says size %d but its checkpoint is of size %d", m.TreeSize, cp.Size)
 	}
+	reader, err := manifestHashes(m)
+	if err != nil {
+		return rep, err
+	}
+	signedSeqs, listed, err := checkPages(m, cp, keys, &rep)
+	if err != nil {
+		return rep, err
+	}
+	rep.Complete = len(m.Pages) > 0 && m.Pages[len(m.Pages)-1].Next == 0
+	if err := checkOrder(rows, signedSeqs); err != nil {
+		return rep, err
+	}
+	return rep, checkRows(m, cp, rows, listed, reader, &rep)
+}
+
+// manifestHashes reads the tree hashes the manifest carries.
+func manifestHashes(m Manifest) (tlog.HashReader, error) {
 	hashes := make(map[int64]tlog.Hash, len(m.Hashes))
 	for k, v := range m.Hashes {
 		i, err := strconv.ParseInt(k, 10, 64)
 		if err != nil || i < 0 {
-			return rep, fmt.Errorf("manifest hash index %q", k)
+			return nil, fmt.Errorf("manifest hash index %q", k)
 		}
 		hashes[i] = v
 	}
-	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(indexes))
 		for i, x := range indexes {
 			h, ok := hashes[x]
@@ -256,56 +273,74 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 			out[i] = h
 		}
 		return out, nil
-	})
-	// the signed pages: each follows the one before, and say which seqs
-	// the file must hold, in order
+	}), nil
+}
+
+// checkPages checks the signed pages: each follows the one before, is of
+// this export's checkpoint and filter, and lists the rows the server
+// signed. It returns the seqs the file must hold, in order, and the rows
+// the manifest lists for them.
+func checkPages(m Manifest, cp Checkpoint, keys Keys, rep *ExportReport) ([]uint64, []ManifestRow, error) {
 	if len(m.Pages) == 0 {
-		return rep, errors.New("the manifest has no pages")
+		return nil, nil, errors.New("the manifest has no pages")
 	}
 	var signedSeqs []uint64
 	var listed []ManifestRow
 	for i, p := range m.Pages {
 		st, err := openStatement(p.Statement, keys)
 		if err != nil {
-			return rep, fmt.Errorf("page %d: %w", i+1, err)
+			return nil, nil, fmt.Errorf("page %d: %w", i+1, err)
 		}
 		switch {
 		case st.origin != cp.Origin || st.size != cp.Size || st.root != cp.Root.String() || st.filter != m.Filter:
-			return rep, fmt.Errorf("page %d: its statement is for %s size %d root %s filter %q, not this export's checkpoint and filter", i+1, st.origin, st.size, st.root, st.filter)
+			return nil, nil, fmt.Errorf("page %d: its statement is for %s size %d root %s filter %q, not this export's checkpoint and filter", i+1, st.origin, st.size, st.root, st.filter)
 		case st.after != p.After || st.next != p.Next:
-			return rep, fmt.Errorf("page %d: the manifest's cursors are not the ones the server signed", i+1)
+			return nil, nil, fmt.Errorf("page %d: the manifest's cursors are not the ones the server signed", i+1)
 		case i == 0:
 			rep.FirstAfter = st.after
 		case st.after != m.Pages[i-1].Next:
-			return rep, fmt.Errorf("page %d starts after %d, but the page before ended at %d: a page is missing", i+1, st.after, m.Pages[i-1].Next)
+			return nil, nil, fmt.Errorf("page %d starts after %d, but the page before ended at %d: a page is missing", i+1, st.after, m.Pages[i-1].Next)
 		}
 		signedSeqs = append(signedSeqs, st.seqs...)
 		listed = append(listed, p.Rows...)
-		if st.rows != rowsDigest(p.Rows) {
-			// the manifest's rows were edited: name the first seq that differs
-			for j, seq := range st.seqs {
-				if j >= len(p.Rows) || p.Rows[j].Seq != seq {
-					return rep, &ProblemError{Seq: seq, Problem: fmt.Sprintf("page %d of the manifest does not list the rows the server signed (seq %d is missing or moved)", i+1, seq)}
-				}
-			}
-			return rep, fmt.Errorf("page %d of the manifest does not match the rows the server signed", i+1)
-		}
-		if len(p.Rows) != len(st.seqs) {
-			return rep, fmt.Errorf("page %d: the server's statement lists %d seqs for %d rows", i+1, len(st.seqs), len(p.Rows))
-		}
-		for j, r := range p.Rows {
-			if r.Seq != st.seqs[j] {
-				return rep, &ProblemError{Seq: st.seqs[j], Problem: fmt.Sprintf("page %d: the server's statement lists seq %d where its rows have %d", i+1, st.seqs[j], r.Seq)}
-			}
+		if err := checkPageRows(i, p, st); err != nil {
+			return nil, nil, err
 		}
 	}
-	rep.Complete = len(m.Pages) > 0 && m.Pages[len(m.Pages)-1].Next == 0
+	return signedSeqs, listed, nil
+}
+
+// checkPageRows holds page i's rows to the seqs its statement signed.
+func checkPageRows(i int, p ManifestPage, st statement) error {
+	if st.rows != rowsDigest(p.Rows) {
+		// the manifest's rows were edited: name the first seq that differs
+		for j, seq := range st.seqs {
+			if j >= len(p.Rows) || p.Rows[j].Seq != seq {
+				return &ProblemError{Seq: seq, Problem: fmt.Sprintf("page %d of the manifest does not list the rows the server signed (seq %d is missing or moved)", i+1, seq)}
+			}
+		}
+		return fmt.Errorf("page %d of the manifest does not match the rows the server signed", i+1)
+	}
+	if len(p.Rows) != len(st.seqs) {
+		return fmt.Errorf("page %d: the server's statement lists %d seqs for %d rows", i+1, len(st.seqs), len(p.Rows))
+	}
+	for j, r := range p.Rows {
+		if r.Seq != st.seqs[j] {
+			return &ProblemError{Seq: st.seqs[j], Problem: fmt.Sprintf("page %d: the server's statement lists seq %d where its rows have %d", i+1, st.seqs[j], r.Seq)}
+		}
+	}
+	return nil
+}
+
+// checkOrder holds the file's rows to the signed seqs, one for one, and
+// names a dropped, added or reordered row.
+func checkOrder(rows []auditlog.Entry, signedSeqs []uint64) error {
 	for i := 0; i < max(len(rows), len(signedSeqs)); i++ {
 		switch {
 		case i >= len(signedSeqs):
-			return rep, &ProblemError{Row: i + 1, Seq: rows[i].Seq, Problem: "the server's signed export has no such row (an added row)"}
+			return &ProblemError{Row: i + 1, Seq: rows[i].Seq, Problem: "the server's signed export has no such row (an added row)"}
 		case i >= len(rows):
-			return rep, &ProblemError{Row: i + 1, Seq: signedSeqs[i], Problem: "missing from the file (a dropped row)"}
+			return &ProblemError{Row: i + 1, Seq: signedSeqs[i], Problem: "missing from the file (a dropped row)"}
 		case rows[i].Seq != signedSeqs[i]:
 			what := "a dropped or reordered row"
 			if i+1 < len(signedSeqs) && rows[i].Seq == signedSeqs[i+1] {
@@ -315,27 +350,33 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 			} else if containsSeq(signedSeqs, rows[i].Seq) {
 				what = "a reordered row"
 			}
-			return rep, &ProblemError{Row: i + 1, Seq: signedSeqs[i], Problem: fmt.Sprintf("the file has seq %d here (%s)", rows[i].Seq, what)}
+			return &ProblemError{Row: i + 1, Seq: signedSeqs[i], Problem: fmt.Sprintf("the file has seq %d here (%s)", rows[i].Seq, what)}
 		}
 	}
+	return nil
+}
+
+// checkRows holds each row to what the manifest lists for it and proves
+// it in the signed tree, counting the rows and their content in rep.
+func checkRows(m Manifest, cp Checkpoint, rows []auditlog.Entry, listed []ManifestRow, reader tlog.HashReader, rep *ExportReport) error {
 	for i, e := range rows {
 		r := listed[i]
 		bad := func(p string) error { return &ProblemError{Row: i + 1, Seq: e.Seq, Problem: p} }
 		rh := auditlog.RecordHash(e)
 		switch {
 		case rh != r.RecordHash:
-			return rep, bad("the row does not match its record hash (a changed cell)")
+			return bad("the row does not match its record hash (a changed cell)")
 		case e.Hash != r.ChainHash:
-			return rep, bad("the row's hash is not the chain hash the server signed (a changed cell)")
+			return bad("the row's hash is not the chain hash the server signed (a changed cell)")
 		case auditlog.ComputeHash(e.PrevHash, e) != e.Hash:
-			return rep, bad("the row's prev_hash and hash do not chain (a changed cell)")
+			return bad("the row's prev_hash and hash do not chain (a changed cell)")
 		case r.Content && e.Content == nil:
-			return rep, bad("its content was exported but is missing from the file (a changed cell)")
+			return bad("its content was exported but is missing from the file (a changed cell)")
 		case !r.Content && e.Content != nil:
-			return rep, bad("the file has content the server did not export (a changed cell)")
+			return bad("the file has content the server did not export (a changed cell)")
 		}
 		if p := entryProblem(e); p != "" {
-			return rep, bad(p)
+			return bad(p)
 		}
 		if e.Content != nil {
 			rep.Content++
@@ -343,7 +384,7 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 			rep.ContentOff++
 		}
 		if e.Seq <= m.TreeBase || e.Seq-m.TreeBase > cp.Size {
-			return rep, bad(fmt.Sprintf("not in the signed tree of size %d", cp.Size))
+			return bad(fmt.Sprintf("not in the signed tree of size %d", cp.Size))
 		}
 		leaf := int64(e.Seq - m.TreeBase - 1)
 		proof, err := tlog.ProveRecord(int64(cp.Size), leaf, reader)
@@ -351,11 +392,11 @@ func VerifyExport(m Manifest, rows []auditlog.Entry, keys Keys) (ExportReport, e
 			err = tlog.CheckRecord(proof, int64(cp.Size), cp.Root, leaf, rh)
 		}
 		if err != nil {
-			return rep, bad(fmt.Sprintf("not proven in the signed tree of size %d: %v", cp.Size, err))
+			return bad(fmt.Sprintf("not proven in the signed tree of size %d: %v", cp.Size, err))
 		}
 		rep.Rows++
 	}
-	return rep, nil
+	return nil
 }
 
 func containsSeq(seqs []uint64, seq uint64) bool {

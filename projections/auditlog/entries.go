@@ -1,0 +1,66 @@
+package auditlog
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/recallledger/recall/domain"
+)
+
+// The entry of each audited event type, one builder each. They fill in
+// what the event says; appendEntry adds the chain's part (seq, time,
+// position, event id, the conversation of a message's later entries, the
+// hashes). Every field here is hashed (ComputeHash; docs/audit-encoding.md):
+// a builder's output must not change for events already recorded.
+
+func sendEntry(p domain.MessageSent) Entry {
+	return Entry{Action: ActionSend, Outcome: "recorded", Actor: string(p.From), ActorRole: "sender", Platform: p.Platform,
+		MsgID: string(p.MsgID), ConversationID: p.ConversationID, ContentSHA256: p.ContentSHA256,
+		Detail: "to=" + string(p.To) + " chat_type=" + string(p.ChatType) + " type=" + string(p.MsgType)}
+}
+
+func readEntry(p domain.MessageRead) Entry {
+	return Entry{Action: ActionRead, Outcome: "recorded", Actor: string(p.Reader), ActorRole: "reader", Platform: p.Platform, MsgID: string(p.MsgID)}
+}
+
+func recallEntry(p domain.MessageRecalled) Entry {
+	e := Entry{Action: ActionRecall, Outcome: "recalled", Actor: string(p.Actor), ActorRole: string(p.ActorRole), Platform: p.Platform,
+		MsgID: string(p.MsgID), ReasonText: p.ReasonText,
+		Detail: fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d read_by=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion, len(p.ReadBy))}
+	if p.Forced {
+		e.Detail += " forced=true" // an admin recalled past the window
+	}
+	return e
+}
+
+func refusalEntry(p domain.RecallRejected) Entry {
+	return Entry{Action: ActionRecall, Outcome: "refused", Reason: string(p.Reason), Actor: string(p.Actor), ActorRole: string(p.ActorRole),
+		Platform: p.Platform, MsgID: string(p.MsgID), ReasonText: p.ReasonText,
+		Detail: fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion)}
+}
+
+func expiryEntry(p domain.MessageExpired) Entry {
+	return Entry{Action: ActionExpire, Outcome: "expired", Actor: "system", ActorRole: "system", MsgID: string(p.MsgID),
+		Detail: "retention_s=" + strconv.FormatInt(p.RetentionS, 10)}
+}
+
+func policyEntry(p domain.TenantPolicySet) Entry {
+	e := Entry{Action: ActionPolicy, Outcome: "set", Actor: p.ChangedBy, ActorRole: string(domain.AccessAdmin), Detail: p.Policy.String()}
+	if p.Changes != nil {
+		// what changed, field: old → new; an event recorded before
+		// changes existed keeps the summary it was audited with
+		e.Detail = "v" + strconv.FormatInt(p.Version, 10) + ":"
+		for i, c := range p.Changes {
+			if i > 0 {
+				e.Detail += ";"
+			}
+			e.Detail += " " + c.String()
+		}
+	}
+	return e
+}
+
+func auditEntry(p domain.AuditQueried) Entry {
+	return Entry{Action: ActionAudit, Outcome: "viewed", Actor: p.Viewer, ActorRole: p.Viewer,
+		Detail: fmt.Sprintf("format=%s results=%d query=%s", p.Format, p.Results, p.Query)}
+}
