@@ -89,10 +89,9 @@ func claimConsumer(nc *nats.Conn, consumer string, ttl time.Duration, log *slog.
 	if err != nil {
 		return nil, err
 	}
-	asked := time.Now()
-	rev, err := kv.Create(consumer, value)
+	asked, rev, held, err := create(kv, consumer, value)
 	if errors.Is(err, nats.ErrKeyExists) {
-		return nil, fmt.Errorf("consumer %q: %w (%s); %s", consumer, ErrConsumerInUse, holder(kv, consumer), whatToDo(ttl))
+		return nil, fmt.Errorf("consumer %q: %w (%s); %s", consumer, ErrConsumerInUse, held, whatToDo(ttl))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("claim consumer %q: %w", consumer, err)
@@ -154,9 +153,27 @@ func claimBucket(js nats.JetStreamContext, ttl time.Duration) (nats.KeyValue, er
 	return kv, nil
 }
 
-// holder says who holds consumer's claim, as well as it can.
-func holder(kv nats.KeyValue, consumer string) string {
-	e, err := kv.Get(consumer)
+// create makes consumer's claim with value, and says when it asked; when
+// the name is held it says by whom. A claim that expires between a
+// refused create and the look at its holder is free: create asks again (a
+// few times, for a name that keeps changing hands) rather than refuse in
+// the name of a worker that is gone.
+func create(kv nats.KeyValue, consumer string, value []byte) (asked time.Time, rev uint64, held string, err error) {
+	for tries := 0; ; tries++ {
+		asked = time.Now()
+		rev, err = kv.Create(consumer, value)
+		if !errors.Is(err, nats.ErrKeyExists) {
+			return asked, rev, "", err
+		}
+		e, gerr := kv.Get(consumer)
+		if !errors.Is(gerr, nats.ErrKeyNotFound) || tries == 2 {
+			return asked, 0, holder(e, gerr), err
+		}
+	}
+}
+
+// holder says who holds a claim, from its entry, as well as it can.
+func holder(e nats.KeyValueEntry, err error) string {
 	if err != nil {
 		return "held by a worker that could not be read: " + err.Error()
 	}
@@ -207,7 +224,7 @@ func (c *claim) keep(ctx context.Context) error {
 		case err == nil:
 			c.revision, c.validTo = next, asked.Add(c.margin())
 		case errors.Is(err, nats.ErrKeyRevisionMismatch):
-			c.lost = fmt.Errorf("consumer %q: %w: it expired and another worker claimed it (%s)", c.consumer, ErrClaimLost, holder(c.kv, c.consumer))
+			c.lost = fmt.Errorf("consumer %q: %w: it expired and another worker claimed it (%s)", c.consumer, ErrClaimLost, holder(c.kv.Get(c.consumer)))
 		case !time.Now().Before(c.validTo):
 			c.lost = fmt.Errorf("consumer %q: %w: not renewed for %s: %v", c.consumer, ErrClaimLost, c.margin(), err)
 		default:
