@@ -156,6 +156,16 @@ func (e Event) Decode() (any, error) {
 		v = &TenantPolicySet{}
 	case TypeAuditQueried:
 		v = &AuditQueried{}
+	case TypeOperatorCreated:
+		v = &OperatorCreated{}
+	case TypeOperatorRoleChanged:
+		v = &OperatorRoleChanged{}
+	case TypeOperatorDisabled:
+		v = &OperatorDisabled{}
+	case TypeOperatorEnabled:
+		v = &OperatorEnabled{}
+	case TypeOperatorPasswordReset:
+		v = &OperatorPasswordReset{}
 	default:
 		return nil, fmt.Errorf("event %s: unknown type %q", e.ID, e.Type)
 	}

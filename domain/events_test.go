@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -34,11 +36,14 @@ func goldenEvents(t *testing.T) map[string]Event {
 		TypeTenantPolicySet: changed.Next(policy, "token:admin"),
 		TypeAuditQueried:    AuditQueried{Viewer: "auditor", Query: "actor=alice&format=csv", Format: "csv", Results: 3},
 	}
+	for typ, p := range operatorPayloads() {
+		payloads[typ] = p
+	}
 	out := map[string]Event{}
 	i := 0
-	for _, typ := range []string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried} {
+	for _, typ := range append([]string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried}, operatorTypes...) {
 		i++
-		e, err := NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d000"+string(rune('0'+i)), tn, at, typ, payloads[typ])
+		e, err := NewEvent(fmt.Sprintf("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d%04d", i), tn, at, typ, payloads[typ])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -48,6 +53,9 @@ func goldenEvents(t *testing.T) map[string]Event {
 			e.Stream, e.StreamVersion = TenantStream(tn), 0
 		case TypeAuditQueried:
 			e.Stream, e.StreamVersion = AuditStream(tn), 0
+		}
+		if slices.Contains(operatorTypes, typ) {
+			e.Stream, e.StreamVersion = OperatorStream(tn), int64(slices.Index(operatorTypes, typ))
 		}
 		out[typ] = e
 	}

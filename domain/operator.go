@@ -1,0 +1,247 @@
+package domain
+
+import (
+	"fmt"
+)
+
+// Named operators are the people who use the console: an enterprise
+// admin or a compliance auditor of one tenant. Their changes (created,
+// role changed, disabled, enabled, password reset) are events of the
+// tenant's operator stream, so who may act on the tenant is itself
+// audited. A password, or anything derived from one, is never in an
+// event: the credential lives in the operator registry only.
+
+// OperatorRole is what an operator may do in the console and the API:
+// admin (everything an admin token may) or auditor (read-only, the audit
+// log included).
+type OperatorRole string
+
+const (
+	OperatorAdmin   OperatorRole = "admin"
+	OperatorAuditor OperatorRole = "auditor"
+)
+
+// ParseOperatorRole validates s.
+func ParseOperatorRole(s string) (OperatorRole, error) {
+	switch r := OperatorRole(s); r {
+	case OperatorAdmin, OperatorAuditor:
+		return r, nil
+	}
+	return "", invalid("invalid_role", "role %q: want admin or auditor", s)
+}
+
+// OperatorName names an operator within a tenant: 1–64 letters, digits
+// and "_-.@", starting with a letter or digit (so "alice" or
+// "alice@example.com"). Names never hold markup, spaces or control
+// characters: they appear in logs, audit entries and the console.
+type OperatorName string
+
+// ParseOperatorName validates s.
+func ParseOperatorName(s string) (OperatorName, error) {
+	if len(s) == 0 || len(s) > 64 {
+		return "", invalid("invalid_name", "operator name: want 1-64 characters, got %d", len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '_' || c == '-' || c == '.' || c == '@') && i > 0:
+		default:
+			return "", invalid("invalid_name", "operator name %q: want letters, digits or _-.@, starting with a letter or digit", s)
+		}
+	}
+	return OperatorName(s), nil
+}
+
+// Actor is how the log names what an operator did: "operator:alice". API
+// tokens are "token:<role>", so an entry always tells a person from a
+// machine.
+func (n OperatorName) Actor() string { return "operator:" + string(n) }
+
+// OperatorStream holds a tenant's operator changes; its category is
+// "operator".
+func OperatorStream(t Tenant) string { return "operator-" + t.String() }
+
+// The operator event types of schema v1.
+const (
+	TypeOperatorCreated       = "OperatorCreated"
+	TypeOperatorRoleChanged   = "OperatorRoleChanged"
+	TypeOperatorDisabled      = "OperatorDisabled"
+	TypeOperatorEnabled       = "OperatorEnabled"
+	TypeOperatorPasswordReset = "OperatorPasswordReset"
+)
+
+// OperatorCreated records a new operator. By names who created it
+// ("operator:bob", "token:admin", "recallctl").
+type OperatorCreated struct {
+	Name OperatorName `json:"name"`
+	Role OperatorRole `json:"role"`
+	By   string       `json:"by"`
+}
+
+// OperatorRoleChanged records a change of an operator's role; the
+// operator's sessions end with it.
+type OperatorRoleChanged struct {
+	Name         OperatorName `json:"name"`
+	Role         OperatorRole `json:"role"`
+	PreviousRole OperatorRole `json:"previous_role"`
+	By           string       `json:"by"`
+}
+
+// OperatorDisabled records that an operator may no longer sign in; the
+// operator's sessions end with it.
+type OperatorDisabled struct {
+	Name OperatorName `json:"name"`
+	By   string       `json:"by"`
+}
+
+// OperatorEnabled records that a disabled operator may sign in again.
+type OperatorEnabled struct {
+	Name OperatorName `json:"name"`
+	By   string       `json:"by"`
+}
+
+// OperatorPasswordReset records that an operator's password was replaced
+// (never the password itself); the operator's sessions end with it.
+type OperatorPasswordReset struct {
+	Name OperatorName `json:"name"`
+	By   string       `json:"by"`
+}
+
+// Operator is one operator's state, rebuilt by applying its events in
+// order. The zero value is an operator that does not exist.
+type Operator struct {
+	Exists    bool
+	Name      OperatorName
+	Role      OperatorRole
+	Disabled  bool
+	CreatedAt Time
+	CreatedBy string
+}
+
+// OperatorOf returns the operator name an operator event is about, and
+// whether e is an operator event at all.
+func OperatorOf(e Event) (OperatorName, bool, error) {
+	switch e.Type {
+	case TypeOperatorCreated, TypeOperatorRoleChanged, TypeOperatorDisabled, TypeOperatorEnabled, TypeOperatorPasswordReset:
+	default:
+		return "", false, nil
+	}
+	p, err := e.Decode()
+	if err != nil {
+		return "", true, err
+	}
+	switch p := p.(type) {
+	case *OperatorCreated:
+		return p.Name, true, nil
+	case *OperatorRoleChanged:
+		return p.Name, true, nil
+	case *OperatorDisabled:
+		return p.Name, true, nil
+	case *OperatorEnabled:
+		return p.Name, true, nil
+	case *OperatorPasswordReset:
+		return p.Name, true, nil
+	}
+	return "", true, fmt.Errorf("event %s: %s is not an operator event", e.ID, e.Type)
+}
+
+// Apply folds one of the operator's events into o.
+func (o *Operator) Apply(e Event) error {
+	payload, err := e.Decode()
+	if err != nil {
+		return err
+	}
+	switch p := payload.(type) {
+	case *OperatorCreated:
+		*o = Operator{Exists: true, Name: p.Name, Role: p.Role, CreatedAt: e.OccurredAt, CreatedBy: p.By}
+	case *OperatorRoleChanged:
+		o.Role = p.Role
+	case *OperatorDisabled:
+		o.Disabled = true
+	case *OperatorEnabled:
+		o.Disabled = false
+	case *OperatorPasswordReset:
+	default:
+		return fmt.Errorf("event %s: %s is not an operator event", e.ID, e.Type)
+	}
+	return nil
+}
+
+// OperatorAction is a change an admin asks of an operator.
+type OperatorAction string
+
+const (
+	OperatorAdd     OperatorAction = "add"
+	OperatorSetRole OperatorAction = "role"
+	OperatorDisable OperatorAction = "disable"
+	OperatorEnable  OperatorAction = "enable"
+	OperatorReset   OperatorAction = "reset"
+)
+
+// OperatorCommand is a validated change of one operator.
+type OperatorCommand struct {
+	Action OperatorAction
+	Name   OperatorName
+	Role   OperatorRole // for add and role
+	By     string       // who asks, as the log names them
+}
+
+// operatorNotFound is the code of a command on an operator the tenant
+// does not have.
+const operatorNotFound = "operator_not_found"
+
+// DecideOperator decides cmd against the operator's current state: the
+// event payload that records it and its type, or nothing when the
+// operator is already as asked (disabling a disabled operator, setting
+// the role it has). Adding a name that exists is a *ConflictError
+// (operator_exists); changing one that does not is a *NotFoundError
+// (operator_not_found).
+func DecideOperator(cmd OperatorCommand, cur Operator) (any, string, error) {
+	if cmd.Action == OperatorAdd {
+		if cur.Exists {
+			return nil, "", &ConflictError{Code: "operator_exists", Msg: fmt.Sprintf("operator %s already exists", cmd.Name)}
+		}
+		if _, err := ParseOperatorRole(string(cmd.Role)); err != nil {
+			return nil, "", err
+		}
+		return &OperatorCreated{Name: cmd.Name, Role: cmd.Role, By: cmd.By}, TypeOperatorCreated, nil
+	}
+	if !cur.Exists {
+		return nil, "", &NotFoundError{What: "operator " + string(cmd.Name), Code: operatorNotFound}
+	}
+	switch cmd.Action {
+	case OperatorSetRole:
+		if _, err := ParseOperatorRole(string(cmd.Role)); err != nil {
+			return nil, "", err
+		}
+		if cmd.Role == cur.Role {
+			return nil, "", nil
+		}
+		return &OperatorRoleChanged{Name: cmd.Name, Role: cmd.Role, PreviousRole: cur.Role, By: cmd.By}, TypeOperatorRoleChanged, nil
+	case OperatorDisable:
+		if cur.Disabled {
+			return nil, "", nil
+		}
+		return &OperatorDisabled{Name: cmd.Name, By: cmd.By}, TypeOperatorDisabled, nil
+	case OperatorEnable:
+		if !cur.Disabled {
+			return nil, "", nil
+		}
+		return &OperatorEnabled{Name: cmd.Name, By: cmd.By}, TypeOperatorEnabled, nil
+	case OperatorReset:
+		return &OperatorPasswordReset{Name: cmd.Name, By: cmd.By}, TypeOperatorPasswordReset, nil
+	}
+	return nil, "", invalid("invalid_action", "operator action %q: want add, role, disable, enable or reset", cmd.Action)
+}
+
+// EndsSessions reports whether an operator event ends the operator's
+// sessions: a new password, a new role or a disabled account must not
+// leave an old session working.
+func EndsSessions(eventType string) bool {
+	switch eventType {
+	case TypeOperatorRoleChanged, TypeOperatorDisabled, TypeOperatorPasswordReset:
+		return true
+	}
+	return false
+}
