@@ -1,0 +1,185 @@
+package signin
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/recallledger/recall/domain"
+)
+
+// Limit is one lockout rule: Failures failed sign-ins within Window lock
+// the key out for Lockout.
+type Limit struct {
+	Failures int
+	Window   time.Duration
+	Lockout  time.Duration
+}
+
+// ThrottleConfig holds the two rules: per operator (tenant and name, the
+// same for names that do not exist, so a lockout tells nothing about
+// which do) and per client address. The zero value of a field takes its
+// default.
+type ThrottleConfig struct {
+	// PerOperator defaults to 5 failures in 15 minutes, locked for 15.
+	PerOperator Limit
+	// PerAddress defaults to 20 failures in 15 minutes, locked for 15.
+	PerAddress Limit
+	// MaxKeys bounds what the throttle remembers (default 100,000 keys,
+	// a few MB); past it, keys whose window passed are forgotten first.
+	MaxKeys int
+}
+
+func (c ThrottleConfig) withDefaults() ThrottleConfig {
+	def := func(l *Limit, failures int) {
+		if l.Failures <= 0 {
+			l.Failures = failures
+		}
+		if l.Window <= 0 {
+			l.Window = 15 * time.Minute
+		}
+		if l.Lockout <= 0 {
+			l.Lockout = 15 * time.Minute
+		}
+	}
+	def(&c.PerOperator, 5)
+	def(&c.PerAddress, 20)
+	if c.MaxKeys <= 0 {
+		c.MaxKeys = 100_000
+	}
+	return c
+}
+
+// Throttle counts failed sign-ins and locks out an operator name or a
+// client address that fails too often. Safe for concurrent use.
+type Throttle struct {
+	clock domain.Clock
+	cfg   ThrottleConfig
+
+	mu   sync.Mutex
+	keys map[string]*failures
+}
+
+type failures struct {
+	count       int
+	windowStart time.Time
+	lockedUntil time.Time
+}
+
+// NewThrottle returns a throttle that remembers nothing yet.
+func NewThrottle(clock domain.Clock, cfg ThrottleConfig) *Throttle {
+	return &Throttle{clock: clock, cfg: cfg.withDefaults(), keys: map[string]*failures{}}
+}
+
+// Config is the throttle's configuration, defaults filled in.
+func (t *Throttle) Config() ThrottleConfig { return t.cfg }
+
+// Attempt is one sign-in's keys: the operator it names and the address it
+// comes from.
+type Attempt struct {
+	Tenant  domain.Tenant
+	Name    string
+	Address string // a client key from AddressKey
+}
+
+func (a Attempt) operatorKey() string { return "o\x00" + a.Tenant.String() + "\x00" + a.Name }
+func (a Attempt) addressKey() string  { return "a\x00" + a.Address }
+
+// Locked reports whether the attempt's operator or address is locked out,
+// and until when (the later of the two).
+func (t *Throttle) Locked(a Attempt) (time.Time, bool) {
+	now := t.clock.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var until time.Time
+	for _, k := range []string{a.operatorKey(), a.addressKey()} {
+		if f, ok := t.keys[k]; ok && now.Before(f.lockedUntil) && f.lockedUntil.After(until) {
+			until = f.lockedUntil
+		}
+	}
+	return until, !until.IsZero()
+}
+
+// Fail counts a failed sign-in against the operator and the address, and
+// reports whether that locked either out (and until when).
+func (t *Throttle) Fail(a Attempt) (time.Time, bool) {
+	now := t.clock.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var until time.Time
+	for _, k := range []struct {
+		key   string
+		limit Limit
+	}{{a.operatorKey(), t.cfg.PerOperator}, {a.addressKey(), t.cfg.PerAddress}} {
+		f := t.keys[k.key]
+		if f == nil {
+			if len(t.keys) >= t.cfg.MaxKeys {
+				t.forget(now)
+			}
+			f = &failures{}
+			t.keys[k.key] = f
+		}
+		if now.Sub(f.windowStart) >= k.limit.Window {
+			f.count, f.windowStart = 0, now
+		}
+		f.count++
+		if f.count >= k.limit.Failures {
+			f.lockedUntil = now.Add(k.limit.Lockout)
+			f.count, f.windowStart = 0, now
+		}
+		if now.Before(f.lockedUntil) && f.lockedUntil.After(until) {
+			until = f.lockedUntil
+		}
+	}
+	return until, !until.IsZero()
+}
+
+// Succeed forgets the operator's failures: a right password ends a run
+// of wrong ones. The address's count stays (one right password must not
+// reset a guesser trying many names).
+func (t *Throttle) Succeed(a Attempt) {
+	t.mu.Lock()
+	delete(t.keys, a.operatorKey())
+	t.mu.Unlock()
+}
+
+// forget drops keys that are neither locked nor inside their window;
+// t.mu is held. If that frees nothing, the map is cleared of unlocked
+// keys: remembering a flood of names must not take the memory.
+func (t *Throttle) forget(now time.Time) {
+	longest := max(t.cfg.PerOperator.Window, t.cfg.PerAddress.Window)
+	for k, f := range t.keys {
+		if !now.Before(f.lockedUntil) && now.Sub(f.windowStart) >= longest {
+			delete(t.keys, k)
+		}
+	}
+	if len(t.keys) < t.cfg.MaxKeys {
+		return
+	}
+	for k, f := range t.keys {
+		if !now.Before(f.lockedUntil) {
+			delete(t.keys, k)
+		}
+	}
+}
+
+// AddressKey is the throttle's key for a client address (host:port or a
+// bare host): the IPv4 address, or the IPv6 /64 a client can hop around
+// in.
+func AddressKey(remote string) string {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
