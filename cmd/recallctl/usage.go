@@ -42,6 +42,27 @@ var commands = []commandDoc{
 	{name: "audit export", synopsis: "--server URL --token T audit export --tenant ORG/APP [filters] [--format jsonl|json|csv]",
 		summary: "the whole filtered audit log, page after page",
 		detail:  "Goes through a running recalld so that the export is itself recorded in the audit log."},
+	{name: "operator add", synopsis: "[--data DIR | --server URL --token T] operator add ORG/APP NAME --role admin|auditor [--password-stdin]",
+		summary: "add a named operator of the console and print its password, once",
+		detail: "The password is generated (24 characters) unless --password-stdin reads one (12 characters or more)\n" +
+			"from the first line of standard input; only its argon2id hash is kept. With --data it works while\n" +
+			"recalld runs on DIR (the operator registry is a journal both share); with --server the admin token's\n" +
+			"recalld does it (a password is then always generated)."},
+	{name: "operator list", synopsis: "[--data DIR | --server URL --token T] operator list ORG/APP",
+		summary: "the tenant's operators, one JSON object a line (name, role, disabled, created, last sign-in)",
+		detail:  "Works while recalld runs on DIR."},
+	{name: "operator disable", synopsis: "[--data DIR | --server URL --token T] operator disable ORG/APP NAME",
+		summary: "stop an operator signing in; its sessions end at once",
+		detail:  "Works while recalld runs on DIR: its sessions end on their next request."},
+	{name: "operator enable", synopsis: "[--data DIR | --server URL --token T] operator enable ORG/APP NAME",
+		summary: "let a disabled operator sign in again",
+		detail:  "Works while recalld runs on DIR."},
+	{name: "operator reset", synopsis: "[--data DIR | --server URL --token T] operator reset ORG/APP NAME [--password-stdin]",
+		summary: "give an operator a new password, printed once; its sessions end",
+		detail:  "As for operator add, the password is generated unless --password-stdin reads one (--data only)."},
+	{name: "operator role", synopsis: "[--data DIR | --server URL --token T] operator role ORG/APP NAME --role admin|auditor",
+		summary: "change an operator's role; its sessions end",
+		detail:  "Works while recalld runs on DIR."},
 	{name: "report recalls", synopsis: "[--data DIR | --server URL --token T] report recalls --tenant ORG/APP [--group-by KEY]",
 		summary: "recall attempts, successes, refusals and timeouts, as a table (or --json)",
 		detail:  "With --data it needs recalld stopped; with --server it asks the running one."},
@@ -80,9 +101,9 @@ global flags, before the command:
 
 'recallctl COMMAND --help' shows a command's usage and flags.
 
-With --data, recallctl works on the data directory itself. 'tenant create' and
-'tenant rotate' work while recalld runs on it (they change only the token
-registry, a file both share). The other commands open the event store and the
+With --data, recallctl works on the data directory itself. 'tenant create',
+'tenant rotate' and the 'operator' commands work while recalld runs on it (they
+change only the token and operator registries, files both share). The other commands open the event store and the
 read models, which a running recalld holds: stop it first, or use --server.
 `)
 }
