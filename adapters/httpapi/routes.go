@@ -23,9 +23,29 @@ type route struct {
 }
 
 // caller is an authenticated request's principal, its tenant matching the
-// path's {org}/{app}.
+// path's {org}/{app}: a token's, or a signed-in operator's (Operator set,
+// Role the operator's).
 type caller struct {
 	tenants.Principal
+	Operator domain.OperatorName
+}
+
+// actor is how the log names the caller: "operator:alice" for a person
+// signed in to the console, "token:admin" for an API token.
+func (c caller) actor() string {
+	if c.Operator != "" {
+		return c.Operator.Actor()
+	}
+	return "token:" + string(c.Role)
+}
+
+// viewer is the caller as an audit query records it: the operator, or the
+// token's role as it always was ("auditor").
+func (c caller) viewer() string {
+	if c.Operator != "" {
+		return c.Operator.Actor()
+	}
+	return string(c.Role)
 }
 
 var (
@@ -50,6 +70,15 @@ func (s *Server) register() {
 		{method: "GET", pattern: "/v1/{org}/{app}/audit", roles: adminAuditor, handle: s.audit},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/verify", roles: adminAuditor, handle: s.auditVerify},
 		{method: "GET", pattern: "/v1/{org}/{app}/reports/recalls", roles: adminAuditor, handle: s.recallReport},
+		{method: "GET", pattern: "/v1/{org}/{app}/operators", roles: admin, handle: s.listOperators},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators", roles: admin, handle: s.addOperator},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/disable", roles: admin, handle: s.changeOperator(domain.OperatorDisable)},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/enable", roles: admin, handle: s.changeOperator(domain.OperatorEnable)},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/reset", roles: admin, handle: s.changeOperator(domain.OperatorReset)},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/role", roles: admin, handle: s.changeOperator(domain.OperatorSetRole)},
+		{method: "POST", pattern: "/console/api/login", handle: s.login},
+		{method: "POST", pattern: "/console/api/logout", handle: s.logout},
+		{method: "GET", pattern: "/console/api/session", handle: s.session},
 		{method: "GET", pattern: "/healthz", handle: s.healthz},
 		{method: "GET", pattern: "/readyz", handle: s.readyz},
 		{method: "GET", pattern: "/metrics", handle: s.serveMetrics},
@@ -104,25 +133,18 @@ func (s *Server) guard(rt route) http.Handler {
 			rt.handle(w, r, caller{})
 			return
 		}
-		token, ok := bearer(r)
+		c, ok := s.authenticate(w, r, fail)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger"`)
-			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 			return
 		}
-		p, ok := s.tenants.Authenticate(token)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger", error="invalid_token"`)
-			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-			return
-		}
+		p := c.Principal
 		t, err := domain.NewTenant(r.PathValue("org"), r.PathValue("app"))
 		if err != nil || t != p.Tenant {
 			fail(w, http.StatusNotFound, "not_found", "no such tenant")
 			return
 		}
 		if !slices.Contains(rt.roles, p.Role) {
-			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint admits "+rolesAdmitted(rt.roles)+", not the "+string(p.Role)+" token")
+			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint admits "+rolesAdmitted(rt.roles)+", not the "+string(p.Role)+" "+c.kind())
 			return
 		}
 		if l := s.limiter(t); !l.Allow() {
@@ -130,8 +152,16 @@ func (s *Server) guard(rt route) http.Handler {
 			fail(w, http.StatusTooManyRequests, "rate_limited", "over the tenant's request rate")
 			return
 		}
-		rt.handle(w, r, caller{p})
+		rt.handle(w, r, c)
 	})
+}
+
+// kind names what the caller authenticated with, for a refusal.
+func (c caller) kind() string {
+	if c.Operator != "" {
+		return "operator"
+	}
+	return "token"
 }
 
 func bearer(r *http.Request) (string, bool) {

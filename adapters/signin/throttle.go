@@ -72,6 +72,9 @@ func NewThrottle(clock domain.Clock, cfg ThrottleConfig) *Throttle {
 	return &Throttle{clock: clock, cfg: cfg.withDefaults(), keys: map[string]*failures{}}
 }
 
+// Now is the throttle's time, by which its lockouts end.
+func (t *Throttle) Now() time.Time { return t.clock.Now() }
+
 // Config is the throttle's configuration, defaults filled in.
 func (t *Throttle) Config() ThrottleConfig { return t.cfg }
 

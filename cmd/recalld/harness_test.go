@@ -70,6 +70,16 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 // so that a test moves time rather than waits for it.
 func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...string) *server {
 	t.Helper()
+	var opts []option
+	if clock != nil {
+		opts = append(opts, withClock(clock))
+	}
+	return startServerOpts(t, dir, opts, args...)
+}
+
+// startServerOpts starts recalld in dir with run's options.
+func startServerOpts(t *testing.T, dir string, opts []option, args ...string) *server {
+	t.Helper()
 	reg, err := tenants.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -92,10 +102,6 @@ func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...strin
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	argv := append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	var opts []option
-	if clock != nil {
-		opts = append(opts, withClock(clock))
-	}
 	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs, opts...) }()
 	select {
 	case s.base = <-out.found:

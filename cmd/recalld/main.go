@@ -29,7 +29,9 @@ import (
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/operators"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/signin"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/domain"
@@ -61,6 +63,9 @@ type config struct {
 	shutdownT time.Duration
 	headerT   time.Duration
 	debugAddr string
+	tlsProxy  bool
+	sessIdle  time.Duration
+	sessMax   time.Duration
 }
 
 // usage is the top of `recalld --help`; the flags follow it.
@@ -100,6 +105,13 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&c.shutdownT, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.headerT, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.debugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
+	tlsProxy, err := parseBool("RECALL_TLS_PROXY", env("RECALL_TLS_PROXY", "false"))
+	if err != nil {
+		return c, err
+	}
+	fs.BoolVar(&c.tlsProxy, "tls-proxy", tlsProxy, "browsers reach recalld through a TLS-terminating proxy: console session cookies are marked Secure (env RECALL_TLS_PROXY)")
+	fs.DurationVar(&c.sessIdle, "session-idle", 30*time.Minute, "a console session nobody uses for this long ends")
+	fs.DurationVar(&c.sessMax, "session-max", 8*time.Hour, "every console session ends this long after sign-in")
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err
@@ -119,8 +131,19 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return c, fmt.Errorf("--bus %s: want inproc or nats", c.bus)
 	case c.bus == "nats" && c.natsURL == "":
 		return c, fmt.Errorf("--bus nats needs --nats-url")
+	case c.sessIdle <= 0 || c.sessMax <= 0:
+		return c, fmt.Errorf("--session-idle and --session-max must be longer than 0")
 	}
 	return c, nil
+}
+
+// parseBool reads a true/false setting by name.
+func parseBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
 }
 
 // parseRate reads a per-tenant request rate: a finite number of requests
@@ -138,17 +161,23 @@ func parseRate(name, v string) (float64, error) {
 type option func(*options)
 
 type options struct {
-	clock domain.Clock
+	clock    domain.Clock
+	password operators.Params
 }
 
 // withClock is the clock recall windows, expiry and audit retention go
 // by: main passes the system clock, tests one they advance.
 func withClock(c domain.Clock) option { return func(o *options) { o.clock = c } }
 
+// withPasswordParams sets argon2id's cost for new operator passwords:
+// tests that sign in often take a cheaper one; recalld uses
+// operators.DefaultParams.
+func withPasswordParams(p operators.Params) option { return func(o *options) { o.password = p } }
+
 // run wires the server from its configuration and serves until ctx ends;
 // end-to-end tests call it as main does.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, opts ...option) error {
-	o := options{clock: domain.SystemClock{}}
+	o := options{clock: domain.SystemClock{}, password: operators.DefaultParams}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -166,7 +195,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	log.Info("starting", slog.String("data", cfg.data), slog.String("addr", cfg.addr),
 		slog.String("store", cfg.store), slog.String("esdb_url", redactURL(cfg.esdbURL)), slog.String("bus", cfg.bus), slog.String("nats_url", redactURL(cfg.natsURL)),
-		slog.Float64("rate_per_tenant", cfg.rate), slog.Duration("header_timeout", cfg.headerT), slog.String("debug_addr", cfg.debugAddr))
+		slog.Float64("rate_per_tenant", cfg.rate), slog.Duration("header_timeout", cfg.headerT), slog.String("debug_addr", cfg.debugAddr),
+		slog.Bool("tls_proxy", cfg.tlsProxy), slog.Duration("session_idle", cfg.sessIdle), slog.Duration("session_max", cfg.sessMax))
 
 	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
@@ -241,12 +271,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate}, readiness(store, runners, feed),
+	signIn, err := openSignIn(cfg, o)
+	if err != nil {
+		return err
+	}
+	api := httpapi.New(l, reg, metrics, log, httpapi.Config{RatePerTenant: cfg.rate, SignIn: signIn}, readiness(store, runners, feed),
 		&httpapi.ReadSide{Store: rm, Conversations: convRunner})
-	// The console's files at /console/, the API everywhere else.
+	// The console's files at /console/, its sign-in under /console/api/
+	// and the API everywhere else.
 	root := http.NewServeMux()
 	web := console.New()
 	web.Register(root)
+	root.Handle(console.Prefix+"api/", api)
 	root.Handle("/", api)
 	srv := httpapi.HTTPServer(cfg.addr, root, log, cfg.headerT)
 	srv.RegisterOnShutdown(api.EndStreams) // live streams end with the shutdown, not at its timeout
@@ -266,6 +302,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	go func() { projDone <- feed.Run(bg) }()
 	var bgWork sync.WaitGroup // background work the stores must outlive
 	bgWork.Go(func() { purgeAuditLoop(bg, rm, store, reg, o.clock, log) })
+	bgWork.Go(func() { _ = operators.NewPublisher(signIn.Operators, store, log).Run(bg) })
 	if cfg.store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
 		bgWork.Go(func() { followPolicies(bg, store, policyFrom, l, log) })
@@ -320,6 +357,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	return runErr
+}
+
+// openSignIn opens the operator registry in the data directory and the
+// console's in-memory sessions and login throttle.
+func openSignIn(cfg config, o options) (*httpapi.SignIn, error) {
+	// two hashes at a time: 2 × 64 MiB at most, whatever the sign-in burst
+	hasher, err := operators.NewHasher(o.password, 2)
+	if err != nil {
+		return nil, err
+	}
+	ops, err := operators.Open(cfg.data, o.clock, hasher)
+	if err != nil {
+		return nil, err
+	}
+	return &httpapi.SignIn{
+		Operators:     ops,
+		Sessions:      signin.NewSessions(o.clock, signin.SessionConfig{Idle: cfg.sessIdle, Absolute: cfg.sessMax}),
+		Throttle:      signin.NewThrottle(o.clock, signin.ThrottleConfig{}),
+		SecureCookies: cfg.tlsProxy,
+	}, nil
 }
 
 // eventStore is what recalld needs of its event store beyond the port:

@@ -54,6 +54,10 @@ const (
 	ActionExpire = "expire"
 	ActionPolicy = "policy"
 	ActionAudit  = "audit"
+	// ActionOperator is a change of the tenant's named operators; its
+	// outcome says which (created, role_changed, disabled, enabled,
+	// password_reset) and actor who made it.
+	ActionOperator = "operator"
 )
 
 // Projection builds the audit log.
@@ -185,6 +189,21 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case *domain.AuditQueried:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionAudit, "viewed", p.Viewer, p.Viewer
 		e.Detail = fmt.Sprintf("format=%s results=%d query=%s", p.Format, p.Results, p.Query)
+	case *domain.OperatorCreated:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionOperator, "created", p.By, "admin"
+		e.Detail = "operator=" + string(p.Name) + " role=" + string(p.Role)
+	case *domain.OperatorRoleChanged:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionOperator, "role_changed", p.By, "admin"
+		e.Detail = "operator=" + string(p.Name) + " role: " + string(p.PreviousRole) + " → " + string(p.Role)
+	case *domain.OperatorDisabled:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionOperator, "disabled", p.By, "admin"
+		e.Detail = "operator=" + string(p.Name)
+	case *domain.OperatorEnabled:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionOperator, "enabled", p.By, "admin"
+		e.Detail = "operator=" + string(p.Name)
+	case *domain.OperatorPasswordReset:
+		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionOperator, "password_reset", p.By, "admin"
+		e.Detail = "operator=" + string(p.Name)
 	default:
 		return nil
 	}
