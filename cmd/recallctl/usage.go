@@ -31,7 +31,7 @@ var commands = []commandDoc{
 		detail: "With --data it reads DIR's event store, which a running recalld holds: stop it, or use --server\n" +
 			"(then --tenant is required and the token must be the tenant's auditor or admin token)."},
 	{name: "projections rebuild", synopsis: "[--data DIR] projections rebuild [NAME...]",
-		summary: "drop read models and rebuild them from position 0 (all, or conversations, audit_log, recall_reports)",
+		summary: "drop read models and rebuild them from position 0 (all, or conversations, audit_log, recall_reports, recall_history)",
 		detail:  "Needs recalld stopped: the event store and the read models are opened directly."},
 	{name: "audit verify", synopsis: "[--data DIR | --server URL --token T] audit verify --tenant ORG/APP",
 		summary: "recompute the tenant's audit hash chain and name the first broken entry",
