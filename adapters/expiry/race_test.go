@@ -59,7 +59,7 @@ func TestRecallExpireReadAndBatchRaceOnOneMessage(t *testing.T) {
 					}
 					outcomes <- o.Decision
 				case 2:
-					outs, err := r.l.BatchRecall(ctx, tn, []ledger.BatchItem{{MsgID: sent.MsgID, To: "g1", ChatType: "groupchat"}}, "admin-api")
+					outs, err := r.l.BatchRecall(ctx, tn, []ledger.BatchItem{{MsgID: sent.MsgID, To: "g1", ChatType: "groupchat"}}, "admin-api", "")
 					if err != nil {
 						t.Error(err)
 						return

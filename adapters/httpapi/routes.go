@@ -39,6 +39,15 @@ func (c caller) actor() string {
 	return "token:" + string(c.Role)
 }
 
+// requestedBy is the operator behind an admin recall, as the event
+// records it; "" for a token, whose events stay as they always were.
+func (c caller) requestedBy() string {
+	if c.Operator != "" {
+		return c.Operator.Actor()
+	}
+	return ""
+}
+
 // viewer is the caller as an audit query records it: the operator, or the
 // token's role as it always was ("auditor").
 func (c caller) viewer() string {

@@ -514,3 +514,36 @@ func TestOperatorsAreAdministeredThroughTheAPIAndRecordedAsEvents(t *testing.T) 
 		}
 	}
 }
+
+func TestConsoleForceRecallIsRecordedUnderTheOperatorsName(t *testing.T) {
+	s := startSignInServer(t, clocktest.New(t0))
+	msg := s.send("alice", "team", "groupchat", "txt", "spam", "c1")
+	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	b := s.browser()
+	b.login("a/a", "alice", pw)
+	r := b.call("POST", "/a/a/messages/recall", `{"msgs":[{"msg_id":"`+msg+`","to":"team","chat_type":"groupchat"},{"msg_id":"no-such","to":"x","chat_type":"chat"}]}`)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"recalled":"yes"`) {
+		t.Fatalf("batch recall: %d %s", r.status, r.body)
+	}
+	for _, e := range s.events() {
+		if (e.Type == domain.TypeMessageRecalled || e.Type == domain.TypeRecallRejected) && !strings.Contains(string(e.Data), `"requested_by":"operator:alice"`) {
+			t.Errorf("%s does not name the operator: %s", e.Type, e.Data)
+		}
+	}
+	until(t, "the recall in the audit log", func() bool {
+		for _, e := range s.auditEntries("recall") {
+			if e["outcome"] == "recalled" && strings.Contains(e["detail"].(string), "requested_by=operator:alice") {
+				return true
+			}
+		}
+		return false
+	})
+	// a token's recall stays as it was: no requested_by
+	msg2 := s.send("alice", "team", "groupchat", "txt", "spam 2", "c2")
+	s.do("POST", "/a/a/messages/recall", s.token("a/a", tenants.RoleAdmin), `{"msgs":[{"msg_id":"`+msg2+`","to":"team","chat_type":"groupchat"}]}`)
+	for _, e := range s.events() {
+		if e.Type == domain.TypeMessageRecalled && strings.Contains(string(e.Data), msg2) && strings.Contains(string(e.Data), "requested_by") {
+			t.Errorf("a token's recall names an operator: %s", e.Data)
+		}
+	}
+}

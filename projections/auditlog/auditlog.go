@@ -160,12 +160,18 @@ func (Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		if p.Forced {
 			e.Detail += " forced=true" // an admin recalled past the window
 		}
+		if p.RequestedBy != "" {
+			e.Detail += " requested_by=" + p.RequestedBy // the person behind an admin's recall
+		}
 		recalledMsg = string(p.MsgID)
 	case *domain.RecallRejected:
 		e.Action, e.Outcome, e.Reason = ActionRecall, "refused", string(p.Reason)
 		e.Actor, e.ActorRole, e.Platform, e.MsgID = string(p.Actor), string(p.ActorRole), p.Platform, string(p.MsgID)
 		e.ReasonText = p.ReasonText
 		e.Detail = fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion)
+		if p.RequestedBy != "" {
+			e.Detail += " requested_by=" + p.RequestedBy
+		}
 	case *domain.MessageExpired:
 		e.Action, e.Outcome, e.Actor, e.ActorRole = ActionExpire, "expired", "system", "system"
 		e.MsgID, e.Detail = string(p.MsgID), "retention_s="+strconv.FormatInt(p.RetentionS, 10)
