@@ -4,7 +4,7 @@ DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 BIN     ?= ./bin
 
-.PHONY: help run console test soak fuzz bench bench-large lint fmt build clean
+.PHONY: help run console test screenshots soak fuzz bench bench-large lint fmt build clean
 
 # The console's web app (adapters/console/web) is built by npm and Vite into
 # adapters/console/assets/dist, which go:embed puts in the binary.
@@ -37,6 +37,9 @@ test: console ## vet, then every test with the race detector, browser tests incl
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
 	@if [ -z "$$RECALL_ESDB_URL" ]; then echo "NOTE: the EventStoreDB contract suite was SKIPPED, not passed: RECALL_ESDB_URL is not set (scripts/esdb-start.sh starts a server where a container engine runs). The esdb adapter ran against its gRPC protocol fake only."; fi
+
+screenshots: console ## take the README's console screenshots (docs/console/*.png) again, from the browser tests
+	RECALL_CONSOLE_SHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsole' ./cmd/recalld/
 
 soak: ## the crash loop with 200 SIGKILL cycles, then every fuzz target for 2 minutes
 	RECALL_CRASH_CYCLES=200 $(GO) test -count=1 -timeout 30m -run CrashLoop -v ./cmd/recalld/
