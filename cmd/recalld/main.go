@@ -226,7 +226,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if cfg.demo != "" {
-		if err := ensureDemo(reg, cfg, stdout); err != nil {
+		if err := ensureDemo(ctx, reg, store, o.clock, cfg, stdout); err != nil {
 			return err
 		}
 	}
@@ -411,10 +411,12 @@ func openStore(ctx context.Context, cfg config, log *slog.Logger, policies *atom
 	return esdbstore.Open(ctx, esdbstore.Options{URL: cfg.esdbURL, Dir: filepath.Join(cfg.data, "esdb-index"), MaxAge: maxAge, Logger: log})
 }
 
-// ensureDemo creates the demo tenant on first start and prints its tokens.
-// The tokens are also written to DATA/demo.env (mode 0600) so a developer
-// can `source` them on later runs: the registry itself keeps only hashes.
-func ensureDemo(reg *tenants.Registry, cfg config, stdout io.Writer) error {
+// ensureDemo creates the demo tenant on first start, with a day of
+// recall history for the console to chart (seedDemo), and prints its
+// tokens. The tokens are also written to DATA/demo.env (mode 0600) so a
+// developer can `source` them on later runs: the registry itself keeps
+// only hashes.
+func ensureDemo(ctx context.Context, reg *tenants.Registry, store domain.EventStore, clock domain.Clock, cfg config, stdout io.Writer) error {
 	t, err := domain.ParseTenant(cfg.demo)
 	if err != nil {
 		return fmt.Errorf("--demo: %w", err)
@@ -433,11 +435,16 @@ func ensureDemo(reg *tenants.Registry, cfg config, stdout io.Writer) error {
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envFile, err)
 	}
+	attempts, err := seedDemo(ctx, store, t, clock.Now())
+	if err != nil {
+		return err
+	}
 	base := "http://" + cfg.addr
-	fmt.Fprintf(stdout, "created tenant %s; tokens (also in %s):\n%s", t, envFile, env)
+	fmt.Fprintf(stdout, "created tenant %s with a day of demo history (%d recall attempts); tokens (also in %s):\n%s", t, attempts, envFile, env)
 	// carol and dave, with a client_msg_id of its own: the README's first
 	// session (alice and bob, c1) must start from a clean conversation
 	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"carol\",\"to\":\"dave\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello from the start banner\",\"client_msg_id\":\"banner-1\"}'\n",
 		envFile, base, t)
+	fmt.Fprintf(stdout, "console: add an operator, then sign in at %s%s:\n  go run ./cmd/recallctl --data %s operator add %s alice --role admin\n", base, console.Prefix, cfg.data, t)
 	return nil
 }

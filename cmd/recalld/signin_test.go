@@ -547,3 +547,49 @@ func TestConsoleForceRecallIsRecordedUnderTheOperatorsName(t *testing.T) {
 		}
 	}
 }
+
+// The demo tenant has recalls to chart from its first start: in time,
+// timeouts, refusals, over the last day; and only then.
+func TestTheDemoTenantStartsWithADayOfRecallsToChart(t *testing.T) {
+	clock := clocktest.New(t0)
+	dir := t.TempDir()
+	s := startServerOpts(t, dir, []option{withClock(clock), withPasswordParams(cheapPasswords)}, "--demo", "demo/demo")
+	s.caughtUp()
+	toks := map[string]string{}
+	for _, line := range strings.Split(s.printed(), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasSuffix(k, "_TOKEN") {
+			toks[k] = v
+		}
+	}
+	rep := s.do("GET", "/v1/demo/demo/reports/recalls?group_by=outcome&from=2026-11-30T09:00:00Z&to=2026-12-01T09:00:01Z", toks["ADMIN_TOKEN"], "")
+	var report struct {
+		Rows []struct {
+			Key                                   string
+			Attempts, Recalled, Refused, Timeouts int
+		} `json:"rows"`
+	}
+	if rep.status != http.StatusOK || json.Unmarshal(rep.body, &report) != nil {
+		t.Fatalf("report: %d %s", rep.status, rep.body)
+	}
+	sum := map[string]int{}
+	for _, r := range report.Rows {
+		sum["attempts"] += r.Attempts
+		sum["recalled"] += r.Recalled
+		sum["timeouts"] += r.Timeouts
+		sum["other refusals"] += r.Refused - r.Timeouts
+	}
+	for _, k := range []string{"recalled", "timeouts", "other refusals"} {
+		if sum[k] < 3 {
+			t.Errorf("the demo day has %d %s (%v): too few to chart", sum[k], k, sum)
+		}
+	}
+	if !strings.Contains(s.printed(), "operator add demo/demo alice --role admin") {
+		t.Errorf("the banner does not say how to sign in to the console:\n%s", s.printed())
+	}
+	before := len(s.do("GET", "/v1/demo/demo/events?from_position=0&limit=10000", toks["AUDITOR_TOKEN"], "").body)
+	s.shutdown()
+	s2 := startServerOpts(t, dir, []option{withClock(clock), withPasswordParams(cheapPasswords)}, "--demo", "demo/demo")
+	if after := len(s2.do("GET", "/v1/demo/demo/events?from_position=0&limit=10000", toks["AUDITOR_TOKEN"], "").body); after != before {
+		t.Fatalf("a second start seeded again: %d bytes of events, was %d", after, before)
+	}
+}
