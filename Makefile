@@ -4,7 +4,7 @@ DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 BIN     ?= ./bin
 
-.PHONY: help run console test screenshots soak fuzz bench bench-large lint fmt build clean
+.PHONY: help run console test screenshots soak fuzz bench bench-console bench-large lint fmt build clean
 
 # The console's web app (adapters/console/web) is built by npm and Vite into
 # adapters/console/assets/dist, which go:embed puts in the binary.
@@ -57,6 +57,10 @@ bench: build ## recallbench's scenarios at a size that takes a few minutes, then
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/eventstore/embedded/
 	$(GO) test -run '^$$' -bench . ./domain/
+
+bench-console: console ## the console's benchmarks over a tenant of 1 million events: each page's data, the overview in Chromium, a 30-day what-if (a quarter of an hour on 2 cores)
+	$(GO) test -run '^$$' -bench 'ConsolePageData|ConsoleOverviewRender|PolicySimulate30Days' -benchtime 1x -timeout 60m ./cmd/recalld/
+	$(GO) test -run '^$$' -bench Simulate30Days -benchtime 3x ./adapters/readmodel/
 
 bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores)
 	$(BIN)/recallbench --size large

@@ -69,12 +69,20 @@ type MessageHistory struct {
 }
 
 // Transition counts the attempts whose outcome would change from From to
-// To, with a few of their messages as samples.
+// To, with a few of their messages as samples: those of the earliest such
+// attempts, whatever order the messages were replayed in.
 type Transition struct {
 	From         string  `json:"from"`
 	To           string  `json:"to"`
 	Count        int     `json:"count"`
 	SampleMsgIDs []MsgID `json:"sample_msg_ids"`
+
+	samples []sample // by time, at most MaxSamples messages
+}
+
+type sample struct {
+	at  Time
+	msg MsgID
 }
 
 // MaxSamples bounds the sample message ids of a transition.
@@ -129,14 +137,14 @@ func (s *Simulation) Replay(h MessageHistory) {
 			cmd.To = mismatched
 		}
 		d, _ := DecideRecall(cmd, m, s.Policy, at)
-		s.count(h.MsgID, a.Outcome, d.Outcome())
+		s.count(h.MsgID, st.At, a.Outcome, d.Outcome())
 		if d.Recalled {
 			m.Recalled, m.RecalledAt, m.RecalledBy = true, st.At, a.Actor
 		}
 	}
 }
 
-func (s *Simulation) count(msg MsgID, was, now string) {
+func (s *Simulation) count(msg MsgID, at Time, was, now string) {
 	s.Attempts++
 	if was == now {
 		return
@@ -145,12 +153,23 @@ func (s *Simulation) count(msg MsgID, was, now string) {
 	k := [2]string{was, now}
 	tr := s.byPair[k]
 	if tr == nil {
-		tr = &Transition{From: was, To: now, SampleMsgIDs: []MsgID{}}
+		tr = &Transition{From: was, To: now}
 		s.byPair[k] = tr
 	}
 	tr.Count++
-	if len(tr.SampleMsgIDs) < MaxSamples && !slices.Contains(tr.SampleMsgIDs, msg) {
-		tr.SampleMsgIDs = append(tr.SampleMsgIDs, msg)
+	if slices.ContainsFunc(tr.samples, func(x sample) bool { return x.msg == msg }) {
+		return
+	}
+	later := func(a, b sample) bool { return b.at.Before(a.at) || (a.at == b.at && a.msg > b.msg) }
+	i := len(tr.samples)
+	for i > 0 && later(tr.samples[i-1], sample{at, msg}) {
+		i--
+	}
+	if i < MaxSamples {
+		tr.samples = slices.Insert(tr.samples, i, sample{at, msg})
+		if len(tr.samples) > MaxSamples {
+			tr.samples = tr.samples[:MaxSamples]
+		}
 	}
 }
 
@@ -159,7 +178,11 @@ func (s *Simulation) count(msg MsgID, was, now string) {
 func (s *Simulation) Transitions() []Transition {
 	out := make([]Transition, 0, len(s.byPair))
 	for _, tr := range s.byPair {
-		out = append(out, *tr)
+		t := Transition{From: tr.From, To: tr.To, Count: tr.Count, SampleMsgIDs: make([]MsgID, len(tr.samples))}
+		for i, x := range tr.samples {
+			t.SampleMsgIDs[i] = x.msg
+		}
+		out = append(out, t)
 	}
 	slices.SortFunc(out, func(a, b Transition) int {
 		if a.Count != b.Count {

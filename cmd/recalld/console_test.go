@@ -69,7 +69,7 @@ func fill(p *consoletest.Page, sel, text string) {
 }
 
 // clickText clicks the first element sel matches whose text holds text.
-func clickText(t *testing.T, p *consoletest.Page, sel, text string) {
+func clickText(t testing.TB, p *consoletest.Page, sel, text string) {
 	t.Helper()
 	js := fmt.Sprintf(`(() => { const e = [...document.querySelectorAll(%q)].find((e) => e.textContent.includes(%q) && !e.disabled); if (!e) return false; e.click(); return true })()`, sel, text)
 	if !consoletest.Eval[bool](p, js) {

@@ -19,7 +19,7 @@ import (
 // server is a real recalld, started by run() on a loopback port with a
 // fresh data directory, as main would start it.
 type server struct {
-	t      *testing.T
+	t      testing.TB
 	base   string
 	dir    string
 	tokens map[string]map[tenants.Role]string // tenant -> role -> token
@@ -78,7 +78,7 @@ func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...strin
 }
 
 // startServerOpts starts recalld in dir with run's options.
-func startServerOpts(t *testing.T, dir string, opts []option, args ...string) *server {
+func startServerOpts(t testing.TB, dir string, opts []option, args ...string) *server {
 	t.Helper()
 	reg, err := tenants.Open(dir)
 	if err != nil {
@@ -151,7 +151,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {

@@ -56,6 +56,30 @@ func (s *server) operatorChange(tenant string, cmd domain.OperatorCommand) strin
 	return pw
 }
 
+// operatorWithPassword makes sure the operator exists in tenant a/a (an
+// admin) and returns a fresh password for it.
+func (s *server) operatorWithPassword(name string) string {
+	s.t.Helper()
+	if info, _ := s.operatorInfo(name); info {
+		return s.operatorChange("a/a", domain.OperatorCommand{Action: domain.OperatorReset, Name: domain.OperatorName(name), By: "recallctl"})
+	}
+	return s.addOperator("a/a", name, domain.OperatorAdmin)
+}
+
+func (s *server) operatorInfo(name string) (bool, error) {
+	h, err := operators.NewHasher(cheapPasswords, 1)
+	if err != nil {
+		return false, err
+	}
+	reg, err := operators.Open(s.dir, domain.SystemClock{}, h)
+	if err != nil {
+		return false, err
+	}
+	tn, _ := domain.ParseTenant("a/a")
+	_, ok, err := reg.Get(tn, domain.OperatorName(name))
+	return ok, err
+}
+
 // browser is an HTTP client with a cookie jar, as a browser on the
 // console's page is: same origin, cookies kept.
 type browser struct {
