@@ -45,6 +45,15 @@ var benchData struct {
 	now      time.Time
 }
 
+// TestMain removes the benchmarks' data directory when the run ends.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if benchData.dir != "" {
+		os.RemoveAll(benchData.dir)
+	}
+	os.Exit(code)
+}
+
 func benchEvents() int {
 	if n, err := strconv.Atoi(os.Getenv("RECALL_CONSOLE_BENCH_EVENTS")); err == nil && n > 0 {
 		return n
