@@ -64,6 +64,14 @@ var ErrConflict = errors.New("conflict")
 // nothing was recorded, and a retry later may succeed. Adapters wrap it.
 var ErrUnavailable = errors.New("storage unavailable")
 
+// ErrStoreClosed is an event store used after its Close.
+var ErrStoreClosed = errors.New("event store closed")
+
+// ErrEventIDReused is an append that repeats some event ids already stored
+// while others are new, or repeats them on another stream: not a retry, a
+// conflict. Stores wrap it with the stream and the ids.
+var ErrEventIDReused = &ConflictError{Code: "event_id_reused", Msg: "event id already used"}
+
 // ConflictError carries the stable code of a conflict.
 type ConflictError struct {
 	Code string

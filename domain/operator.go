@@ -11,20 +11,12 @@ import (
 // audited. A password, or anything derived from one, is never in an
 // event: the credential lives in the operator registry only.
 
-// OperatorRole is what an operator may do in the console and the API:
+// ParseOperatorRole validates s as an operator's role: an access role,
 // admin (everything an admin token may) or auditor (read-only, the audit
-// log included).
-type OperatorRole string
-
-const (
-	OperatorAdmin   OperatorRole = "admin"
-	OperatorAuditor OperatorRole = "auditor"
-)
-
-// ParseOperatorRole validates s.
-func ParseOperatorRole(s string) (OperatorRole, error) {
-	switch r := OperatorRole(s); r {
-	case OperatorAdmin, OperatorAuditor:
+// log included). An operator is a person, never the IM backend's service.
+func ParseOperatorRole(s string) (AccessRole, error) {
+	switch r := AccessRole(s); r {
+	case AccessAdmin, AccessAuditor:
 		return r, nil
 	}
 	return "", invalid("invalid_role", "role %q: want admin or auditor", s)
@@ -75,7 +67,7 @@ const (
 // ("operator:bob", "token:admin", "recallctl").
 type OperatorCreated struct {
 	Name OperatorName `json:"name"`
-	Role OperatorRole `json:"role"`
+	Role AccessRole   `json:"role"`
 	By   string       `json:"by"`
 }
 
@@ -83,8 +75,8 @@ type OperatorCreated struct {
 // operator's sessions end with it.
 type OperatorRoleChanged struct {
 	Name         OperatorName `json:"name"`
-	Role         OperatorRole `json:"role"`
-	PreviousRole OperatorRole `json:"previous_role"`
+	Role         AccessRole   `json:"role"`
+	PreviousRole AccessRole   `json:"previous_role"`
 	By           string       `json:"by"`
 }
 
@@ -113,10 +105,22 @@ type OperatorPasswordReset struct {
 type Operator struct {
 	Exists    bool
 	Name      OperatorName
-	Role      OperatorRole
+	Role      AccessRole
 	Disabled  bool
 	CreatedAt Time
 	CreatedBy string
+}
+
+// OperatorAccount is an operator as its registry shows it: its state and
+// when it last signed in (the registry's own record, not an event). Never
+// its password or anything derived from one.
+type OperatorAccount struct {
+	Name        OperatorName `json:"name"`
+	Role        AccessRole   `json:"role"`
+	Disabled    bool         `json:"disabled"`
+	CreatedAt   Time         `json:"created_at"`
+	CreatedBy   string       `json:"created_by"`
+	LastLoginAt *Time        `json:"last_login_at,omitempty"`
 }
 
 // OperatorOf returns the operator name an operator event is about, and
@@ -183,8 +187,8 @@ const (
 type OperatorCommand struct {
 	Action OperatorAction
 	Name   OperatorName
-	Role   OperatorRole // for add and role
-	By     string       // who asks, as the log names them
+	Role   AccessRole // for add and role
+	By     string     // who asks, as the log names them
 }
 
 // operatorNotFound is the code of a command on an operator the tenant

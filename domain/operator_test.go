@@ -12,8 +12,8 @@ var operatorTypes = []string{TypeOperatorCreated, TypeOperatorRoleChanged, TypeO
 
 func operatorPayloads() map[string]any {
 	return map[string]any{
-		TypeOperatorCreated:       OperatorCreated{Name: "alice", Role: OperatorAdmin, By: "recallctl"},
-		TypeOperatorRoleChanged:   OperatorRoleChanged{Name: "alice", Role: OperatorAuditor, PreviousRole: OperatorAdmin, By: "operator:bob"},
+		TypeOperatorCreated:       OperatorCreated{Name: "alice", Role: AccessAdmin, By: "recallctl"},
+		TypeOperatorRoleChanged:   OperatorRoleChanged{Name: "alice", Role: AccessAuditor, PreviousRole: AccessAdmin, By: "operator:bob"},
 		TypeOperatorDisabled:      OperatorDisabled{Name: "alice", By: "operator:bob"},
 		TypeOperatorEnabled:       OperatorEnabled{Name: "alice", By: "token:admin"},
 		TypeOperatorPasswordReset: OperatorPasswordReset{Name: "alice", By: "operator:bob"},
@@ -86,14 +86,14 @@ func TestOperatorLifecycleIsDecidedFromItsState(t *testing.T) {
 		after    func(Operator) bool
 	}{
 		{"changing an operator that does not exist is operator_not_found", OperatorCommand{Action: OperatorDisable, Name: "alice", By: "x"}, "", "operator_not_found", nil},
-		{"add records the operator with its role", OperatorCommand{Action: OperatorAdd, Name: "alice", Role: OperatorAdmin, By: "recallctl"}, TypeOperatorCreated, "",
+		{"add records the operator with its role", OperatorCommand{Action: OperatorAdd, Name: "alice", Role: AccessAdmin, By: "recallctl"}, TypeOperatorCreated, "",
 			func(o Operator) bool {
-				return o.Exists && o.Role == OperatorAdmin && !o.Disabled && o.CreatedBy == "recallctl"
+				return o.Exists && o.Role == AccessAdmin && !o.Disabled && o.CreatedBy == "recallctl"
 			}},
-		{"adding the same name again is operator_exists", OperatorCommand{Action: OperatorAdd, Name: "alice", Role: OperatorAuditor, By: "x"}, "", "operator_exists", nil},
-		{"a role change records old and new", OperatorCommand{Action: OperatorSetRole, Name: "alice", Role: OperatorAuditor, By: "x"}, TypeOperatorRoleChanged, "",
-			func(o Operator) bool { return o.Role == OperatorAuditor }},
-		{"setting the role it has records nothing", OperatorCommand{Action: OperatorSetRole, Name: "alice", Role: OperatorAuditor, By: "x"}, "", "", nil},
+		{"adding the same name again is operator_exists", OperatorCommand{Action: OperatorAdd, Name: "alice", Role: AccessAuditor, By: "x"}, "", "operator_exists", nil},
+		{"a role change records old and new", OperatorCommand{Action: OperatorSetRole, Name: "alice", Role: AccessAuditor, By: "x"}, TypeOperatorRoleChanged, "",
+			func(o Operator) bool { return o.Role == AccessAuditor }},
+		{"setting the role it has records nothing", OperatorCommand{Action: OperatorSetRole, Name: "alice", Role: AccessAuditor, By: "x"}, "", "", nil},
 		{"a role that is not one is refused", OperatorCommand{Action: OperatorSetRole, Name: "alice", Role: "service", By: "x"}, "", "invalid_role", nil},
 		{"disable", OperatorCommand{Action: OperatorDisable, Name: "alice", By: "x"}, TypeOperatorDisabled, "", func(o Operator) bool { return o.Disabled }},
 		{"disabling a disabled operator records nothing", OperatorCommand{Action: OperatorDisable, Name: "alice", By: "x"}, "", "", nil},

@@ -42,6 +42,64 @@ type EventStore interface {
 	Head() uint64
 }
 
+// Capabilities beyond EventStore. Each is declared once, here beside the
+// port (as io.WriterTo is beside io.Writer): the component that uses one
+// asserts it, and the contract suite (adapters/eventstore/eventstoretest)
+// checks every store adapter for each, unless the adapter's test says it
+// lacks it.
+
+// RawFollower is a store that can hand over its events as their stored
+// JSON (schema v1 envelopes) without decoding them. FollowRaw is Follow
+// over the whole log a chunk at a time: consecutive events as they are
+// read, last being the last one's position. Feeds that pass events on as
+// JSON save a decode and an encode per event, and can apply a chunk in
+// one transaction.
+type RawFollower interface {
+	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
+}
+
+// TenantPurger is a store that can remove a tenant's old history, for
+// audit retention. PurgeTenant removes the tenant's events at or before
+// upTo except its policy history (its tenant- stream, from which the
+// policy in force is read), leaves other tenants, later positions and
+// stream versions alone, and returns how many events it removed; purging
+// again up to the same position removes nothing.
+type TenantPurger interface {
+	PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error)
+}
+
+// StreamWrite is one stream's part of an AppendInOrder: what one Append
+// would take.
+type StreamWrite struct {
+	Stream   string
+	Expected int64
+	Events   []Event
+}
+
+// OrderedAppender is a store that takes several streams' writes at once.
+// AppendInOrder appends them one after another, each as Append would, and
+// returns each write's stored events: positions follow the order of the
+// writes (other callers' appends may fall between them). It is how a
+// replica copies another log in that log's order without waiting for the
+// disk after each write. The first failure is returned; writes after it
+// may have been stored.
+type OrderedAppender interface {
+	AppendInOrder(ctx context.Context, writes []StreamWrite) ([][]Event, error)
+}
+
+// EventLookup is a store that finds a durable event by its id.
+type EventLookup interface {
+	// EventByID returns the durable event with id, and whether there is one.
+	EventByID(id string) (Event, bool, error)
+}
+
+// ChangeWatcher is a store that says when new events are durable.
+type ChangeWatcher interface {
+	// Changed is closed when the next events are durable; take it before
+	// looking, so no change is missed.
+	Changed() <-chan struct{}
+}
+
 // Appended is what an append stored.
 type Appended struct {
 	// Events are the events as stored, in order: stream, version and

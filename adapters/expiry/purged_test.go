@@ -37,6 +37,73 @@ func (c *readCounter) ReadStream(ctx context.Context, stream string) ([]domain.E
 	return c.Store.ReadStream(ctx, stream)
 }
 
+// purgeRig is a scheduler over an embedded store whose stream reads are
+// counted, the conversation view beside it (fed when the test says), a
+// clock the test advances, and tenant acme/chat whose message and audit
+// retention are one day: allowed, and the purge may come first.
+type purgeRig struct {
+	t       *testing.T
+	clock   *clocktest.Clock
+	store   *embedded.Store
+	rm      *readmodel.Store
+	convs   *projections.Runner
+	counted *readCounter
+	l       *ledger.Service
+	s       *Scheduler
+	logged  *bytes.Buffer
+	tn      domain.Tenant
+}
+
+func newPurgeRig(t *testing.T) *purgeRig {
+	dir := t.TempDir()
+	r := &purgeRig{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)), logged: &bytes.Buffer{}}
+	var err error
+	if r.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.store.Close() })
+	if r.rm, err = readmodel.Open(filepath.Join(dir, "rm")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.rm.Close() })
+	if r.convs, err = projections.NewRunner(conversation.Projection{}, r.rm); err != nil {
+		t.Fatal(err)
+	}
+	r.counted = &readCounter{Store: r.store}
+	r.l = ledger.New(r.counted, r.clock)
+	if r.s, err = Open(filepath.Join(dir, "expiry"), r.l, r.clock, slog.New(slog.NewTextHandler(r.logged, &slog.HandlerOptions{Level: slog.LevelDebug}))); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.s.Close() })
+	r.tn, _ = domain.ParseTenant("acme/chat")
+	day := int64(86400)
+	p, err := domain.NewPolicy(domain.PolicySpec{MessageRetentionS: &day, AuditRetentionS: &day, AdminWindowS: &day})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.l.SetPolicy(context.Background(), r.tn, p, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// feed hands every stored event to the conversation view and the index.
+func (r *purgeRig) feed() {
+	r.t.Helper()
+	evs, err := r.store.ReadAll(context.Background(), 0, "", 100000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, e := range evs {
+		if err := r.convs.Handle(e); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := r.s.Apply(e); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
 // A message whose send the store purged before it expired (the scheduler
 // was behind, or retention and audit retention are equal and the purge
 // won the race) must still expire: the scheduler records its
@@ -44,60 +111,16 @@ func (c *readCounter) ReadStream(ctx context.Context, stream string) ([]domain.E
 // try it again on every later sweep; the conversation view then drops it.
 func TestMessagePurgedBeforeItExpiredStillExpiresOnceAndLeavesTheIndex(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	clock := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "rm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
-	convs, err := projections.NewRunner(conversation.Projection{}, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	counted := &readCounter{Store: store}
-	l := ledger.New(counted, clock)
-	var logged bytes.Buffer
-	s, err := Open(filepath.Join(dir, "expiry"), l, clock, slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	tn, _ := domain.ParseTenant("acme/chat")
-	day := int64(86400) // message and audit retention equal: allowed, and the purge may come first
-	p, err := domain.NewPolicy(domain.PolicySpec{MessageRetentionS: &day, AuditRetentionS: &day, AdminWindowS: &day})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.SetPolicy(ctx, tn, p, "admin"); err != nil {
-		t.Fatal(err)
-	}
+	r := newPurgeRig(t)
+	clock, store, rm, counted, l, s, tn := r.clock, r.store, r.rm, r.counted, r.l, r.s, r.tn
+	logged := r.logged
 	cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", "short-lived", "ios", "")
 	sent, err := l.Send(ctx, tn, cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	counted.stream = domain.MessageStream(tn, sent.MsgID)
-	feed := func() {
-		t.Helper()
-		evs, err := store.ReadAll(ctx, 0, "", 100000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs {
-			if err := convs.Handle(e); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Apply(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	feed := r.feed
 	feed()
 	if v, _ := conversation.Query(rm, tn.String(), sent.ConversationID, "bob", "en", "", 10, time.Time{}); len(v.Messages) != 1 {
 		t.Fatalf("before: view holds %d messages, want 1", len(v.Messages))

@@ -36,69 +36,7 @@ func TestRecallExpireReadAndBatchRaceOnOneMessage(t *testing.T) {
 		}
 		// exactly at the window: recall still allowed; the expiry fires 1 ms later
 		clock.Advance(60 * time.Second)
-		var wg sync.WaitGroup
-		outcomes := make(chan domain.Decision, 64)
-		expired := make(chan bool, 8)
-		for i := range 24 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				switch i % 6 {
-				case 0:
-					c, _ := domain.NewRecallCommand(string(sent.MsgID), "alice", "", "", "", "")
-					o, err := r.l.Recall(ctx, tn, c)
-					if err != nil {
-						t.Error(err)
-					}
-					outcomes <- o.Decision
-				case 1:
-					c, _ := domain.NewRecallCommand(string(sent.MsgID), fmt.Sprint("admin", i), "group_admin", "", "", "")
-					o, err := r.l.Recall(ctx, tn, c)
-					if err != nil {
-						t.Error(err)
-					}
-					outcomes <- o.Decision
-				case 2:
-					outs, err := r.l.BatchRecall(ctx, tn, []ledger.BatchItem{{MsgID: sent.MsgID, To: "g1", ChatType: "groupchat"}}, "admin-api", "")
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					outcomes <- outs[0].Decision
-				case 3:
-					if i == 3 {
-						clock.Advance(time.Millisecond) // now past retention
-					}
-					ok, err := r.l.Expire(ctx, tn, sent.MsgID)
-					if err != nil {
-						t.Error(err)
-					}
-					expired <- ok
-				default:
-					c, _ := domain.NewReadCommand(string(sent.MsgID), fmt.Sprint("reader", i), "")
-					if _, err := r.l.Read(ctx, tn, c); err != nil {
-						t.Error(err)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		close(outcomes)
-		close(expired)
-		recalled, expiries := 0, 0
-		var refusals []domain.Reason
-		for d := range outcomes {
-			if d.Recalled {
-				recalled++
-			} else {
-				refusals = append(refusals, d.Reason)
-			}
-		}
-		for ok := range expired {
-			if ok {
-				expiries++
-			}
-		}
+		recalled, expiries, refusals := race(t, r, clock, tn, sent.MsgID)
 		m, err := r.l.Message(ctx, tn, sent.MsgID)
 		if err != nil {
 			t.Fatal(err)
@@ -123,6 +61,70 @@ func TestRecallExpireReadAndBatchRaceOnOneMessage(t *testing.T) {
 			t.Fatalf("round %d: events %v", round, kinds)
 		}
 	}
+}
+
+// race runs, all at once, four recalls by the sender and four by group admins,
+// four admin batch recalls, four expiries (the first moves the clock past
+// retention) and eight reads of one message, and counts what won.
+func race(t *testing.T, r *rig, clock *clocktest.Clock, tn domain.Tenant, id domain.MsgID) (recalled, expiries int, refusals []domain.Reason) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	outcomes := make(chan domain.Decision, 64)
+	expired := make(chan bool, 8)
+	for i := range 24 {
+		wg.Go(func() {
+			switch i % 6 {
+			case 0, 1:
+				actor, role := "alice", ""
+				if i%6 == 1 {
+					actor, role = fmt.Sprint("admin", i), "group_admin"
+				}
+				c, _ := domain.NewRecallCommand(string(id), actor, role, "", "", "")
+				o, err := r.l.Recall(ctx, tn, c)
+				if err != nil {
+					t.Error(err)
+				}
+				outcomes <- o.Decision
+			case 2:
+				outs, err := r.l.BatchRecall(ctx, tn, []ledger.BatchItem{{MsgID: id, To: "g1", ChatType: "groupchat"}}, "admin-api", "")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				outcomes <- outs[0].Decision
+			case 3:
+				if i == 3 {
+					clock.Advance(time.Millisecond) // now past retention
+				}
+				ok, err := r.l.Expire(ctx, tn, id)
+				if err != nil {
+					t.Error(err)
+				}
+				expired <- ok
+			default:
+				c, _ := domain.NewReadCommand(string(id), fmt.Sprint("reader", i), "")
+				if _, err := r.l.Read(ctx, tn, c); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(outcomes)
+	close(expired)
+	for d := range outcomes {
+		if d.Recalled {
+			recalled++
+		} else {
+			refusals = append(refusals, d.Reason)
+		}
+	}
+	for ok := range expired {
+		if ok {
+			expiries++
+		}
+	}
+	return recalled, expiries, refusals
 }
 
 func mustRead(t *testing.T, r *rig, tn domain.Tenant, id domain.MsgID) []domain.Event {

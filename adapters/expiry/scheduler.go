@@ -113,7 +113,7 @@ func (s *Scheduler) Position() uint64 {
 func (s *Scheduler) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() {
-		if rf, ok := s.ledger.Store().(rawFollower); ok {
+		if rf, ok := s.ledger.Store().(domain.RawFollower); ok {
 			errc <- rf.FollowRaw(ctx, s.Position()+1, s.applyRaw)
 			return
 		}
@@ -242,11 +242,6 @@ func (s *Scheduler) commit(b *pebble.Batch, position uint64) error {
 	}
 	s.position = position
 	return nil
-}
-
-// rawFollower is a store that hands over events as their stored JSON.
-type rawFollower interface {
-	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
 }
 
 func (s *Scheduler) poke() {

@@ -16,7 +16,7 @@ import (
 	"github.com/recallledger/recall/adapters/feedbus/feedbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // logRecords collects what a JSON slog handler writes.
@@ -81,7 +81,7 @@ func TestFailedFeedIsLoggedAndResumesFromTheCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rm.Close()
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			runners, err := all.Runners(rm)
+			runners, err := catalog.Runners(rm)
 			if err != nil {
 				t.Fatal(err)
 			}

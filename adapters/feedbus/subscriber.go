@@ -26,12 +26,6 @@ import (
 // PositionKey is the metadata key carrying an event's global position.
 const PositionKey = "position"
 
-// rawFollower is a store that can hand over events as their stored JSON;
-// the subscriber then forwards those bytes instead of encoding again.
-type rawFollower interface {
-	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
-}
-
 // Subscriber is a watermill subscriber over an event store. Each message
 // carries the JSON (schema v1) of one or more consecutive events, one to a
 // line — as many as were stored when it was read, so a busy log is applied
@@ -119,7 +113,8 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 // follow delivers topic's events from its consumer's checkpoint until
 // reading fails or ctx ends.
 func (s *Subscriber) follow(ctx context.Context, topic string, out chan<- *message.Message, bo *backoff.ExponentialBackOff) error {
-	if rf, ok := s.store.(rawFollower); ok {
+	// a store that hands over its stored JSON saves encoding it again
+	if rf, ok := s.store.(domain.RawFollower); ok {
 		return rf.FollowRaw(ctx, s.from(topic), func(raws [][]byte, last uint64) error {
 			return deliver(ctx, out, last, bytes.Join(raws, []byte{'\n'}), bo)
 		})

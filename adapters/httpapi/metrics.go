@@ -81,19 +81,15 @@ func (m *Metrics) ObserveAppend(d time.Duration, err error) {
 // observed. A store that can hand over raw JSON still can.
 func (m *Metrics) InstrumentStore(s domain.EventStore) domain.EventStore {
 	is := instrumentedStore{EventStore: s, m: m}
-	if rf, ok := s.(rawFollower); ok {
+	if rf, ok := s.(domain.RawFollower); ok {
 		return instrumentedRawStore{instrumentedStore: is, raw: rf}
 	}
 	return is
 }
 
-type rawFollower interface {
-	FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error
-}
-
 type instrumentedRawStore struct {
 	instrumentedStore
-	raw rawFollower
+	raw domain.RawFollower
 }
 
 func (s instrumentedRawStore) FollowRaw(ctx context.Context, from uint64, handle func(raws [][]byte, last uint64) error) error {

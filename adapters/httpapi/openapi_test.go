@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"sort"
 	"strings"
@@ -29,8 +30,20 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	for _, r := range s.Routes() {
 		registered[r] = true
 		method, path, _ := strings.Cut(r, " ")
-		if _, ok := doc.Paths[path][strings.ToLower(method)]; !ok {
+		op, ok := doc.Paths[path][strings.ToLower(method)]
+		if !ok {
 			t.Errorf("route %s is not in openapi.json", r)
+			continue
+		}
+		// x-roles says which tokens the operation admits, as the route does
+		var o struct {
+			Roles []string `json:"x-roles"`
+		}
+		if err := json.Unmarshal(op, &o); err != nil {
+			t.Fatalf("%s: %v", r, err)
+		}
+		if got, want := fmt.Sprint(o.Roles), fmt.Sprint(s.AllowedRoles(r)); got != want && !(len(o.Roles) == 0 && s.AllowedRoles(r) == nil) {
+			t.Errorf("%s: openapi.json's x-roles %s, the route admits %s", r, got, want)
 		}
 	}
 	var documented []string

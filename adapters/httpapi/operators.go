@@ -3,7 +3,6 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/recallledger/recall/adapters/operators"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -41,8 +40,8 @@ type addOperatorRequest struct {
 // operatorReply is the answer to a change: the operator, and its new
 // password after an add or a reset (shown once; only its hash is kept).
 type operatorReply struct {
-	Operator *operators.Info `json:"operator,omitempty"`
-	Password string          `json:"password,omitempty"`
+	Operator *domain.OperatorAccount `json:"operator,omitempty"`
+	Password string                  `json:"password,omitempty"`
 }
 
 func (s *Server) addOperator(w http.ResponseWriter, r *http.Request, c caller) {

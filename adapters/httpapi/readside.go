@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -379,22 +380,16 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 		writeJSON(w, http.StatusOK, rep)
 	case "csv":
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		bw := bufio.NewWriter(w)
-		fmt.Fprintf(bw, "key,attempts,recalled,refused,timeouts\r\n")
+		cw := csv.NewWriter(w)
+		cw.UseCRLF = true // RFC 4180, as the audit export
+		num := func(n int64) string { return strconv.FormatInt(n, 10) }
+		rows := [][]string{{"key", "attempts", "recalled", "refused", "timeouts"}}
 		for _, row := range rep.Rows {
-			fmt.Fprintf(bw, "%s,%d,%d,%d,%d\r\n", csvCell(row.Key), row.Attempts, row.Recalled, row.Refused, row.Timeouts)
+			rows = append(rows, []string{auditlog.Neutralise(row.Key), num(row.Attempts), num(row.Recalled), num(row.Refused), num(row.Timeouts)})
 		}
-		s.responseCut(r, bw.Flush()) // a bufio.Writer keeps the first write error
+		_ = cw.WriteAll(rows)        // WriteAll flushes; its error is cw.Error's
+		s.responseCut(r, cw.Error()) // the csv.Writer keeps the first write error
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
 	}
-}
-
-// csvCell quotes and neutralises one CSV cell (RFC 4180).
-func csvCell(s string) string {
-	s = auditlog.Neutralise(s)
-	if strings.ContainsAny(s, ",\"\r\n") {
-		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
-	}
-	return s
 }

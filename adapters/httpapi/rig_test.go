@@ -21,7 +21,7 @@ import (
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/conversation"
 )
 
@@ -54,7 +54,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = rm.Close() })
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}

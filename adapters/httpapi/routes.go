@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -17,8 +16,8 @@ var openAPI []byte
 // get the caller's tenant, checked against the path.
 type route struct {
 	method, pattern string
-	roles           []tenants.Role // nil: public
-	easemob         bool           // errors in Easemob's shape
+	roles           []domain.AccessRole // nil: public
+	easemob         bool                // errors in Easemob's shape
 	handle          func(w http.ResponseWriter, r *http.Request, c caller)
 }
 
@@ -26,7 +25,7 @@ type route struct {
 // path's {org}/{app}: a token's, or a signed-in operator's (Operator set,
 // Role the operator's).
 type caller struct {
-	tenants.Principal
+	domain.Principal
 	Operator domain.OperatorName
 }
 
@@ -58,9 +57,9 @@ func (c caller) viewer() string {
 }
 
 var (
-	service      = []tenants.Role{tenants.RoleService}
-	admin        = []tenants.Role{tenants.RoleAdmin}
-	adminAuditor = []tenants.Role{tenants.RoleAdmin, tenants.RoleAuditor}
+	service      = []domain.AccessRole{domain.AccessService}
+	admin        = []domain.AccessRole{domain.AccessAdmin}
+	adminAuditor = []domain.AccessRole{domain.AccessAdmin, domain.AccessAuditor}
 )
 
 func (s *Server) register() {
@@ -123,7 +122,7 @@ func (s *Server) register() {
 
 // rolesAdmitted names the roles of a route for a refusal: "the admin or
 // auditor token".
-func rolesAdmitted(roles []tenants.Role) string {
+func rolesAdmitted(roles []domain.AccessRole) string {
 	names := make([]string, len(roles))
 	for i, r := range roles {
 		names[i] = string(r)

@@ -15,7 +15,6 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 )
@@ -46,14 +45,21 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Authenticator tells who a bearer token speaks for; false for a token it
+// does not know. recalld gives the tenant registry (adapters/tenants).
+type Authenticator interface {
+	Authenticate(token string) (domain.Principal, bool)
+}
+
 // Readiness reports whether the server can serve reads that depend on
 // background work (projections caught up). Nil means always ready.
 type Readiness func(ctx context.Context) error
 
-// Server serves the API over a ledger and a tenant registry.
+// Server serves the API over a ledger, authenticating callers with an
+// Authenticator.
 type Server struct {
 	ledger     *ledger.Service
-	tenants    *tenants.Registry
+	auth       Authenticator
 	log        *slog.Logger
 	cfg        Config
 	metrics    *Metrics
@@ -75,9 +81,9 @@ type Server struct {
 // process (the store's append latency is observed there).
 //
 // read may be nil: the process then serves only the command side.
-func New(l *ledger.Service, reg *tenants.Registry, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness, read *ReadSide) *Server {
+func New(l *ledger.Service, auth Authenticator, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness, read *ReadSide) *Server {
 	s := &Server{
-		ledger: l, tenants: reg, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready, readModels: read,
+		ledger: l, auth: auth, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready, readModels: read,
 		notify: newNotifier(), streamsEnd: make(chan struct{}), limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
 	}
 	if read != nil && read.Conversations != nil {
@@ -97,27 +103,6 @@ func (s *Server) EndStreams() { s.endOnce.Do(func() { close(s.streamsEnd) }) }
 
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
-
-// Routes lists the method-and-pattern of every route the server registers,
-// so tests can hold the OpenAPI document to them.
-func (s *Server) Routes() []string {
-	out := make([]string, len(s.routes))
-	for i, rt := range s.routes {
-		out[i] = rt.method + " " + rt.pattern
-	}
-	return out
-}
-
-// AllowedRoles returns the roles a route ("METHOD /pattern") admits; nil
-// for a public route.
-func (s *Server) AllowedRoles(route string) []tenants.Role {
-	for _, rt := range s.routes {
-		if rt.method+" "+rt.pattern == route {
-			return rt.roles
-		}
-	}
-	return nil
-}
 
 // HTTPServer wraps h with the timeouts and limits that stop slow or
 // greedy clients from holding the process. headerTimeout bounds how long a

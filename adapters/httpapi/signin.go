@@ -1,29 +1,67 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/recallledger/recall/adapters/operators"
-	"github.com/recallledger/recall/adapters/signin"
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 )
 
-// SignIn is the console's operator sign-in (Config.SignIn). A server
-// without one answers the sign-in routes 404, and only bearer tokens
-// authenticate.
-type SignIn struct {
-	Operators *operators.Registry
-	Sessions  *signin.Sessions
-	Throttle  *signin.Throttle
+// OperatorRegistry is what the console's sign-in and the operators routes
+// need of the tenant's named operators and their passwords. recalld gives
+// the registry in the data directory (adapters/operators).
+type OperatorRegistry interface {
+	// Verify checks an operator's password and returns its access role
+	// (admin or auditor) and its generation; false, after the same work,
+	// for an unknown or disabled operator or a wrong password.
+	Verify(ctx context.Context, t domain.Tenant, name domain.OperatorName, password string) (domain.AccessRole, uint64, bool, error)
+	// Current is the operator's role and generation now: false once it no
+	// longer exists or is disabled. A reset, a role change and a disable
+	// give it another generation.
+	Current(t domain.Tenant, name domain.OperatorName) (domain.AccessRole, uint64, bool)
+	// RecordSignIn notes that the operator signed in.
+	RecordSignIn(t domain.Tenant, name domain.OperatorName) error
+	List(t domain.Tenant) ([]domain.OperatorAccount, error)
+	// Change applies cmd and returns the operator after it, and a new
+	// one-time password after an add or a reset.
+	Change(ctx context.Context, t domain.Tenant, cmd domain.OperatorCommand, password string) (domain.OperatorAccount, string, error)
+}
+
+// SignInConfig tunes the console's sign-in; the zero value of a field
+// takes its default.
+type SignInConfig struct {
+	// SessionIdle ends a session nobody used for this long (30 minutes);
+	// SessionMax ends every session this long after sign-in (8 hours).
+	SessionIdle, SessionMax time.Duration
 	// SecureCookies marks the session cookie Secure, with the __Host-
 	// prefix: set it when browsers reach recalld through a TLS-terminating
 	// proxy (recalld itself serves plain HTTP). A request that arrived
 	// over TLS gets a Secure cookie anyway.
 	SecureCookies bool
+}
+
+// SignIn is the console's operator sign-in (Config.SignIn): the operator
+// registry, the sessions and the login throttle. A server without one
+// answers the sign-in routes 404, and only bearer tokens authenticate.
+type SignIn struct {
+	Operators     OperatorRegistry
+	sessions      *sessionStore
+	throttle      *loginThrottle
+	secureCookies bool
+}
+
+// NewSignIn returns the sign-in over ops, its sessions and lockouts timed
+// by clock.
+func NewSignIn(ops OperatorRegistry, clock domain.Clock, cfg SignInConfig) *SignIn {
+	return &SignIn{
+		Operators:     ops,
+		sessions:      newSessionStore(clock, sessionConfig{Idle: cfg.SessionIdle, Absolute: cfg.SessionMax}),
+		throttle:      newLoginThrottle(clock, throttleConfig{}),
+		secureCookies: cfg.SecureCookies,
+	}
 }
 
 // The session cookie's names: with Secure, the __Host- prefix also makes
@@ -56,7 +94,7 @@ func sessionToken(r *http.Request) string {
 }
 
 func (s *Server) secure(r *http.Request) bool {
-	return r.TLS != nil || (s.cfg.SignIn != nil && s.cfg.SignIn.SecureCookies)
+	return r.TLS != nil || (s.cfg.SignIn != nil && s.cfg.SignIn.secureCookies)
 }
 
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
@@ -82,20 +120,20 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 // past its expiry, and its operator still exists, is enabled and has the
 // generation it signed in with (a reset, role change or disable since,
 // made here or by recallctl, ends it).
-func (s *Server) liveSession(r *http.Request) (signin.Session, domain.OperatorRole, string, bool) {
+func (s *Server) liveSession(r *http.Request) (session, domain.AccessRole, string, bool) {
 	si := s.cfg.SignIn
 	token := sessionToken(r)
 	if si == nil || token == "" {
-		return signin.Session{}, "", "", false
+		return session{}, "", "", false
 	}
-	sess, ok := si.Sessions.Lookup(token)
+	sess, ok := si.sessions.Lookup(token)
 	if !ok {
-		return signin.Session{}, "", token, false
+		return session{}, "", token, false
 	}
 	role, gen, live := si.Operators.Current(sess.Tenant, sess.Operator)
 	if !live || gen != sess.Generation {
-		si.Sessions.End(token)
-		return signin.Session{}, "", token, false
+		si.sessions.End(token)
+		return session{}, "", token, false
 	}
 	return sess, role, token, true
 }
@@ -116,7 +154,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, fail func(
 		if !s.sameOriginChange(w, r, sess, fail) {
 			return caller{}, false
 		}
-		return caller{Principal: tenants.Principal{Tenant: sess.Tenant, Role: tenants.Role(role)}, Operator: sess.Operator}, true
+		return caller{Principal: domain.Principal{Tenant: sess.Tenant, Role: role}, Operator: sess.Operator}, true
 	}
 	token, ok := bearer(r)
 	if !ok {
@@ -124,7 +162,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, fail func(
 		fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 		return caller{}, false
 	}
-	p, ok := s.tenants.Authenticate(token)
+	p, ok := s.auth.Authenticate(token)
 	if !ok {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger", error="invalid_token"`)
 		fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
@@ -137,7 +175,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, fail func(
 // through only if it comes from the console's own origin and carries the
 // session's CSRF token (a synchronizer token, compared in constant time).
 // Reads pass: they change nothing.
-func (s *Server) sameOriginChange(w http.ResponseWriter, r *http.Request, sess signin.Session, fail func(http.ResponseWriter, int, string, string)) bool {
+func (s *Server) sameOriginChange(w http.ResponseWriter, r *http.Request, sess session, fail func(http.ResponseWriter, int, string, string)) bool {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
@@ -159,7 +197,7 @@ func (s *Server) sameOriginChange(w http.ResponseWriter, r *http.Request, sess s
 type sessionBody struct {
 	Operator struct {
 		Name domain.OperatorName `json:"name"`
-		Role domain.OperatorRole `json:"role"`
+		Role domain.AccessRole   `json:"role"`
 	} `json:"operator"`
 	Tenant        string      `json:"tenant"`
 	CSRFToken     string      `json:"csrf_token"`
@@ -167,7 +205,7 @@ type sessionBody struct {
 	ExpiresAt     domain.Time `json:"expires_at"`
 }
 
-func newSessionBody(sess signin.Session, role domain.OperatorRole) sessionBody {
+func newSessionBody(sess session, role domain.AccessRole) sessionBody {
 	var b sessionBody
 	b.Operator.Name, b.Operator.Role = sess.Operator, role
 	b.Tenant, b.CSRFToken = sess.Tenant.String(), sess.CSRFToken
@@ -240,20 +278,20 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusBadRequest, "invalid_password", "password: required")
 		return
 	}
-	attempt := signin.Attempt{Tenant: t, Name: string(name), Address: signin.AddressKey(r.RemoteAddr)}
-	now := si.Throttle.Now()
-	if until, locked := si.Throttle.Locked(attempt); locked {
+	attempt := signInAttempt{Tenant: t, Name: string(name), Address: addressKey(r.RemoteAddr)}
+	now := si.throttle.Now()
+	if until, locked := si.throttle.Locked(attempt); locked {
 		s.writeLockedOut(w, now, until)
 		return
 	}
-	id, ok, err := si.Operators.Verify(r.Context(), t, name, req.Password)
+	role, gen, ok, err := si.Operators.Verify(r.Context(), t, name, req.Password)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	if !ok {
 		s.log.Info("sign-in failed", slog.String("tenant", t.String()), slog.String("operator", string(name)), slog.String("address", attempt.Address))
-		if until, locked := si.Throttle.Fail(attempt); locked {
+		if until, locked := si.throttle.Fail(attempt); locked {
 			s.log.Warn("sign-in locked out", slog.String("tenant", t.String()), slog.String("operator", string(name)),
 				slog.String("address", attempt.Address), slog.Time("until", until))
 			s.writeLockedOut(w, now, until)
@@ -262,19 +300,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ caller) {
 		writeError(w, http.StatusUnauthorized, "bad_credentials", "the tenant, name or password is not right")
 		return
 	}
-	si.Throttle.Succeed(attempt)
-	token, sess, err := si.Sessions.Create(t, id.Name, id.Generation)
+	si.throttle.Succeed(attempt)
+	token, sess, err := si.sessions.Create(t, name, gen)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := si.Operators.RecordSignIn(t, id.Name); err != nil {
+	if err := si.Operators.RecordSignIn(t, name); err != nil {
 		s.log.Warn("sign-in: last_login_at not recorded", slog.Any("err", err))
 	}
-	s.log.Info("signed in", slog.String("tenant", t.String()), slog.String("operator", string(id.Name)), slog.String("address", attempt.Address))
+	s.log.Info("signed in", slog.String("tenant", t.String()), slog.String("operator", string(name)), slog.String("address", attempt.Address))
 	w.Header().Set("Cache-Control", "no-store")
 	s.setSessionCookie(w, r, token)
-	writeJSON(w, http.StatusOK, newSessionBody(sess, id.Role))
+	writeJSON(w, http.StatusOK, newSessionBody(sess, role))
 }
 
 // logout ends the session server-side and clears the cookie. Without a
@@ -288,7 +326,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, _ caller) {
 		if !s.sameOriginChange(w, r, sess, writeError) {
 			return
 		}
-		s.cfg.SignIn.Sessions.End(token)
+		s.cfg.SignIn.sessions.End(token)
 		s.log.Info("signed out", slog.String("tenant", sess.Tenant.String()), slog.String("operator", string(sess.Operator)))
 	}
 	s.clearSessionCookie(w, r)

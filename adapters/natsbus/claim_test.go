@@ -19,7 +19,7 @@ import (
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // node is an API node: an embedded store whose every event is forwarded
@@ -98,7 +98,7 @@ func startWorker(t *testing.T, url, consumer string, o natsbus.WorkerOptions) *w
 	if err != nil {
 		t.Fatal(err)
 	}
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,16 +5,17 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -28,17 +29,6 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-func dump(t *testing.T, rm *readmodel.Store) string {
-	t.Helper()
-	var b strings.Builder
-	for _, p := range all.Projections() {
-		if err := rm.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q=%q\n", p.Name(), k, v) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
 }
 
 func minPosition(runners []*projections.Runner) uint64 {
@@ -58,23 +48,7 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
-	l := n.l
-	activity := func(from, count int) {
-		for i := from; i < from+count; i++ {
-			tn, _ := domain.ParseTenant([]string{"acme/chat", "beta/app"}[i%2])
-			cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", fmt.Sprint("m", i), "ios", fmt.Sprint("c", i))
-			res, err := l.Send(ctx, tn, cmd)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if i%3 == 0 {
-				rc, _ := domain.NewRecallCommand(string(res.MsgID), "alice", "", "web", "", "")
-				if _, err := l.Recall(ctx, tn, rc); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
+	activity := func(from, count int) { sendAndRecall(t, n.l, from, count) }
 
 	// the worker: its own read models, from the bus only
 	workerRM, err := readmodel.Open(filepath.Join(dir, "worker"))
@@ -83,7 +57,7 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 	}
 	defer workerRM.Close()
 	startWorker := func() (func(), []*projections.Runner) {
-		runners, err := all.Runners(workerRM)
+		runners, err := catalog.Runners(workerRM)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,29 +83,59 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	freshRunners, _ := all.Runners(fresh)
+	freshRunners, _ := catalog.Runners(fresh)
 	for _, r := range freshRunners {
 		if _, err := r.CatchUp(ctx, store, 1000, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, want := dump(t, workerRM), dump(t, fresh); got != want {
+	if got, want := readmodeltest.Dump(t, workerRM), readmodeltest.Dump(t, fresh); got != want {
 		t.Fatalf("the worker's read models differ from a rebuild (%d vs %d bytes)", len(got), len(want))
 	}
 
 	// a second, independent consumer (an analytics pipeline) reads every
 	// event, in order, from the start
-	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
+	readsInOrder(t, url, "analytics", store.Head())
+}
+
+// sendAndRecall sends count messages numbered from from, alternately in
+// two tenants, and recalls every third.
+func sendAndRecall(t *testing.T, l *ledger.Service, from, count int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := from; i < from+count; i++ {
+		tn, _ := domain.ParseTenant([]string{"acme/chat", "beta/app"}[i%2])
+		cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", fmt.Sprint("m", i), "ios", fmt.Sprint("c", i))
+		res, err := l.Send(ctx, tn, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 {
+			rc, _ := domain.NewRecallCommand(string(res.MsgID), "alice", "", "web", "", "")
+			if _, err := l.Recall(ctx, tn, rc); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// readsInOrder checks that a new consumer of the bus gets every event up
+// to head, in position order, each naming its predecessor.
+func readsInOrder(t *testing.T, url, consumer string, head uint64) {
+	t.Helper()
+	sub, err := natsbus.NewSubscriber(url, consumer, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	msgs, err := sub.Subscribe(ctx, natsbus.AllSubjects)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var last uint64
-	for last < store.Head() {
+	for last < head {
 		select {
 		case m := <-msgs:
 			e, prev, err := natsbus.Decode(m)
@@ -139,12 +143,12 @@ func TestWorkerKeepsReadModelsFromTheBusAcrossRestarts(t *testing.T) {
 				t.Fatal(err)
 			}
 			if e.Position != last+1 || prev != last {
-				t.Fatalf("analytics got position %d (prev %d) after %d", e.Position, prev, last)
+				t.Fatalf("%s got position %d (prev %d) after %d", consumer, e.Position, prev, last)
 			}
 			last = e.Position
 			m.Ack()
 		case <-time.After(20 * time.Second):
-			t.Fatalf("analytics consumer stuck at %d of %d", last, store.Head())
+			t.Fatalf("%s consumer stuck at %d of %d", consumer, last, head)
 		}
 	}
 }

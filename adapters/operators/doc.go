@@ -17,6 +17,7 @@
 // Passwords are hashed with argon2id (golang.org/x/crypto/argon2) with a
 // random salt each; the parameters are kept with every hash.
 //
-// It is not the sign-in itself: sessions and the login throttle live in
-// adapters/signin, the HTTP side in adapters/httpapi.
+// It is not the sign-in itself: the sessions, the login throttle and the
+// HTTP side live in adapters/httpapi, which reaches this registry through
+// its OperatorRegistry port.
 package operators

@@ -57,12 +57,12 @@ const (
 )
 
 type snapshot struct {
-	Role        domain.OperatorRole `json:"role"`
-	Disabled    bool                `json:"disabled,omitempty"`
-	CreatedAt   domain.Time         `json:"created_at"`
-	CreatedBy   string              `json:"created_by"`
-	LastLoginAt *domain.Time        `json:"last_login_at,omitempty"`
-	Generation  uint64              `json:"generation"`
+	Role        domain.AccessRole `json:"role"`
+	Disabled    bool              `json:"disabled,omitempty"`
+	CreatedAt   domain.Time       `json:"created_at"`
+	CreatedBy   string            `json:"created_by"`
+	LastLoginAt *domain.Time      `json:"last_login_at,omitempty"`
+	Generation  uint64            `json:"generation"`
 }
 
 // entry is one operator as the registry holds it.
@@ -75,18 +75,8 @@ type entry struct {
 	lastLogin  domain.Time
 }
 
-// Info is an operator as the registry shows it; never the credential.
-type Info struct {
-	Name        domain.OperatorName `json:"name"`
-	Role        domain.OperatorRole `json:"role"`
-	Disabled    bool                `json:"disabled"`
-	CreatedAt   domain.Time         `json:"created_at"`
-	CreatedBy   string              `json:"created_by"`
-	LastLoginAt *domain.Time        `json:"last_login_at,omitempty"`
-}
-
-func (e *entry) info() Info {
-	in := Info{Name: e.op.Name, Role: e.op.Role, Disabled: e.op.Disabled, CreatedAt: e.op.CreatedAt, CreatedBy: e.op.CreatedBy}
+func (e *entry) info() domain.OperatorAccount {
+	in := domain.OperatorAccount{Name: e.op.Name, Role: e.op.Role, Disabled: e.op.Disabled, CreatedAt: e.op.CreatedAt, CreatedBy: e.op.CreatedBy}
 	if !e.lastLogin.IsZero() {
 		at := e.lastLogin
 		in.LastLoginAt = &at
@@ -375,27 +365,27 @@ func (r *Registry) get(t domain.Tenant, name domain.OperatorName) *entry {
 }
 
 // Get returns one operator of t.
-func (r *Registry) Get(t domain.Tenant, name domain.OperatorName) (Info, bool, error) {
+func (r *Registry) Get(t domain.Tenant, name domain.OperatorName) (domain.OperatorAccount, bool, error) {
 	if err := r.refresh(); err != nil {
-		return Info{}, false, err
+		return domain.OperatorAccount{}, false, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.get(t, name)
 	if e == nil {
-		return Info{}, false, nil
+		return domain.OperatorAccount{}, false, nil
 	}
 	return e.info(), true, nil
 }
 
 // List returns t's operators by name.
-func (r *Registry) List(t domain.Tenant) ([]Info, error) {
+func (r *Registry) List(t domain.Tenant) ([]domain.OperatorAccount, error) {
 	if err := r.refresh(); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]Info, 0, len(r.tenants[t.String()]))
+	out := make([]domain.OperatorAccount, 0, len(r.tenants[t.String()]))
 	for _, e := range r.tenants[t.String()] {
 		out = append(out, e.info())
 	}
@@ -407,29 +397,29 @@ func (r *Registry) List(t domain.Tenant) ([]Info, error) {
 // An add or a reset sets a password: password if given (checked by
 // CheckPassword), else a new one (NewPassword), returned once — only its
 // hash is kept. A change that changes nothing records nothing.
-func (r *Registry) Change(ctx context.Context, t domain.Tenant, cmd domain.OperatorCommand, password string) (Info, string, error) {
+func (r *Registry) Change(ctx context.Context, t domain.Tenant, cmd domain.OperatorCommand, password string) (domain.OperatorAccount, string, error) {
 	setsPassword := cmd.Action == domain.OperatorAdd || cmd.Action == domain.OperatorReset
 	var credential string
 	if setsPassword {
 		if password == "" {
 			pw, err := NewPassword()
 			if err != nil {
-				return Info{}, "", err
+				return domain.OperatorAccount{}, "", err
 			}
 			password = pw
 		} else if err := CheckPassword(password); err != nil {
-			return Info{}, "", &domain.InvalidError{Code: "invalid_password", Msg: err.Error()}
+			return domain.OperatorAccount{}, "", &domain.InvalidError{Code: "invalid_password", Msg: err.Error()}
 		}
 		// hashed before the lock: it is the slow part, and a refused
 		// change costs only the hash
 		var err error
 		if credential, err = r.hasher.Hash(ctx, password); err != nil {
-			return Info{}, "", err
+			return domain.OperatorAccount{}, "", err
 		}
 	} else {
 		password = ""
 	}
-	var info Info
+	var info domain.OperatorAccount
 	err := r.append(func() ([]record, error) {
 		r.mu.Lock()
 		var cur domain.Operator
@@ -449,7 +439,7 @@ func (r *Registry) Change(ctx context.Context, t domain.Tenant, cmd domain.Opera
 		return []record{{Kind: kindEvent, Tenant: t.String(), Name: string(cmd.Name), Event: &ev, Credential: credential}}, nil
 	})
 	if err != nil {
-		return Info{}, "", err
+		return domain.OperatorAccount{}, "", err
 	}
 	r.mu.Lock()
 	if e := r.get(t, cmd.Name); e != nil {
@@ -463,38 +453,31 @@ func (r *Registry) Change(ctx context.Context, t domain.Tenant, cmd domain.Opera
 	return info, password, nil
 }
 
-// Identity is who a verified sign-in is: the operator, its role, and the
-// generation a session of it must still match.
-type Identity struct {
-	Tenant     domain.Tenant
-	Name       domain.OperatorName
-	Role       domain.OperatorRole
-	Generation uint64
-}
-
-// Verify checks an operator's password and returns who signed in. An
-// unknown operator, a disabled one and a wrong password all fail alike,
-// after the same argon2id work. A password hashed with older parameters
-// is rehashed with the current ones.
-func (r *Registry) Verify(ctx context.Context, t domain.Tenant, name domain.OperatorName, password string) (Identity, bool, error) {
+// Verify checks an operator's password and returns its role and the
+// generation a session of it must still match. An unknown operator, a
+// disabled one and a wrong password all fail alike, after the same
+// argon2id work. A password hashed with older parameters is rehashed
+// with the current ones.
+func (r *Registry) Verify(ctx context.Context, t domain.Tenant, name domain.OperatorName, password string) (domain.AccessRole, uint64, bool, error) {
 	if err := r.refresh(); err != nil {
-		return Identity{}, false, err
+		return "", 0, false, err
 	}
 	r.mu.Lock()
 	var cred string
-	var id Identity
+	var role domain.AccessRole
+	var gen uint64
 	e := r.get(t, name)
 	usable := e != nil && !e.op.Disabled && e.credential != ""
 	if usable {
-		cred, id = e.credential, Identity{Tenant: t, Name: name, Role: e.op.Role, Generation: e.generation}
+		cred, role, gen = e.credential, e.op.Role, e.generation
 	}
 	r.mu.Unlock()
 	if !usable || len(password) > MaxPasswordLen {
-		return Identity{}, false, r.hasher.VerifyNobody(ctx, password)
+		return "", 0, false, r.hasher.VerifyNobody(ctx, password)
 	}
 	ok, stale, err := r.hasher.Verify(ctx, cred, password)
 	if err != nil || !ok {
-		return Identity{}, false, err
+		return "", 0, false, err
 	}
 	if stale {
 		if fresh, err := r.hasher.Hash(ctx, password); err == nil {
@@ -504,13 +487,13 @@ func (r *Registry) Verify(ctx context.Context, t domain.Tenant, name domain.Oper
 			})
 		}
 	}
-	return id, true, nil
+	return role, gen, true, nil
 }
 
 // Current returns the operator's role and generation now, and false when
 // it no longer exists or is disabled: a session checks it on every
 // request, so a change made anywhere (recallctl included) ends it at once.
-func (r *Registry) Current(t domain.Tenant, name domain.OperatorName) (domain.OperatorRole, uint64, bool) {
+func (r *Registry) Current(t domain.Tenant, name domain.OperatorName) (domain.AccessRole, uint64, bool) {
 	if err := r.refresh(); err != nil {
 		return "", 0, false
 	}

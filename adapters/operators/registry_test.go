@@ -47,7 +47,7 @@ func mustTenant(t *testing.T, s string) domain.Tenant {
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 
-func change(t *testing.T, r *Registry, tn domain.Tenant, action domain.OperatorAction, name string, role domain.OperatorRole, password string) (Info, string) {
+func change(t *testing.T, r *Registry, tn domain.Tenant, action domain.OperatorAction, name string, role domain.AccessRole, password string) (domain.OperatorAccount, string) {
 	t.Helper()
 	info, pw, err := r.Change(context.Background(), tn, domain.OperatorCommand{Action: action, Name: domain.OperatorName(name), Role: role, By: "recallctl"}, password)
 	if err != nil {
@@ -64,19 +64,19 @@ func TestAChangeByOneProcessAppliesInAnotherAtOnce(t *testing.T) {
 	demo := mustTenant(t, "demo/demo")
 	ctx := context.Background()
 
-	info, pw := change(t, cli, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "")
-	if info.Name != "alice" || info.Role != domain.OperatorAdmin || info.Disabled || info.CreatedBy != "recallctl" || info.CreatedAt.Time() != t0 {
+	info, pw := change(t, cli, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "")
+	if info.Name != "alice" || info.Role != domain.AccessAdmin || info.Disabled || info.CreatedBy != "recallctl" || info.CreatedAt.Time() != t0 {
 		t.Fatalf("created %+v", info)
 	}
 	if len(pw) != 24 {
 		t.Fatalf("generated password %q: want 24 characters", pw)
 	}
-	id, ok, err := server.Verify(ctx, demo, "alice", pw)
-	if err != nil || !ok || id.Role != domain.OperatorAdmin || id.Name != "alice" {
-		t.Fatalf("server verify: %+v %v %v", id, ok, err)
+	vrole, vgen, ok, err := server.Verify(ctx, demo, "alice", pw)
+	if err != nil || !ok || vrole != domain.AccessAdmin {
+		t.Fatalf("server verify: %v %v %v", vrole, ok, err)
 	}
 	role, gen, live := server.Current(demo, "alice")
-	if !live || role != domain.OperatorAdmin || gen != id.Generation {
+	if !live || role != domain.AccessAdmin || gen != vgen {
 		t.Fatalf("current: %s %d %v", role, gen, live)
 	}
 
@@ -86,10 +86,10 @@ func TestAChangeByOneProcessAppliesInAnotherAtOnce(t *testing.T) {
 	if _, gen2, _ := server.Current(demo, "alice"); gen2 == gen {
 		t.Fatal("a reset kept the generation: sessions would survive it")
 	}
-	if _, ok, _ := server.Verify(ctx, demo, "alice", pw); ok {
+	if _, _, ok, _ := server.Verify(ctx, demo, "alice", pw); ok {
 		t.Fatal("the old password still verifies after a reset")
 	}
-	if _, ok, _ := server.Verify(ctx, demo, "alice", pw2); !ok {
+	if _, _, ok, _ := server.Verify(ctx, demo, "alice", pw2); !ok {
 		t.Fatal("the new password does not verify")
 	}
 
@@ -97,19 +97,19 @@ func TestAChangeByOneProcessAppliesInAnotherAtOnce(t *testing.T) {
 	if _, _, live := server.Current(demo, "alice"); live {
 		t.Fatal("a disabled operator is still current")
 	}
-	if _, ok, _ := server.Verify(ctx, demo, "alice", pw2); ok {
+	if _, _, ok, _ := server.Verify(ctx, demo, "alice", pw2); ok {
 		t.Fatal("a disabled operator signs in")
 	}
 	change(t, cli, demo, domain.OperatorEnable, "alice", "", "")
-	if _, ok, _ := server.Verify(ctx, demo, "alice", pw2); !ok {
+	if _, _, ok, _ := server.Verify(ctx, demo, "alice", pw2); !ok {
 		t.Fatal("an enabled operator cannot sign in")
 	}
 
 	// operators belong to one tenant
-	if _, ok, _ := server.Verify(ctx, mustTenant(t, "other/app"), "alice", pw2); ok {
+	if _, _, ok, _ := server.Verify(ctx, mustTenant(t, "other/app"), "alice", pw2); ok {
 		t.Fatal("alice of demo/demo signs in to other/app")
 	}
-	if _, _, err := cli.Change(ctx, demo, domain.OperatorCommand{Action: domain.OperatorAdd, Name: "alice", Role: domain.OperatorAuditor, By: "x"}, ""); !errors.As(err, new(*domain.ConflictError)) {
+	if _, _, err := cli.Change(ctx, demo, domain.OperatorCommand{Action: domain.OperatorAdd, Name: "alice", Role: domain.AccessAuditor, By: "x"}, ""); !errors.As(err, new(*domain.ConflictError)) {
 		t.Fatalf("adding alice again: %v, want operator_exists", err)
 	}
 	list, err := server.List(demo)
@@ -122,17 +122,17 @@ func TestAChosenPasswordIsChecked(t *testing.T) {
 	r := open(t, t.TempDir(), clocktest.New(t0))
 	demo := mustTenant(t, "demo/demo")
 	for _, pw := range []string{"short", "twelve-chars\x00", strings.Repeat("x", MaxPasswordLen+1)} {
-		_, _, err := r.Change(context.Background(), demo, domain.OperatorCommand{Action: domain.OperatorAdd, Name: "alice", Role: domain.OperatorAdmin, By: "x"}, pw)
+		_, _, err := r.Change(context.Background(), demo, domain.OperatorCommand{Action: domain.OperatorAdd, Name: "alice", Role: domain.AccessAdmin, By: "x"}, pw)
 		var inv *domain.InvalidError
 		if !errors.As(err, &inv) || inv.Code != "invalid_password" {
 			t.Errorf("password %q: %v, want invalid_password", pw, err)
 		}
 	}
-	_, pw := change(t, r, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "correct horse battery")
+	_, pw := change(t, r, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "correct horse battery")
 	if pw != "correct horse battery" {
 		t.Fatalf("returned %q", pw)
 	}
-	if _, ok, _ := r.Verify(context.Background(), demo, "alice", "correct horse battery"); !ok {
+	if _, _, ok, _ := r.Verify(context.Background(), demo, "alice", "correct horse battery"); !ok {
 		t.Fatal("the chosen password does not verify")
 	}
 }
@@ -141,7 +141,7 @@ func TestOnlyArgon2idHashesAreStoredAndNoneReachesTheLog(t *testing.T) {
 	dir := t.TempDir()
 	r := open(t, dir, clocktest.New(t0))
 	demo := mustTenant(t, "demo/demo")
-	_, pw := change(t, r, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "")
+	_, pw := change(t, r, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "")
 	_, pw2 := change(t, r, demo, domain.OperatorReset, "alice", "", "")
 
 	path := filepath.Join(dir, FileName)
@@ -215,7 +215,7 @@ func TestAStaleHashIsReplacedAtSignIn(t *testing.T) {
 	clock := clocktest.New(t0)
 	demo := mustTenant(t, "demo/demo")
 	old := open(t, dir, clock)
-	change(t, old, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "correct horse battery")
+	change(t, old, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "correct horse battery")
 	raised, err := NewHasher(Params{Time: 2, MemoryKiB: 128, Threads: 1}, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -224,14 +224,14 @@ func TestAStaleHashIsReplacedAtSignIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, err := r.Verify(context.Background(), demo, "alice", "correct horse battery"); !ok || err != nil {
+	if _, _, ok, err := r.Verify(context.Background(), demo, "alice", "correct horse battery"); !ok || err != nil {
 		t.Fatalf("verify: %v %v", ok, err)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, FileName))
 	if !strings.Contains(string(raw), "$m=128,t=2,p=1$") {
 		t.Fatalf("no rehash with the raised parameters:\n%s", raw)
 	}
-	if _, ok, _ := r.Verify(context.Background(), demo, "alice", "correct horse battery"); !ok {
+	if _, _, ok, _ := r.Verify(context.Background(), demo, "alice", "correct horse battery"); !ok {
 		t.Fatal("the rehashed password does not verify")
 	}
 }
@@ -241,12 +241,12 @@ func TestAStaleHashIsReplacedAtSignIn(t *testing.T) {
 func TestUnknownAndDisabledOperatorsCostAVerifyLikeAWrongPassword(t *testing.T) {
 	r := open(t, t.TempDir(), clocktest.New(t0))
 	demo := mustTenant(t, "demo/demo")
-	change(t, r, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "correct horse battery")
-	change(t, r, demo, domain.OperatorAdd, "bob", domain.OperatorAdmin, "correct horse battery")
+	change(t, r, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "correct horse battery")
+	change(t, r, demo, domain.OperatorAdd, "bob", domain.AccessAdmin, "correct horse battery")
 	change(t, r, demo, domain.OperatorDisable, "bob", "", "")
 	for _, name := range []domain.OperatorName{"alice", "nobody", "bob"} {
 		before := r.hasher.verifies.Load()
-		if _, ok, err := r.Verify(context.Background(), demo, name, "wrong password!"); ok || err != nil {
+		if _, _, ok, err := r.Verify(context.Background(), demo, name, "wrong password!"); ok || err != nil {
 			t.Fatalf("%s: ok %v err %v", name, ok, err)
 		}
 		if n := r.hasher.verifies.Load() - before; n != 1 {
@@ -260,7 +260,7 @@ func TestATornLastLineIsCutByTheNextWriter(t *testing.T) {
 	clock := clocktest.New(t0)
 	demo := mustTenant(t, "demo/demo")
 	r := open(t, dir, clock)
-	change(t, r, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "")
+	change(t, r, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "")
 	// a crash in the middle of the next write
 	f, err := os.OpenFile(filepath.Join(dir, FileName), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -274,7 +274,7 @@ func TestATornLastLineIsCutByTheNextWriter(t *testing.T) {
 	if list, _ := reader.List(demo); len(list) != 1 {
 		t.Fatalf("reader sees %d operators", len(list))
 	}
-	change(t, open(t, dir, clock), demo, domain.OperatorAdd, "bob", domain.OperatorAuditor, "")
+	change(t, open(t, dir, clock), demo, domain.OperatorAdd, "bob", domain.AccessAuditor, "")
 	if list, err := reader.List(demo); err != nil || len(list) != 2 {
 		t.Fatalf("after the next write: %+v %v", list, err)
 	}
@@ -285,8 +285,8 @@ func TestCompactionKeepsEveryOperatorAndDropsReplacedHashes(t *testing.T) {
 	clock := clocktest.New(t0)
 	demo := mustTenant(t, "demo/demo")
 	r := open(t, dir, clock)
-	change(t, r, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "correct horse battery")
-	change(t, r, demo, domain.OperatorAdd, "bob", domain.OperatorAuditor, "")
+	change(t, r, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "correct horse battery")
+	change(t, r, demo, domain.OperatorAdd, "bob", domain.AccessAuditor, "")
 	change(t, r, demo, domain.OperatorDisable, "bob", "", "")
 	raw, _ := os.ReadFile(filepath.Join(dir, FileName))
 	firstHash := strings.Split(strings.SplitN(string(raw), `"credential":"`, 2)[1], `"`)[0]
@@ -318,13 +318,13 @@ func TestCompactionKeepsEveryOperatorAndDropsReplacedHashes(t *testing.T) {
 	}
 	for _, reg := range []*Registry{r, other, open(t, dir, clock)} {
 		list, err := reg.List(demo)
-		if err != nil || len(list) != 2 || list[0].LastLoginAt == nil || !list[1].Disabled || list[1].Role != domain.OperatorAuditor {
+		if err != nil || len(list) != 2 || list[0].LastLoginAt == nil || !list[1].Disabled || list[1].Role != domain.AccessAuditor {
 			t.Fatalf("after compaction: %+v %v", list, err)
 		}
 		if _, gen, _ := reg.Current(demo, "alice"); gen != genBefore {
 			t.Fatalf("generation %d after compaction, was %d", gen, genBefore)
 		}
-		if _, ok, _ := reg.Verify(context.Background(), demo, "alice", pw); !ok {
+		if _, _, ok, _ := reg.Verify(context.Background(), demo, "alice", pw); !ok {
 			t.Fatal("alice cannot sign in after compaction")
 		}
 		if evs, _, _ := reg.Unpublished(); len(evs) != 0 {
@@ -349,8 +349,8 @@ func TestPublisherCopiesEachEventOnceAcrossACrash(t *testing.T) {
 	}
 	defer store.Close()
 	r := open(t, dir, clock)
-	change(t, r, demo, domain.OperatorAdd, "alice", domain.OperatorAdmin, "")
-	change(t, r, demo, domain.OperatorSetRole, "alice", domain.OperatorAuditor, "")
+	change(t, r, demo, domain.OperatorAdd, "alice", domain.AccessAdmin, "")
+	change(t, r, demo, domain.OperatorSetRole, "alice", domain.AccessAuditor, "")
 	ctx := context.Background()
 	pub := NewPublisher(r, store, nil)
 	if n, err := pub.Publish(ctx); err != nil || n != 2 {

@@ -12,7 +12,7 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // BenchmarkRebuild measures rebuilding all three read models from a log of
@@ -57,7 +57,7 @@ func BenchmarkRebuild(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		runners, _ := all.Runners(rm)
+		runners, _ := catalog.Runners(rm)
 		for _, r := range runners {
 			n, err := r.CatchUp(ctx, store, 2000, nil)
 			if err != nil {

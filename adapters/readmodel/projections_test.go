@@ -12,12 +12,13 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/conversation"
 	"github.com/recallledger/recall/projections/recallreport"
 )
@@ -47,7 +48,7 @@ func newWorld(t *testing.T, dir string, clock *clocktest.Clock) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,13 +128,7 @@ func (w *world) view(conv, viewer, locale string) conversation.View {
 // dump is every read model's bytes, for determinism checks.
 func (w *world) dump() string {
 	w.t.Helper()
-	var b strings.Builder
-	for _, r := range w.runners {
-		if err := w.rm.Dump(r.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q=%q\n", r.Name(), k, v) }); err != nil {
-			w.t.Fatal(err)
-		}
-	}
-	return b.String()
+	return readmodeltest.Dump(w.t, w.rm)
 }
 
 // story is a small history with every kind of fact: sends, reads, an

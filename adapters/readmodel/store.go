@@ -93,12 +93,9 @@ func (s *Store) lock(ns string) func() {
 	return l.Unlock
 }
 
-// Settled reports whether pebble owes no flush or compaction work, so a
-// benchmark can tell a store just bulk-written from one in its steady state.
-func (s *Store) Settled() bool {
-	m := s.db.Metrics()
-	return m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 && m.Compact.EstimatedDebt == 0
-}
+// Metrics are the storage engine's figures: flushes, compactions and
+// what they still owe, caches, levels.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
 
 // Close flushes and closes the store. A write waiting for disk space stops
 // waiting and fails, so Close does not hang on a full disk (what it loses
@@ -169,14 +166,6 @@ func (s *Store) Drop(ns string, keep ...[]byte) error {
 		return fmt.Errorf("drop %s: %w", ns, err)
 	}
 	return nil
-}
-
-// Dump calls fn with every key and value of the namespace, in order: the
-// read model's bytes, for rebuild comparisons.
-func (s *Store) Dump(ns string, fn func(key, value []byte)) error {
-	return s.View(ns, func(t projections.Tx) error {
-		return t.Scan(nil, nil, false, func(k, v []byte) bool { fn(k, v); return true })
-	})
 }
 
 type reader interface {

@@ -13,14 +13,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
 )
-
-// Purger is an event store that can remove a tenant's old history.
-type Purger interface {
-	PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error)
-}
 
 // Result says what one run removed.
 type Result struct {
@@ -30,7 +26,7 @@ type Result struct {
 }
 
 // Apply runs the tenant's retention at now.
-func Apply(ctx context.Context, rm projections.Store, store Purger, tenant string, now time.Time) (Result, error) {
+func Apply(ctx context.Context, rm projections.Store, store domain.TenantPurger, tenant string, now time.Time) (Result, error) {
 	var res Result
 	n, _, err := auditlog.Purge(rm, tenant, now)
 	if err != nil {

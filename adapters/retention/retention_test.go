@@ -2,14 +2,13 @@ package retention_test
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
@@ -18,63 +17,78 @@ import (
 	"github.com/recallledger/recall/projections/auditlog"
 )
 
+// retentionRig is an embedded store with the audit log beside it, fed
+// only when the test says, a ledger on a clock the test advances, and
+// tenant acme/chat with two days of audit retention.
+type retentionRig struct {
+	t      *testing.T
+	clock  *clocktest.Clock
+	store  *embedded.Store
+	rm     *readmodel.Store
+	runner *projections.Runner
+	l      *ledger.Service
+	tn     domain.Tenant
+}
+
+func newRetentionRig(t *testing.T, retentionS int64) *retentionRig {
+	dir := t.TempDir()
+	r := &retentionRig{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))}
+	var err error
+	if r.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.store.Close() })
+	if r.rm, err = readmodel.Open(filepath.Join(dir, "rm")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.rm.Close() })
+	if r.runner, err = projections.NewRunner(auditlog.Projection{}, r.rm); err != nil {
+		t.Fatal(err)
+	}
+	r.l = ledger.New(r.store, r.clock)
+	r.tn, _ = domain.ParseTenant("acme/chat")
+	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retentionS, MessageRetentionS: &retentionS})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.l.SetPolicy(context.Background(), r.tn, p, "admin"); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// feed hands the audit log every stored event.
+func (r *retentionRig) feed() {
+	r.t.Helper()
+	evs, err := r.store.ReadAll(context.Background(), 0, "", 100000)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, e := range evs {
+		if err := r.runner.Handle(e); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+func (r *retentionRig) send(tn domain.Tenant, content string) domain.MsgID {
+	r.t.Helper()
+	cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", content, "", "")
+	res, err := r.l.Send(context.Background(), tn, cmd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return res.MsgID
+}
+
 func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	clock := clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "rm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
-	runner, err := projections.NewRunner(auditlog.Projection{}, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	feed := func() {
-		t.Helper()
-		evs, err := store.ReadAll(ctx, 0, "", 100000)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range evs {
-			if err := runner.Handle(e); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	dump := func() string {
-		t.Helper()
-		var b strings.Builder
-		if err := rm.Dump(auditlog.Name, func(k, v []byte) { fmt.Fprintf(&b, "%q=%q\n", k, v) }); err != nil {
-			t.Fatal(err)
-		}
-		return b.String()
-	}
-	l := ledger.New(store, clock)
-	tn, _ := domain.ParseTenant("acme/chat")
-	other, _ := domain.ParseTenant("other/chat")
 	twoDays := int64(2 * 86400)
-	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &twoDays, MessageRetentionS: &twoDays})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.SetPolicy(ctx, tn, p, "admin"); err != nil {
-		t.Fatal(err)
-	}
-	send := func(t2 domain.Tenant, content string) domain.MsgID {
-		cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", content, "", "")
-		res, err := l.Send(ctx, t2, cmd)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res.MsgID
-	}
+	r := newRetentionRig(t, twoDays)
+	clock, store, rm, runner, l, tn := r.clock, r.store, r.rm, r.runner, r.l, r.tn
+	feed, send := r.feed, r.send
+	dump := func() string { return readmodeltest.Dump(t, rm, auditlog.Name) }
+	other, _ := domain.ParseTenant("other/chat")
 	old := send(tn, "old")
 	send(other, "another tenant's, default 180-day retention")
 	clock.Advance(time.Second)

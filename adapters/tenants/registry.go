@@ -27,27 +27,21 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// Role is what a token may do.
-type Role string
+// Role is what a token may do: the access role the domain declares, by
+// the names the registry's callers know.
+type Role = domain.AccessRole
 
 const (
-	RoleService Role = "service"
-	RoleAdmin   Role = "admin"
-	RoleAuditor Role = "auditor"
+	RoleService = domain.AccessService
+	RoleAdmin   = domain.AccessAdmin
+	RoleAuditor = domain.AccessAuditor
 )
 
 // Roles lists every role, in the order tokens are printed.
-var Roles = []Role{RoleService, RoleAdmin, RoleAuditor}
+var Roles = domain.AccessRoles
 
 // ParseRole validates s.
-func ParseRole(s string) (Role, error) {
-	for _, r := range Roles {
-		if string(r) == s {
-			return r, nil
-		}
-	}
-	return "", fmt.Errorf("role %q: want service, admin or auditor", s)
-}
+func ParseRole(s string) (Role, error) { return domain.ParseAccessRole(s) }
 
 // ErrExists is returned when creating a tenant that exists.
 var ErrExists = errors.New("tenant already exists")
@@ -75,10 +69,7 @@ type tokenHash struct {
 }
 
 // Principal is who a valid token speaks for.
-type Principal struct {
-	Tenant domain.Tenant
-	Role   Role
-}
+type Principal = domain.Principal
 
 // Registry is the tenant registry of one data directory.
 type Registry struct {

@@ -167,36 +167,30 @@ func benchSendHTTP(ctx context.Context, c *config) error {
 	}
 	defer t.stop()
 	const conns = 64
-	var next atomic.Int64
 	var errs atomic.Int64
 	lats := make([][]time.Duration, conns)
-	var wg sync.WaitGroup
-	deadline := time.Now().Add(c.duration)
+	// the pool stops taking requests at the deadline; those under way
+	// still finish on ctx
+	more, stop := context.WithDeadline(ctx, time.Now().Add(c.duration))
+	defer stop()
 	start := time.Now()
-	for w := range conns {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				i := int(next.Add(1))
-				chat := "chat"
-				if i%4 == 0 {
-					chat = "groupchat"
-				}
-				t0 := time.Now()
-				status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, sendBody(i, chat))
-				if err != nil || status != http.StatusCreated {
-					errs.Add(1)
-					continue
-				}
-				lats[w] = append(lats[w], time.Since(t0))
-				if w == 0 {
-					c.progress.show("send-http: %d requests", i)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	_ = pool(more, conns, -1, func(w, i int) error {
+		chat := "chat"
+		if (i+1)%4 == 0 {
+			chat = "groupchat"
+		}
+		t0 := time.Now()
+		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, sendBody(i+1, chat))
+		if err != nil || status != http.StatusCreated {
+			errs.Add(1)
+			return nil
+		}
+		lats[w] = append(lats[w], time.Since(t0))
+		if w == 0 {
+			c.progress.Show("send-http: %d requests", i+1)
+		}
+		return nil
+	})
 	elapsed := time.Since(start)
 	var all []time.Duration
 	for _, l := range lats {
@@ -280,7 +274,7 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 			mu.Unlock()
 		}()
 		if i%500 == 0 {
-			c.progress.show("recall-http: %d/%d", i, n)
+			c.progress.Show("recall-http: %d/%d", i, n)
 		}
 	}
 	wg.Wait()
@@ -293,34 +287,16 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 // preSend records len(ids) one-to-one sends over 64 connections and keeps
 // their msg_ids.
 func preSend(ctx context.Context, c *config, t *target, tenant, token string, ids []string, offset int) error {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var firstErr atomic.Value
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) || ctx.Err() != nil {
-					return
-				}
-				status, body, err := t.post(ctx, "/v1/"+tenant+"/messages", token, sendBody(offset+i, "chat"))
-				if err != nil || status != http.StatusCreated {
-					firstErr.CompareAndSwap(nil, fmt.Errorf("send: %d %v %s", status, err, body))
-					return
-				}
-				j := strings.Index(body, `"msg_id":"`) + 10
-				ids[i] = body[j : j+strings.IndexByte(body[j:], '"')]
-				if i%1000 == 0 {
-					c.progress.show("recall-http: sending %d messages", offset+i)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if err, ok := firstErr.Load().(error); ok {
-		return err
-	}
-	return nil
+	return pool(ctx, 64, len(ids), func(_, i int) error {
+		status, body, err := t.post(ctx, "/v1/"+tenant+"/messages", token, sendBody(offset+i, "chat"))
+		if err != nil || status != http.StatusCreated {
+			return fmt.Errorf("send: %d %v %s", status, err, body)
+		}
+		j := strings.Index(body, `"msg_id":"`) + 10
+		ids[i] = body[j : j+strings.IndexByte(body[j:], '"')]
+		if i%1000 == 0 {
+			c.progress.Show("recall-http: sending %d messages", offset+i)
+		}
+		return nil
+	})
 }

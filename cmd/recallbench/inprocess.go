@@ -19,8 +19,8 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // tempDir makes a fresh directory removed when the scenario ends.
@@ -71,35 +71,23 @@ func benchAppend(ctx context.Context, c *config) error {
 			id := domain.MsgID(fmt.Sprint("m", i))
 			evs[i], streams[i] = sendEvent(tn, at, "alice", "bob", domain.ChatSingle, id), domain.MessageStream(tn, id)
 		}
-		var next atomic.Int64
-		var wg sync.WaitGroup
 		var failed atomic.Int64
 		start := time.Now()
-		for range conc {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1)) - 1
-					if i >= n || ctx.Err() != nil {
-						return
-					}
-					t0 := time.Now()
-					if _, err := store.Append(ctx, streams[i], domain.NoStream, evs[i:i+1]); err != nil {
-						failed.Add(1)
-						continue
-					}
-					lat[i] = time.Since(t0)
-					if i%1000 == 0 {
-						c.progress.show("append concurrency %d: %d/%d", conc, i, n)
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		_ = pool(ctx, conc, n, func(_, i int) error { // its jobs count their failures
+			t0 := time.Now()
+			if _, err := store.Append(ctx, streams[i], domain.NoStream, evs[i:i+1]); err != nil {
+				failed.Add(1)
+				return nil
+			}
+			lat[i] = time.Since(t0)
+			if i%1000 == 0 {
+				c.progress.Show("append concurrency %d: %d/%d", conc, i, n)
+			}
+			return nil
+		})
 		elapsed := time.Since(start)
 		store.Close()
-		baseline, err := embedded.RawBaselineOn(c.fs, filepath.Join(dir, "raw"), conc, n)
+		baseline, err := rawPebble(ctx, c.fs, filepath.Join(dir, "raw"), conc, n)
 		cleanup()
 		if err != nil {
 			return err
@@ -118,9 +106,8 @@ func round(v float64) float64  { return float64(int64(v + 0.5)) }
 func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 // history writes about n events of a realistic mix straight into store:
-// several tenants, one-to-one and group chats, reads, about 12% of sends
-// followed by a recall attempt (some refused, some after the window),
-// each message's history appended as one stream by 64 writers.
+// several tenants, one-to-one and group chats, each message's history
+// (messageHistory) appended as one stream by 64 writers.
 func history(ctx context.Context, c *config, store *embedded.Store, n int) error {
 	tenants := make([]domain.Tenant, 20)
 	for i := range tenants {
@@ -128,65 +115,70 @@ func history(ctx context.Context, c *config, store *embedded.Store, n int) error
 	}
 	base := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	var written atomic.Int64
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errc := make(chan error, 64)
-	for w := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
-			for written.Load() < int64(n) && ctx.Err() == nil {
-				i := next.Add(1)
-				tn := tenants[rng.IntN(len(tenants))]
-				at := base.Add(time.Duration(i) * 50 * time.Millisecond)
-				from := domain.UserID(fmt.Sprint("u", rng.IntN(500)))
-				to, chat := domain.UserID(fmt.Sprint("u", rng.IntN(500))), domain.ChatSingle
-				if to == from {
-					to += "x"
-				}
-				if rng.IntN(4) == 0 {
-					to, chat = domain.UserID(fmt.Sprint("g", rng.IntN(50))), domain.ChatGroup
-				}
-				id := domain.MsgID(uuid.NewString())
-				evs := []domain.Event{sendEvent(tn, at, from, to, chat, id)}
-				if rng.IntN(2) == 0 {
-					reader := to
-					if chat == domain.ChatGroup {
-						reader = domain.UserID(fmt.Sprint("u", rng.IntN(500)))
-					}
-					e, _ := domain.NewEvent(uuid.NewString(), tn, at.Add(2*time.Second), domain.TypeMessageRead, domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"})
-					evs = append(evs, e)
-				}
-				if rng.IntN(100) < 12 {
-					elapsed := int64(rng.IntN(200_000))
-					var e domain.Event
-					switch {
-					case elapsed > 120_000:
-						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
-							MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
-					case rng.IntN(5) == 0:
-						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
-							MsgID: id, Actor: "u0", ActorRole: domain.RoleMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
-					default:
-						e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{
-							MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
-					}
-					evs = append(evs, e)
-				}
-				if _, err := store.Append(ctx, domain.MessageStream(tn, id), domain.NoStream, evs); err != nil {
-					errc <- err
-					return
-				}
-				if w := written.Add(int64(len(evs))); w%10_000 < int64(len(evs)) {
-					c.progress.show("writing history: %d/%d events", w, n)
-				}
-			}
-		}()
+	// the pool stops taking messages once enough events are written; the
+	// appends under way still finish on ctx
+	more, enough := context.WithCancel(ctx)
+	defer enough()
+	rngs := make([]*rand.Rand, 64)
+	for w := range rngs {
+		rngs[w] = rand.New(rand.NewPCG(uint64(w), 7))
 	}
-	wg.Wait()
-	close(errc)
-	return <-errc
+	return pool(more, len(rngs), -1, func(w, i int) error {
+		rng := rngs[w]
+		stream, evs := messageHistory(rng, tenants[rng.IntN(len(tenants))], base.Add(time.Duration(i+1)*50*time.Millisecond))
+		if _, err := store.Append(ctx, stream, domain.NoStream, evs); err != nil {
+			return err
+		}
+		total := written.Add(int64(len(evs)))
+		if total%10_000 < int64(len(evs)) {
+			c.progress.Show("writing history: %d/%d events", total, n)
+		}
+		if total >= int64(n) {
+			enough()
+		}
+		return nil
+	})
+}
+
+// messageHistory is one message's events, appended as one stream: a send
+// at at, for half of them a read, for about 12% a recall attempt (some
+// refused, some after the window).
+func messageHistory(rng *rand.Rand, tn domain.Tenant, at time.Time) (string, []domain.Event) {
+	from := domain.UserID(fmt.Sprint("u", rng.IntN(500)))
+	to, chat := domain.UserID(fmt.Sprint("u", rng.IntN(500))), domain.ChatSingle
+	if to == from {
+		to += "x"
+	}
+	if rng.IntN(4) == 0 {
+		to, chat = domain.UserID(fmt.Sprint("g", rng.IntN(50))), domain.ChatGroup
+	}
+	id := domain.MsgID(uuid.NewString())
+	evs := []domain.Event{sendEvent(tn, at, from, to, chat, id)}
+	if rng.IntN(2) == 0 {
+		reader := to
+		if chat == domain.ChatGroup {
+			reader = domain.UserID(fmt.Sprint("u", rng.IntN(500)))
+		}
+		e, _ := domain.NewEvent(uuid.NewString(), tn, at.Add(2*time.Second), domain.TypeMessageRead, domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"})
+		evs = append(evs, e)
+	}
+	if rng.IntN(100) < 12 {
+		elapsed := int64(rng.IntN(200_000))
+		var e domain.Event
+		switch {
+		case elapsed > 120_000:
+			e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
+				MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
+		case rng.IntN(5) == 0:
+			e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{
+				MsgID: id, Actor: "u0", ActorRole: domain.RoleMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
+		default:
+			e, _ = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{
+				MsgID: id, Actor: from, ActorRole: domain.RoleMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
+		}
+		evs = append(evs, e)
+	}
+	return domain.MessageStream(tn, id), evs
 }
 
 // stack is a fresh event store with the read models beside it.
@@ -213,7 +205,7 @@ func withStack(ctx context.Context, c *config, n int, fn func(st *stack) error) 
 		return err
 	}
 	defer st.rm.Close()
-	if st.runners, err = all.Runners(st.rm); err != nil {
+	if st.runners, err = catalog.Runners(st.rm); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -227,7 +219,7 @@ func withStack(ctx context.Context, c *config, n int, fn func(st *stack) error) 
 // rebuild feeds every stored event to runner in batches, as recallctl does.
 func rebuild(ctx context.Context, c *config, store *embedded.Store, r *projections.Runner) (int, error) {
 	head := store.Head()
-	return r.CatchUp(ctx, store, 2000, func(pos uint64) { c.progress.show("rebuilding %s: %d/%d", r.Name(), pos, head) })
+	return r.CatchUp(ctx, store, 2000, func(pos uint64) { c.progress.Show("rebuilding %s: %d/%d", r.Name(), pos, head) })
 }
 
 // benchRebuild rebuilds each read model from a history of c.events.
@@ -310,7 +302,7 @@ func lag(ctx context.Context, c *config, store *embedded.Store, runners []*proje
 			}(n)
 			n++
 		}
-		c.progress.show("lag: %d events sent", n)
+		c.progress.Show("lag: %d events sent", n)
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
@@ -350,13 +342,13 @@ func benchAuditQuery(ctx context.Context, c *config) error {
 			return err
 		}
 		start := time.Now()
-		for !st.rm.Settled() && time.Since(start) < c.settle && ctx.Err() == nil {
-			c.progress.show("waiting for pebble's compactions to settle: %s", time.Since(start).Round(time.Second))
+		for !settled(st.rm) && time.Since(start) < c.settle && ctx.Err() == nil {
+			c.progress.Show("waiting for pebble's compactions to settle: %s", time.Since(start).Round(time.Second))
 			time.Sleep(time.Second)
 		}
 		compactions := fmt.Sprintf("compactions settled after %s", time.Since(start).Round(time.Second))
 		switch {
-		case st.rm.Settled():
+		case settled(st.rm):
 		case c.settle == 0:
 			compactions = "compactions not waited for (--settle-timeout 0)"
 		default:
@@ -364,6 +356,13 @@ func benchAuditQuery(ctx context.Context, c *config) error {
 		}
 		return auditQueries(ctx, c, st, sample, 2, "second pass (other queries, cache warmed by the first), "+compactions)
 	})
+}
+
+// settled reports whether the read models' pebble owes no flush or
+// compaction work: a store just bulk-written is not in its steady state.
+func settled(rm *readmodel.Store) bool {
+	m := rm.Metrics()
+	return m.Flush.NumInProgress == 0 && m.Compact.NumInProgress == 0 && m.Compact.EstimatedDebt == 0
 }
 
 // auditQueries times c.queries (2,000 by default) filtered audit pages of
@@ -404,7 +403,7 @@ func auditQueries(ctx context.Context, c *config, st *stack, sample []domain.Eve
 		d := time.Since(t0)
 		lat = append(lat, d)
 		byKind[i%5] = append(byKind[i%5], d)
-		c.progress.show("audit queries (%s): %d/%d", when, i, queries)
+		c.progress.Show("audit queries (%s): %d/%d", when, i, queries)
 	}
 	p50, p99 := percentiles(lat)
 	note := fmt.Sprintf("%d filtered pages of 50, %s; p50/p99 ms by filter:", len(lat), when)

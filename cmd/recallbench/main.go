@@ -28,6 +28,7 @@ import (
 	"github.com/cockroachdb/pebble/vfs"
 
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
+	"github.com/recallledger/recall/cmd/internal/progress"
 )
 
 func main() {
@@ -53,7 +54,7 @@ type config struct {
 	queries   int           // audit-query's pages per pass
 	fs        vfs.FS        // the event stores' file system; nil is the real disk
 	out       io.Writer
-	progress  *progress
+	progress  *progress.Line
 }
 
 var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
@@ -106,7 +107,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (*config, error) {
 		}
 	}
 	c.out = stdout
-	c.progress = newProgress(stderr)
+	c.progress = progress.New(stderr)
 	return &c, nil
 }
 
@@ -172,7 +173,7 @@ type result struct {
 }
 
 func (c *config) emit(r result) error {
-	c.progress.clear()
+	c.progress.Clear()
 	b, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -206,40 +207,6 @@ func rssMB() float64 {
 		}
 	}
 	return 0
-}
-
-// progress shows how far a long run got, on a terminal only.
-type progress struct {
-	w     io.Writer
-	tty   bool
-	last  time.Time
-	dirty bool
-}
-
-func newProgress(w io.Writer) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) show(format string, args ...any) {
-	if !p.tty || time.Since(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	p.dirty = true
-	fmt.Fprintf(p.w, "\r\033[K"+format, args...)
-}
-
-func (p *progress) clear() {
-	if p.tty && p.dirty {
-		fmt.Fprint(p.w, "\r\033[K")
-		p.dirty = false
-	}
 }
 
 var errNoRecalld = errors.New("no recalld binary: build it (make bench does) or give --recalld or --addr")

@@ -24,6 +24,7 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
+	"github.com/recallledger/recall/cmd/internal/progress"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 )
@@ -177,12 +178,12 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
-	progress := newProgress(stderr, "exported")
+	line := progress.New(stderr)
 	if server != "" {
 		if *tenant == "" {
 			return errors.New("--server needs --tenant ORG/APP")
 		}
-		return exportFromServer(ctx, server, token, *tenant, *from, out, progress)
+		return exportFromServer(ctx, server, token, *tenant, *from, out, line)
 	}
 	store, err := embedded.Open(filepath.Join(data, "events"))
 	if err != nil {
@@ -200,7 +201,7 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 			return err
 		}
 		if len(evs) == 0 {
-			progress.done()
+			line.Done()
 			return nil
 		}
 		for _, e := range evs {
@@ -212,11 +213,11 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 			}
 		}
 		pos = evs[len(evs)-1].Position + 1
-		progress.show(pos-1, head)
+		line.Positions("exported", pos-1, head)
 	}
 }
 
-func exportFromServer(ctx context.Context, server, token, tenant string, from uint64, out io.Writer, progress *progress) error {
+func exportFromServer(ctx context.Context, server, token, tenant string, from uint64, out io.Writer, line *progress.Line) error {
 	client := &http.Client{Timeout: time.Minute}
 	pos := from
 	for {
@@ -241,7 +242,7 @@ func exportFromServer(ctx context.Context, server, token, tenant string, from ui
 			return fmt.Errorf("export: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 		}
 		if len(body) == 0 {
-			progress.done()
+			line.Done()
 			return nil
 		}
 		if _, err := out.Write(body); err != nil {
@@ -252,43 +253,6 @@ func exportFromServer(ctx context.Context, server, token, tenant string, from ui
 			return fmt.Errorf("export: bad X-Next-Position %q", resp.Header.Get("X-Next-Position"))
 		}
 		pos = next
-		progress.show(pos-1, 0)
-	}
-}
-
-// progress shows how far a long command (an export, a rebuild) got, on a
-// terminal only, so piped output stays clean JSON lines.
-type progress struct {
-	w    io.Writer
-	what string // what the command has done so far: "exported", "rebuilt audit_log"
-	tty  bool
-	last time.Time
-}
-
-func newProgress(w io.Writer, what string) *progress {
-	p := &progress{w: w, what: what}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) show(pos, head uint64) {
-	if !p.tty || time.Since(p.last) < 200*time.Millisecond {
-		return
-	}
-	p.last = time.Now()
-	if head > 0 {
-		fmt.Fprintf(p.w, "\r%s up to position %d of %d (%.0f%%)", p.what, pos, head, 100*float64(pos)/float64(head))
-	} else {
-		fmt.Fprintf(p.w, "\r%s up to position %d", p.what, pos)
-	}
-}
-
-func (p *progress) done() {
-	if p.tty && !p.last.IsZero() {
-		fmt.Fprintln(p.w)
+		line.Positions("exported", pos-1, 0)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -12,11 +11,11 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
-	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 func ctl(t *testing.T, args ...string) (string, error) {
@@ -150,7 +149,7 @@ func liveReadModels(t *testing.T, dir string) string {
 			}
 		}
 	}
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,18 +164,7 @@ func liveReadModels(t *testing.T, dir string) string {
 			}
 		}
 	}
-	return dumpAll(t, rm)
-}
-
-func dumpAll(t *testing.T, rm *readmodel.Store) string {
-	t.Helper()
-	var b strings.Builder
-	for _, p := range all.Projections() {
-		if err := rm.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%s %q %q\n", p.Name(), k, v) }); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return b.String()
+	return readmodeltest.Dump(t, rm)
 }
 
 func TestProjectionsRebuildIsByteIdentical(t *testing.T) {
@@ -187,8 +175,8 @@ func TestProjectionsRebuildIsByteIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("rebuild printed %q", out)
+	if len(lines) != len(catalog.Projections()) {
+		t.Fatalf("rebuild printed %q, want a line for each of the %d read models", out, len(catalog.Projections()))
 	}
 	for _, line := range lines {
 		var r struct {
@@ -204,7 +192,7 @@ func TestProjectionsRebuildIsByteIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rebuilt := dumpAll(t, rm)
+	rebuilt := readmodeltest.Dump(t, rm)
 	rm.Close()
 	store.Close()
 	if rebuilt != live {

@@ -78,7 +78,7 @@ func operatorCmd(ctx context.Context, data, server, token, verb string, args []s
 	if server != "" {
 		return operatorOnServer(ctx, server, token, verb, t, op, role, stdout)
 	}
-	return operatorOnData(ctx, data, verb, t, op, domain.OperatorRole(role), password, stdout)
+	return operatorOnData(ctx, data, verb, t, op, domain.AccessRole(role), password, stdout)
 }
 
 // parseInterleaved parses flags wherever they come among the positional
@@ -120,7 +120,7 @@ var verbActions = map[string]domain.OperatorAction{
 
 // operatorOnData changes the operator registry in the data directory,
 // which a running recalld reads on its next request.
-func operatorOnData(ctx context.Context, data, verb string, t domain.Tenant, op domain.OperatorName, role domain.OperatorRole, password string, stdout io.Writer) error {
+func operatorOnData(ctx context.Context, data, verb string, t domain.Tenant, op domain.OperatorName, role domain.AccessRole, password string, stdout io.Writer) error {
 	treg, err := tenants.Open(data)
 	if err != nil {
 		return err

@@ -37,9 +37,9 @@ func withTenant(t *testing.T, name string) string {
 }
 
 type printedOperator struct {
-	Tenant   string         `json:"tenant"`
-	Operator operators.Info `json:"operator"`
-	Password string         `json:"password"`
+	Tenant   string                 `json:"tenant"`
+	Operator domain.OperatorAccount `json:"operator"`
+	Password string                 `json:"password"`
 }
 
 func TestOperatorAddPrintsAOneTimePasswordThatSignsIn(t *testing.T) {
@@ -52,7 +52,7 @@ func TestOperatorAddPrintsAOneTimePasswordThatSignsIn(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("output %q: %v", out, err)
 	}
-	if got.Tenant != "demo/demo" || got.Operator.Name != "alice" || got.Operator.Role != domain.OperatorAdmin || got.Operator.CreatedBy != "recallctl" || len(got.Password) != 24 {
+	if got.Tenant != "demo/demo" || got.Operator.Name != "alice" || got.Operator.Role != domain.AccessAdmin || got.Operator.CreatedBy != "recallctl" || len(got.Password) != 24 {
 		t.Fatalf("printed %+v", got)
 	}
 	h, _ := operators.NewHasher(operators.DefaultParams, 1)
@@ -61,7 +61,7 @@ func TestOperatorAddPrintsAOneTimePasswordThatSignsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn, _ := domain.ParseTenant("demo/demo")
-	if _, ok, err := reg.Verify(context.Background(), tn, "alice", got.Password); !ok || err != nil {
+	if _, _, ok, err := reg.Verify(context.Background(), tn, "alice", got.Password); !ok || err != nil {
 		t.Fatalf("the printed password does not sign in: %v %v", ok, err)
 	}
 	raw, _ := os.ReadFile(filepath.Join(dir, operators.FileName))
@@ -112,11 +112,11 @@ func TestOperatorListDisableEnableRole(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("list: %q", out)
 	}
-	var a, b operators.Info
+	var a, b domain.OperatorAccount
 	if json.Unmarshal([]byte(lines[0]), &a) != nil || json.Unmarshal([]byte(lines[1]), &b) != nil {
 		t.Fatalf("list lines: %q", out)
 	}
-	if a.Name != "alice" || a.Role != domain.OperatorAuditor || a.Disabled || b.Name != "bob" || !b.Disabled {
+	if a.Name != "alice" || a.Role != domain.AccessAuditor || a.Disabled || b.Name != "bob" || !b.Disabled {
 		t.Fatalf("list: %+v %+v", a, b)
 	}
 	if _, err := ctlIn(t, "", "--data", dir, "operator", "enable", "demo/demo", "bob"); err != nil {

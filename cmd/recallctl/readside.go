@@ -17,10 +17,11 @@ import (
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
+	"github.com/recallledger/recall/cmd/internal/progress"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
 	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/recallreport"
 )
 
@@ -51,7 +52,7 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 	}
 	defer store.Close()
 	defer rm.Close()
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		return err
 	}
@@ -74,12 +75,12 @@ func projectionsRebuild(ctx context.Context, data string, names []string, stdout
 		if err := r.Reset(); err != nil {
 			return err
 		}
-		progress := newProgress(stderr, "rebuilt "+r.Name())
-		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { progress.show(pos, head) })
+		line := progress.New(stderr)
+		n, err := r.CatchUp(ctx, store, rebuildChunk, func(pos uint64) { line.Positions("rebuilt "+r.Name(), pos, head) })
 		if err != nil {
 			return err
 		}
-		progress.done()
+		line.Done()
 		secs := time.Since(start).Seconds()
 		if err := printJSON(stdout, map[string]any{"projection": r.Name(), "events": n, "seconds": secs, "events_per_s": float64(n) / max(secs, 1e-9)}); err != nil {
 			return err
@@ -142,72 +143,82 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 	}
 	switch sub {
 	case "verify":
-		var res auditlog.VerifyResult
-		if server != "" {
-			body, _, err := remote(ctx, server, token, "/v1/"+tn.String()+"/audit/verify", nil)
-			if err != nil {
-				return err
-			}
-			if err := json.Unmarshal(body, &res); err != nil {
-				return err
-			}
-		} else {
-			store, rm, err := openLocal(data)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			defer rm.Close()
-			if res, err = auditlog.Verify(rm, tn.String()); err != nil {
-				return err
-			}
-		}
-		if err := printJSON(stdout, res); err != nil {
-			return err
-		}
-		if !res.OK {
-			return fmt.Errorf("audit chain broken at entry %d: %s", res.BrokenAt, res.Problem)
-		}
-		return nil
+		return auditVerify(ctx, data, server, token, tn, stdout)
 	case "query", "export":
 		if server == "" {
 			return errors.New("audit query and export read a running server: give --server URL --token T (an auditor or admin token), so that the query itself is recorded")
 		}
-		q.Set("format", *format)
-		q.Set("limit", "1000")
-		first := true
-		for {
-			body, hdr, err := remote(ctx, server, token, "/v1/"+tn.String()+"/audit", q)
-			if err != nil {
-				return err
-			}
-			if *format == "csv" && !first {
-				// later pages repeat the header row
-				if i := strings.IndexByte(string(body), '\n'); i >= 0 {
-					body = body[i+1:]
-				}
-			}
-			if _, err := stdout.Write(body); err != nil {
-				return err
-			}
-			first = false
-			next := hdr.Get("X-Next-Cursor")
-			if *format == "json" {
-				var page struct {
-					NextCursor uint64 `json:"next_cursor"`
-				}
-				_ = json.Unmarshal(body, &page)
-				if page.NextCursor != 0 {
-					next = strconv.FormatUint(page.NextCursor, 10)
-				}
-			}
-			if sub == "query" || next == "" {
-				return nil
-			}
-			q.Set("cursor", next)
-		}
+		return auditPages(ctx, server, token, tn, q, *format, sub == "export", stdout)
 	}
 	return fmt.Errorf("unknown command audit %s", sub)
+}
+
+// auditVerify recomputes the tenant's audit chain, on the server or in
+// the data directory, prints the result and fails when it is broken.
+func auditVerify(ctx context.Context, data, server, token string, tn domain.Tenant, stdout io.Writer) error {
+	var res auditlog.VerifyResult
+	if server != "" {
+		body, _, err := remote(ctx, server, token, "/v1/"+tn.String()+"/audit/verify", nil)
+		if err != nil {
+			return err
+		}
+		if err := json.Unmarshal(body, &res); err != nil {
+			return err
+		}
+	} else {
+		store, rm, err := openLocal(data)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		defer rm.Close()
+		if res, err = auditlog.Verify(rm, tn.String()); err != nil {
+			return err
+		}
+	}
+	if err := printJSON(stdout, res); err != nil {
+		return err
+	}
+	if !res.OK {
+		return fmt.Errorf("audit chain broken at entry %d: %s", res.BrokenAt, res.Problem)
+	}
+	return nil
+}
+
+// auditPages prints the server's audit search q in format: its first page
+// (a query), or every page (an export, one CSV header).
+func auditPages(ctx context.Context, server, token string, tn domain.Tenant, q url.Values, format string, all bool, stdout io.Writer) error {
+	q.Set("format", format)
+	q.Set("limit", "1000")
+	for first := true; ; first = false {
+		body, hdr, err := remote(ctx, server, token, "/v1/"+tn.String()+"/audit", q)
+		if err != nil {
+			return err
+		}
+		if format == "csv" && !first {
+			// later pages repeat the header row
+			if i := strings.IndexByte(string(body), '\n'); i >= 0 {
+				body = body[i+1:]
+			}
+		}
+		if _, err := stdout.Write(body); err != nil {
+			return err
+		}
+		next := hdr.Get("X-Next-Cursor")
+		if format == "json" {
+			var page struct {
+				NextCursor uint64 `json:"next_cursor"`
+			}
+			_ = json.Unmarshal(body, &page)
+			if page.NextCursor != 0 {
+				next = strconv.FormatUint(page.NextCursor, 10)
+			}
+		}
+		if !all || next == "" {
+			return nil
+		}
+		q.Set("cursor", next)
+	}
 }
 
 // reportRecalls prints a recall report as a table.

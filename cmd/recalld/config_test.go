@@ -38,13 +38,13 @@ func TestBadRatePerTenantIsAStartUpError(t *testing.T) {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
-				if cfg.rate != tc.rate {
-					t.Fatalf("rate %v, want %v", cfg.rate, tc.rate)
+				if cfg.RatePerTenant != tc.rate {
+					t.Fatalf("rate %v, want %v", cfg.RatePerTenant, tc.rate)
 				}
 				return
 			}
 			if err == nil {
-				t.Fatalf("accepted, rate %v; want an error naming %s", cfg.rate, tc.want)
+				t.Fatalf("accepted, rate %v; want an error naming %s", cfg.RatePerTenant, tc.want)
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %q does not name %s", err, tc.want)

@@ -23,7 +23,7 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // The console's benchmarks, over one tenant holding a million events (30
@@ -75,7 +75,7 @@ func consoleBenchServer(b *testing.B) (*server, *browser, time.Time) {
 	if benchData.err != nil {
 		b.Fatal(benchData.err)
 	}
-	s := startServerOpts(b, benchData.dir, []option{withClock(clocktest.New(benchData.now)), withPasswordParams(cheapPasswords)})
+	s := startServerConfigured(b, benchData.dir, signInConfig(clocktest.New(benchData.now)))
 	pw := s.operatorWithPassword("alice")
 	br := s.browser()
 	br.login("a/a", "alice", pw)
@@ -169,7 +169,7 @@ func writeConsoleHistory(dir string, n int, now time.Time) (events, attempts int
 		return 0, 0, err
 	}
 	defer rm.Close()
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		return 0, 0, err
 	}

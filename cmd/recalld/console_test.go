@@ -89,7 +89,7 @@ func (c *consoleRig) login(p *consoletest.Page, tenant, name, password string) {
 
 // signIn adds an operator (as recallctl does while recalld runs) and signs
 // it in through the login page.
-func (c *consoleRig) signIn(p *consoletest.Page, name string, role domain.OperatorRole) {
+func (c *consoleRig) signIn(p *consoletest.Page, name string, role domain.AccessRole) {
 	pw := c.s.addOperator("a/a", name, role)
 	c.login(p, "a/a", name, pw)
 	p.WaitText(`[data-testid="operator"]`, name)
@@ -263,7 +263,7 @@ func TestConsoleIsServedWithAStrictCSPAndLoadsWithoutViolations(t *testing.T) {
 func TestConsoleSignsInAndOut(t *testing.T) {
 	c := newConsole(t)
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	p.Run(chromedp.WaitVisible(chromedp.CSS(`[data-testid="page-overview"]`)))
 	if got := p.Text(`[data-testid="tenant"]`); got != "a/a" {
 		t.Errorf("tenant shown %q", got)
@@ -299,7 +299,7 @@ func TestConsoleOverviewShowsTheNumbersOfAKnownSetOfRecalls(t *testing.T) {
 	c := newConsole(t)
 	c.recordKnownSet()
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	p.WaitText(`[data-testid="kpi-attempts"]`, "5")
 	for id, want := range map[string]string{"kpi-attempts": "5", "kpi-recalled": "2", "kpi-refused": "3", "kpi-timeouts": "2", "kpi-timeout-share": "40"} {
 		if got := p.Text(`[data-testid="` + id + `"]`); !strings.HasPrefix(got, want) {
@@ -342,7 +342,7 @@ func TestConsoleSearchesTheAuditLogAndExportsIt(t *testing.T) {
 	c := newConsole(t)
 	k := c.recordKnownSet()
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAuditor)
+	c.signIn(p, "alice", domain.AccessAuditor)
 	goTo(p, "audit", `[data-testid="filters"]`)
 	fill(p, `[data-testid="filters"] input[name="actor"]`, "alice")
 	selectValue(p, `[data-testid="filters"] select[name="action"]`, "recall")
@@ -391,7 +391,7 @@ func TestConsoleSearchesTheAuditLogAndExportsIt(t *testing.T) {
 func TestConsolePolicyEditIsRefusedWithItsMessageThenAccepted(t *testing.T) {
 	c := newConsole(t)
 	p := c.page("/v1/a/a/policy")
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	goTo(p, "policy", `[data-testid="page-policy"] input[name="sender_window_s"]`)
 	fill(p, `input[name="sender_window_s"]`, "700000")
 	p.Run(chromedp.Click(chromedp.CSS(`[data-testid="policy-save"]`)))
@@ -453,7 +453,7 @@ func TestConsoleWhatIfMatchesACountByHandOverTheSameEvents(t *testing.T) {
 	}
 
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	goTo(p, "policy", `[data-testid="page-policy"] input[name="sender_window_s"]`)
 	fill(p, `input[name="sender_window_s"]`, "300")
 	p.Run(chromedp.Click(chromedp.CSS(`[data-testid="whatif-run"]`)))
@@ -473,7 +473,7 @@ func TestConsoleAuditorIsRefusedAdminActions(t *testing.T) {
 	c := newConsole(t)
 	k := c.recordKnownSet()
 	p := c.page("/v1/a/a/", "/a/a/")
-	c.signIn(p, "aud", domain.OperatorAuditor)
+	c.signIn(p, "aud", domain.AccessAuditor)
 	nav := p.Text("nav")
 	for _, hidden := range []string{"Force recall", "Recall policy", "Operators"} {
 		if strings.Contains(nav, hidden) {
@@ -527,7 +527,7 @@ func TestConsoleShowsHostileContentAndNamesAsText(t *testing.T) {
 	}
 	s.caughtUp()
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 
 	noMarkup := func(where string) {
 		t.Helper()
@@ -614,7 +614,7 @@ func TestConsoleRefusesACrossSiteRequestWithTheOperatorsSession(t *testing.T) {
 	c := newConsole(t)
 	k := c.recordKnownSet()
 	p := c.page("/v1/a/a/operators") // its own refused change, below
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	before := len(c.s.events())
 
 	// another origin on the same host (same site: the SameSite=Strict
@@ -653,7 +653,7 @@ func TestConsoleRefusesACrossSiteRequestWithTheOperatorsSession(t *testing.T) {
 
 func TestConsoleLocksOutAfterRepeatedBadPasswords(t *testing.T) {
 	c := newConsole(t)
-	c.s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	c.s.addOperator("a/a", "alice", domain.AccessAdmin)
 	p := c.page("/console/api/login")
 	for i := 1; i <= 4; i++ {
 		c.login(p, "a/a", "alice", fmt.Sprintf("wrong password %d", i))
@@ -681,7 +681,7 @@ func TestConsoleForceRecallsABatchAndShowsEachResult(t *testing.T) {
 	c := newConsole(t)
 	k := c.recordKnownSet()
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	goTo(p, "force-recall", `[data-testid="page-force"] textarea`)
 	fill(p, `[data-testid="page-force"] textarea`, k.untouched+" team groupchat\n"+k.quick+" bob\nno-such-message bob")
 	clickText(t, p, `[data-testid="page-force"] button`, "Recall 3")
@@ -712,7 +712,7 @@ func TestConsoleForceRecallsABatchAndShowsEachResult(t *testing.T) {
 func TestConsoleAddsAnOperatorShowsItsPasswordOnceAndItSignsIn(t *testing.T) {
 	c := newConsole(t)
 	p := c.page()
-	c.signIn(p, "alice", domain.OperatorAdmin)
+	c.signIn(p, "alice", domain.AccessAdmin)
 	goTo(p, "operators", `[data-testid="page-operators"] input[name="name"]`)
 	fill(p, `input[name="name"]`, "bob")
 	selectValue(p, `select[name="role"]`, "auditor")

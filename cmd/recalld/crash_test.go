@@ -21,9 +21,10 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // acks is what recalld acknowledged, to be found in the log after crashes.
@@ -272,7 +273,7 @@ func compareWithRebuild(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
-	runners, err := all.Runners(fresh)
+	runners, err := catalog.Runners(fresh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,16 +282,9 @@ func compareWithRebuild(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	for _, p := range all.Projections() {
-		var a, b bytes.Buffer
-		if err := kept.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&a, "%q=%q\n", k, v) }); err != nil {
-			t.Fatal(err)
-		}
-		if err := fresh.Dump(p.Name(), func(k, v []byte) { fmt.Fprintf(&b, "%q=%q\n", k, v) }); err != nil {
-			t.Fatal(err)
-		}
-		if a.String() != b.String() {
-			t.Fatalf("%s after crashes differs from a rebuild (%d vs %d bytes)", p.Name(), a.Len(), b.Len())
+	for _, p := range catalog.Projections() {
+		if a, b := readmodeltest.Dump(t, kept, p.Name()), readmodeltest.Dump(t, fresh, p.Name()); a != b {
+			t.Fatalf("%s after crashes differs from a rebuild (%d vs %d bytes)", p.Name(), len(a), len(b))
 		}
 	}
 }

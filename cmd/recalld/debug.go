@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,16 +9,16 @@ import (
 	"time"
 )
 
-// serveDebug serves pprof on addr, which must be a loopback address: the
-// profiles reveal internals and are for the operator on the machine. The
-// returned function stops serving.
-func serveDebug(addr string, log *slog.Logger) (func(), error) {
+// debugServer listens on addr for pprof, which must be a loopback
+// address: the profiles reveal internals and are for the operator on the
+// machine. The caller serves it on the listener and closes both.
+func debugServer(addr string, log *slog.Logger) (*http.Server, net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("--debug-addr: %w", err)
+		return nil, nil, fmt.Errorf("--debug-addr: %w", err)
 	}
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, fmt.Errorf("--debug-addr %s: only a loopback address is allowed", addr)
+		return nil, nil, fmt.Errorf("--debug-addr %s: only a loopback address is allowed", addr)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -28,21 +27,8 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := listen(addr, "--debug-addr")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("pprof", slog.String("addr", "http://"+ln.Addr().String()+"/debug/pprof/"))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("pprof stopped", slog.Any("err", err))
-		}
-	}()
-	return func() {
-		if err := srv.Close(); err != nil {
-			log.Warn("pprof", slog.Any("err", err))
-		}
-		<-served
-	}, nil
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln, nil
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,11 +23,7 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 
 	s := startServer(t, "--bus", "nats", "--nats-url", natsURL)
 	workerDir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"worker", "--data", workerDir, "--nats-url", natsURL, "--log-level", "error"}, func(string) string { return "" }, io.Discard, io.Discard)
-	}()
+	worker := startWorker(t, WorkerConfig{Data: workerDir, NATSURL: natsURL})
 
 	hi := s.send("alice", "bob", "chat", "txt", "hi bob", "c1")
 	oops := s.send("alice", "bob", "chat", "txt", "oops", "c2")
@@ -59,8 +54,7 @@ func TestDistributedNodeAndWorker(t *testing.T) {
 		}
 		return ""
 	})
-	cancel()
-	if err := <-done; err != nil {
+	if err := worker.Shutdown(context.Background()); err != nil {
 		t.Fatalf("worker: %v", err)
 	}
 	rm, err := readmodel.Open(filepath.Join(workerDir, "readmodels"))
@@ -103,13 +97,7 @@ func splitLines(s string) []string {
 // at start with an error that names the consumer and says what to do.
 func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
 	natsURL := natsbustest.StartServer(t)
-	worker := func(ctx context.Context) error {
-		return run(ctx, []string{"worker", "--data", t.TempDir(), "--nats-url", natsURL, "--consumer", "views", "--log-level", "error"},
-			func(string) string { return "" }, io.Discard, io.Discard)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	go func() { first <- worker(ctx) }()
+	first := startWorker(t, WorkerConfig{Data: t.TempDir(), NATSURL: natsURL, Consumer: "views"})
 	js := natsbustest.JetStream(t, natsURL)
 	eventually(t, func() string {
 		if ci, err := js.ConsumerInfo(natsbus.StreamName, "views"); err != nil || !ci.PushBound {
@@ -117,18 +105,29 @@ func TestSecondWorkerOnOneConsumerIsAStartUpError(t *testing.T) {
 		}
 		return ""
 	})
-	second := make(chan error, 1)
-	go func() { second <- worker(context.Background()) }()
+	second := startWorker(t, WorkerConfig{Data: t.TempDir(), NATSURL: natsURL, Consumer: "views"})
 	select {
-	case err := <-second:
+	case <-second.Failed():
+		err := second.Shutdown(context.Background())
 		if err == nil || !strings.Contains(err.Error(), `consumer "views"`) || !strings.Contains(err.Error(), "give each worker its own --consumer name") {
 			t.Fatalf("second worker on one consumer name: %v", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a second worker on one consumer name was not refused")
 	}
-	cancel()
-	if err := <-first; err != nil {
+	if err := first.Shutdown(context.Background()); err != nil {
 		t.Fatalf("first worker: %v", err)
 	}
+}
+
+// startWorker starts a Worker in the test process; the test's end stops
+// it if the test did not.
+func startWorker(t *testing.T, cfg WorkerConfig) *Worker {
+	t.Helper()
+	w := NewWorker(cfg)
+	if err := w.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.Shutdown(context.Background()) })
+	return w
 }

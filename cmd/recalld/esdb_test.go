@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbfake"
+	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbtest"
 )
 
 // TestRecalldOnEventStoreDBProtocol runs recalld with --store esdb through
@@ -17,7 +17,7 @@ import (
 // streams named by category, new streams get $maxAge, the read models
 // follow, and a restart continues the same numbering.
 func TestRecalldOnEventStoreDBProtocol(t *testing.T) {
-	fake, url := esdbfake.Start(t)
+	fake, url := esdbtest.Start(t)
 	s := startServer(t, "--store", "esdb", "--esdb-url", url)
 	hi := s.send("alice", "bob", "chat", "txt", "hi bob", "c1")
 	oops := s.send("alice", "bob", "chat", "txt", "oops", "c2")
@@ -66,7 +66,7 @@ func TestRecalldOnEventStoreDBProtocol(t *testing.T) {
 // other's writes, a policy set on one is used by the other, and a recall
 // decided on one node is final on both.
 func TestTwoNodesShareOneEventStoreDB(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	a := startServer(t, "--store", "esdb", "--esdb-url", url)
 	reg, err := os.ReadFile(filepath.Join(a.dir, "tenants.json"))
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -16,42 +15,30 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// server is a real recalld, started by run() on a loopback port with a
-// fresh data directory, as main would start it.
+// server is a real recalld: a Server started in the test process on a
+// loopback port with a fresh data directory, configured by recalld's own
+// flags, as main would start it.
 type server struct {
-	t      testing.TB
-	base   string
-	dir    string
-	tokens map[string]map[tenants.Role]string // tenant -> role -> token
-	stop   func()
-	logs   *lineWriter // everything recalld logged
-	stdout *lineWriter // everything recalld printed
+	t       testing.TB
+	srv     *Server
+	base    string
+	dir     string
+	tokens  map[string]map[tenants.Role]string // tenant -> role -> token
+	logs    *lineWriter                        // everything recalld logged
+	stdout  *lineWriter                        // everything recalld printed
+	stopped bool                               // shut down already
 }
 
-// lineWriter hands the first line that starts with prefix to a channel.
+// lineWriter keeps what is written to it, from any goroutine.
 type lineWriter struct {
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	prefix string
-	found  chan string
-	sent   bool
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.buf.Write(p)
-	if !w.sent {
-		sc := bufio.NewScanner(bytes.NewReader(w.buf.Bytes()))
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), w.prefix); ok {
-				w.found <- rest
-				w.sent = true
-				break
-			}
-		}
-	}
-	return len(p), nil
+	return w.buf.Write(p)
 }
 
 // startServer starts recalld with tenants a/a and b/b registered.
@@ -70,15 +57,12 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 // so that a test moves time rather than waits for it.
 func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...string) *server {
 	t.Helper()
-	var opts []option
-	if clock != nil {
-		opts = append(opts, withClock(clock))
-	}
-	return startServerOpts(t, dir, opts, args...)
+	return startServerConfigured(t, dir, func(c *Config) { c.Clock = clock }, args...)
 }
 
-// startServerOpts starts recalld in dir with run's options.
-func startServerOpts(t testing.TB, dir string, opts []option, args ...string) *server {
+// startServerConfigured starts recalld in dir from its flags, then set
+// changes what flags cannot (the clock, password hashing's cost).
+func startServerConfigured(t testing.TB, dir string, set func(*Config), args ...string) *server {
 	t.Helper()
 	reg, err := tenants.Open(dir)
 	if err != nil {
@@ -96,33 +80,23 @@ func startServerOpts(t testing.TB, dir string, opts []option, args ...string) *s
 		}
 		s.tokens[name] = toks
 	}
-	out := &lineWriter{prefix: "recalld listening on ", found: make(chan string, 1)}
-	s.stdout = out
-	s.logs = &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
+	s.stdout, s.logs = &lineWriter{}, &lineWriter{}
 	argv := append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "warn"}, args...)
-	go func() { done <- run(ctx, argv, func(string) string { return "" }, out, s.logs, opts...) }()
-	select {
-	case s.base = <-out.found:
-	case err := <-done:
-		cancel()
-		t.Fatalf("recalld exited: %v", err)
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("recalld did not start")
+	cfg, err := parseFlags(argv, func(string) string { return "" }, s.stdout, s.logs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	s.stop = func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("recalld: %v", err)
-		}
+	set(&cfg)
+	if s.srv, err = New(cfg); err != nil {
+		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if s.stop != nil {
-			s.stop()
-		}
-	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.srv.Start(ctx); err != nil {
+		t.Fatalf("recalld did not start: %v", err)
+	}
+	s.base = "http://" + s.srv.Addr().String()
+	t.Cleanup(s.shutdown)
 	return s
 }
 
@@ -139,10 +113,18 @@ func (s *server) logged() string { return s.logs.String() }
 // printed returns what the server has printed on stdout so far.
 func (s *server) printed() string { return s.stdout.String() }
 
-// shutdown stops the server now (the cleanup then does nothing).
+// shutdown stops the server as run does on SIGTERM, once (the test's end
+// does, if the test did not).
 func (s *server) shutdown() {
-	s.stop()
-	s.stop = nil
+	if s.stopped {
+		return
+	}
+	s.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.srv.Shutdown(ctx); err != nil {
+		s.t.Errorf("recalld: %v", err)
+	}
 }
 
 type response struct {

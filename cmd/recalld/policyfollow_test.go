@@ -100,7 +100,7 @@ func TestPolicyFollowerResumesAfterItsFeedFails(t *testing.T) {
 		setSenderWindow(t, b, tn, w)
 	}
 	feed := &feedbustest.FailingFeed{Store: store, After: 3}
-	logs := &lineWriter{prefix: "\x00never", found: make(chan string, 1)}
+	logs := &lineWriter{}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

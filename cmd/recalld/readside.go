@@ -53,11 +53,11 @@ func readiness(store domain.EventStore, runners []*projections.Runner, feed *fee
 	}
 }
 
-// waitCaughtUp returns when every runner has applied the store's head, or
-// ctx ends. A stalled projection is not waited for: it would not catch up
-// before the timeout, and it resumes from its checkpoint at the next start.
-func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed, log *slog.Logger) {
-	head := store.Head()
+// waitCaughtUp returns when every runner has applied the log up to head
+// (true), or when ctx ends (false). With a feed, a stalled projection is
+// not waited for, and logged once: it would not catch up before the
+// timeout, and it resumes from its checkpoint at the next start.
+func waitCaughtUp(ctx context.Context, head uint64, runners []*projections.Runner, feed *feedbus.Feed, log *slog.Logger) bool {
 	warned := map[string]bool{}
 	for {
 		behind := false
@@ -65,7 +65,7 @@ func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*proje
 			if r.Position() >= head {
 				continue
 			}
-			if st, stalled := feed.Stalled(r.Name()); stalled {
+			if st, stalled := stalledIn(feed, r.Name()); stalled {
 				if !warned[r.Name()] {
 					warned[r.Name()] = true
 					log.Warn("shutting down with a stalled projection", slog.String("projection", r.Name()), slog.Any("stall", st))
@@ -75,14 +75,21 @@ func waitCaughtUp(ctx context.Context, store domain.EventStore, runners []*proje
 			behind = true
 		}
 		if !behind {
-			return
+			return true
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
+}
+
+func stalledIn(feed *feedbus.Feed, name string) (feedbus.Stall, bool) {
+	if feed == nil {
+		return feedbus.Stall{}, false
+	}
+	return feed.Stalled(name)
 }
 
 func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runners []*projections.Runner, feed *feedbus.Feed) {
@@ -117,7 +124,7 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
 // hourly: old audit entries and the events behind them go.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.Purger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -148,7 +155,7 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store retention.P
 // so no change lands between a policy the cache loaded and the follower.
 // A failed read of the log is logged at error and, after a backoff, the
 // follower resumes after the last event it saw.
-func followPolicies(ctx context.Context, store eventStore, from uint64, l *ledger.Service, log *slog.Logger) {
+func followPolicies(ctx context.Context, store domain.RawFollower, from uint64, l *ledger.Service, log *slog.Logger) {
 	marker := []byte(`"type":"` + domain.TypeTenantPolicySet + `"`)
 	bo := &backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond, MaxInterval: 30 * time.Second, Multiplier: 2, RandomizationFactor: 0.2}
 	for {

@@ -16,7 +16,7 @@ import (
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
-	"github.com/recallledger/recall/projections/all"
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // buildRecalld builds the command into a temporary directory, for tests
@@ -64,7 +64,7 @@ func openData(t *testing.T, dir string) (*embedded.Store, *readmodel.Store, []*p
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rm.Close() })
-	runners, err := all.Runners(rm)
+	runners, err := catalog.Runners(rm)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,25 +106,7 @@ func TestSIGTERMEndsLiveStreamsAndExitsPromptly(t *testing.T) {
 		}
 	}
 	// two viewers, each with the stream open and both updates received
-	var streams []*bufio.Reader
-	for _, viewer := range []string{"bob", "alice"} {
-		resp := do("GET", "/v1/a/a/conversations/chat:alice:bob/stream?viewer="+viewer, "")
-		defer resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Fatalf("stream: %d", resp.StatusCode)
-		}
-		rd := bufio.NewReader(resp.Body)
-		for seen := 0; seen < 2; {
-			line, err := rd.ReadString('\n')
-			if err != nil {
-				t.Fatalf("stream of %s ended before its updates: %v", viewer, err)
-			}
-			if strings.HasPrefix(line, "id: ") {
-				seen++
-			}
-		}
-		streams = append(streams, rd)
-	}
+	streams := openStreams(t, do, 2, "bob", "alice")
 	ended := make(chan error, len(streams))
 	for _, rd := range streams {
 		go func() {
@@ -170,4 +152,31 @@ func TestSIGTERMEndsLiveStreamsAndExitsPromptly(t *testing.T) {
 			t.Errorf("%s stopped at %d of %d", r.Name(), r.Position(), store.Head())
 		}
 	}
+}
+
+// openStreams opens the conversation chat:alice:bob's live stream for each
+// viewer and reads it until updates have come; the streams close with
+// the test.
+func openStreams(t *testing.T, do func(method, path, body string) *http.Response, updates int, viewers ...string) []*bufio.Reader {
+	t.Helper()
+	var streams []*bufio.Reader
+	for _, viewer := range viewers {
+		resp := do("GET", "/v1/a/a/conversations/chat:alice:bob/stream?viewer="+viewer, "")
+		t.Cleanup(func() { resp.Body.Close() })
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream: %d", resp.StatusCode)
+		}
+		rd := bufio.NewReader(resp.Body)
+		for seen := 0; seen < updates; {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				t.Fatalf("stream of %s ended before its updates: %v", viewer, err)
+			}
+			if strings.HasPrefix(line, "id: ") {
+				seen++
+			}
+		}
+		streams = append(streams, rd)
+	}
+	return streams
 }

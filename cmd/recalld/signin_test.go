@@ -22,16 +22,21 @@ import (
 // hash format and code path are the production ones.
 var cheapPasswords = operators.Params{Time: 1, MemoryKiB: 64, Threads: 1}
 
+// signInConfig runs recalld on clock with cheap password hashing.
+func signInConfig(clock domain.Clock) func(*Config) {
+	return func(c *Config) { c.Clock, c.PasswordParams = clock, cheapPasswords }
+}
+
 // startSignInServer starts recalld (tenants a/a and b/b) on clock, with
 // cheap password hashing.
 func startSignInServer(t *testing.T, clock domain.Clock, args ...string) *server {
 	t.Helper()
-	return startServerOpts(t, t.TempDir(), []option{withClock(clock), withPasswordParams(cheapPasswords)}, args...)
+	return startServerConfigured(t, t.TempDir(), signInConfig(clock), args...)
 }
 
 // addOperator adds an operator through the data directory's registry, as
 // recallctl does while recalld runs, and returns its password.
-func (s *server) addOperator(tenant, name string, role domain.OperatorRole) string {
+func (s *server) addOperator(tenant, name string, role domain.AccessRole) string {
 	s.t.Helper()
 	return s.operatorChange(tenant, domain.OperatorCommand{Action: domain.OperatorAdd, Name: domain.OperatorName(name), Role: role, By: "recallctl"})
 }
@@ -63,7 +68,7 @@ func (s *server) operatorWithPassword(name string) string {
 	if info, _ := s.operatorInfo(name); info {
 		return s.operatorChange("a/a", domain.OperatorCommand{Action: domain.OperatorReset, Name: domain.OperatorName(name), By: "recallctl"})
 	}
-	return s.addOperator("a/a", name, domain.OperatorAdmin)
+	return s.addOperator("a/a", name, domain.AccessAdmin)
 }
 
 func (s *server) operatorInfo(name string) (bool, error) {
@@ -196,7 +201,7 @@ var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 func TestConsoleSignInActsUnderTheOperatorsNameAndLogoutEndsTheSession(t *testing.T) {
 	clock := clocktest.New(t0)
 	s := startSignInServer(t, clock)
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	b := s.browser()
 
 	if r := b.do("GET", "/console/api/session", "", nil); r.status != http.StatusUnauthorized {
@@ -283,7 +288,7 @@ func TestConsoleSignInActsUnderTheOperatorsNameAndLogoutEndsTheSession(t *testin
 func TestConsoleSessionsEndWhenIdleAndAtTheirAbsoluteExpiry(t *testing.T) {
 	clock := clocktest.New(t0)
 	s := startSignInServer(t, clock, "--session-idle", "10m", "--session-max", "1h")
-	pw := s.addOperator("a/a", "alice", domain.OperatorAuditor)
+	pw := s.addOperator("a/a", "alice", domain.AccessAuditor)
 	b := s.browser()
 	b.login("a/a", "alice", pw)
 	clock.Advance(9 * time.Minute)
@@ -309,7 +314,7 @@ func TestConsoleSessionsEndWhenIdleAndAtTheirAbsoluteExpiry(t *testing.T) {
 
 func TestConsoleSessionCookieIsSecureBehindATLSProxy(t *testing.T) {
 	s := startSignInServer(t, clocktest.New(t0), "--tls-proxy")
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	r := s.browser().do("POST", "/console/api/login", loginBody("a/a", "alice", pw), nil)
 	sc := r.header.Get("Set-Cookie")
 	if r.status != http.StatusOK || !strings.HasPrefix(sc, "__Host-recall_session=") || !strings.Contains(sc, "Secure") || !strings.Contains(sc, "Path=/") {
@@ -319,7 +324,7 @@ func TestConsoleSessionCookieIsSecureBehindATLSProxy(t *testing.T) {
 
 func TestConsoleRefusesCrossSiteRequests(t *testing.T) {
 	s := startSignInServer(t, clocktest.New(t0))
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	b := s.browser()
 	b.login("a/a", "alice", pw)
 	before := len(s.events())
@@ -370,8 +375,8 @@ func TestConsoleRefusesCrossSiteRequests(t *testing.T) {
 func TestConsoleBadNameAndBadPasswordAnswerAlikeAndLockOutUntilAStatedTime(t *testing.T) {
 	clock := clocktest.New(t0)
 	s := startSignInServer(t, clock)
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
-	s.addOperator("a/a", "dora", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
+	s.addOperator("a/a", "dora", domain.AccessAdmin)
 	s.operatorChange("a/a", domain.OperatorCommand{Action: domain.OperatorDisable, Name: "dora", By: "recallctl"})
 	b := s.browser()
 	var first []byte
@@ -416,7 +421,7 @@ func TestConsoleBadNameAndBadPasswordAnswerAlikeAndLockOutUntilAStatedTime(t *te
 func TestConsoleAuditorIsRefusedAdminActionsByTheServer(t *testing.T) {
 	s := startSignInServer(t, clocktest.New(t0))
 	msg := s.send("alice", "bob", "chat", "txt", "hi", "c1")
-	pw := s.addOperator("a/a", "aud", domain.OperatorAuditor)
+	pw := s.addOperator("a/a", "aud", domain.AccessAuditor)
 	b := s.browser()
 	b.login("a/a", "aud", pw)
 	for _, c := range []struct{ method, path, body string }{
@@ -443,10 +448,10 @@ func TestConsoleAuditorIsRefusedAdminActionsByTheServer(t *testing.T) {
 
 func TestConsoleOperatorChangesEndSessionsAtOnce(t *testing.T) {
 	s := startSignInServer(t, clocktest.New(t0))
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	for _, c := range []domain.OperatorCommand{
 		{Action: domain.OperatorReset, Name: "alice", By: "recallctl"},
-		{Action: domain.OperatorSetRole, Name: "alice", Role: domain.OperatorAuditor, By: "recallctl"},
+		{Action: domain.OperatorSetRole, Name: "alice", Role: domain.AccessAuditor, By: "recallctl"},
 		{Action: domain.OperatorDisable, Name: "alice", By: "recallctl"},
 	} {
 		b := s.browser()
@@ -487,7 +492,7 @@ func TestOperatorsAreAdministeredThroughTheAPIAndRecordedAsEvents(t *testing.T) 
 		t.Fatalf("disable nobody: %d %s", r.status, r.body)
 	}
 	// an admin operator signed in changes bob; each change is recorded by name
-	alicePw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	alicePw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	b := s.browser()
 	b.login("a/a", "alice", alicePw)
 	if r := b.call("POST", "/v1/a/a/operators/bob/role", `{"role":"admin"}`); r.status != http.StatusOK || r.json(t)["operator"].(map[string]any)["role"] != "admin" {
@@ -516,7 +521,7 @@ func TestOperatorsAreAdministeredThroughTheAPIAndRecordedAsEvents(t *testing.T) 
 	}
 	r = b.call("GET", "/v1/a/a/operators", "")
 	var list struct {
-		Operators []operators.Info `json:"operators"`
+		Operators []domain.OperatorAccount `json:"operators"`
 	}
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &list) != nil || len(list.Operators) != 2 || list.Operators[1].Name != "bob" || list.Operators[1].LastLoginAt == nil {
 		t.Fatalf("list: %d %s", r.status, r.body)
@@ -542,7 +547,7 @@ func TestOperatorsAreAdministeredThroughTheAPIAndRecordedAsEvents(t *testing.T) 
 func TestConsoleForceRecallIsRecordedUnderTheOperatorsName(t *testing.T) {
 	s := startSignInServer(t, clocktest.New(t0))
 	msg := s.send("alice", "team", "groupchat", "txt", "spam", "c1")
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	b := s.browser()
 	b.login("a/a", "alice", pw)
 	r := b.call("POST", "/a/a/messages/recall", `{"msgs":[{"msg_id":"`+msg+`","to":"team","chat_type":"groupchat"},{"msg_id":"no-such","to":"x","chat_type":"chat"}]}`)
@@ -577,7 +582,7 @@ func TestConsoleForceRecallIsRecordedUnderTheOperatorsName(t *testing.T) {
 func TestTheDemoTenantStartsWithADayOfRecallsToChart(t *testing.T) {
 	clock := clocktest.New(t0)
 	dir := t.TempDir()
-	s := startServerOpts(t, dir, []option{withClock(clock), withPasswordParams(cheapPasswords)}, "--demo", "demo/demo")
+	s := startServerConfigured(t, dir, signInConfig(clock), "--demo", "demo/demo")
 	s.caughtUp()
 	toks := map[string]string{}
 	for _, line := range strings.Split(s.printed(), "\n") {
@@ -612,7 +617,7 @@ func TestTheDemoTenantStartsWithADayOfRecallsToChart(t *testing.T) {
 	}
 	before := len(s.do("GET", "/v1/demo/demo/events?from_position=0&limit=10000", toks["AUDITOR_TOKEN"], "").body)
 	s.shutdown()
-	s2 := startServerOpts(t, dir, []option{withClock(clock), withPasswordParams(cheapPasswords)}, "--demo", "demo/demo")
+	s2 := startServerConfigured(t, dir, signInConfig(clock), "--demo", "demo/demo")
 	if after := len(s2.do("GET", "/v1/demo/demo/events?from_position=0&limit=10000", toks["AUDITOR_TOKEN"], "").body); after != before {
 		t.Fatalf("a second start seeded again: %d bytes of events, was %d", after, before)
 	}

@@ -34,35 +34,7 @@ func TestStalledProjectionMakesReadinessFailNamingIt(t *testing.T) {
 			func(_ *feedbustest.FailingFeed, p *feedbustest.Poison, on bool) { p.On.Store(on) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			store, rm, runners := openData(t, dir)
-			p := &feedbustest.Poison{At: 5}
-			pr, err := projections.NewRunner(p, rm)
-			if err != nil {
-				t.Fatal(err)
-			}
-			runners = append(runners, pr)
-			reg, err := tenants.Open(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			bf := &feedbustest.FailingFeed{Store: store, After: 3}
-			feed := feedbus.New(bf, runners, log, feedbus.Options{RetryInitial: time.Millisecond, RetryMax: 20 * time.Millisecond})
-			metrics := httpapi.NewMetrics()
-			registerProjectionMetrics(metrics, store, runners, feed)
-			l := ledger.New(store, domain.SystemClock{})
-			srv := httptest.NewServer(httpapi.New(l, reg, metrics, log, httpapi.Config{}, readiness(store, runners, feed), nil))
-			defer srv.Close()
-			get := func(path string) (int, string) {
-				resp, err := http.Get(srv.URL + path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				return resp.StatusCode, string(b)
-			}
+			bf, p, feed, l, get := stallRig(t)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- feed.Run(ctx) }()
@@ -114,6 +86,44 @@ func TestStalledProjectionMakesReadinessFailNamingIt(t *testing.T) {
 			<-done
 		})
 	}
+}
+
+// stallRig is the API with its readiness and projection metrics over the
+// projections of a fresh data directory and one more that fails on the
+// fifth event when told (p), fed by a feed that fails after three reads
+// when told (bf): what recalld wires, with faults to turn on. get asks the
+// API.
+func stallRig(t *testing.T) (*feedbustest.FailingFeed, *feedbustest.Poison, *feedbus.Feed, *ledger.Service, func(string) (int, string)) {
+	dir := t.TempDir()
+	store, rm, runners := openData(t, dir)
+	p := &feedbustest.Poison{At: 5}
+	pr, err := projections.NewRunner(p, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runners = append(runners, pr)
+	reg, err := tenants.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	bf := &feedbustest.FailingFeed{Store: store, After: 3}
+	feed := feedbus.New(bf, runners, log, feedbus.Options{RetryInitial: time.Millisecond, RetryMax: 20 * time.Millisecond})
+	metrics := httpapi.NewMetrics()
+	registerProjectionMetrics(metrics, store, runners, feed)
+	l := ledger.New(store, domain.SystemClock{})
+	srv := httptest.NewServer(httpapi.New(l, reg, metrics, log, httpapi.Config{}, readiness(store, runners, feed), nil))
+	t.Cleanup(srv.Close)
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	return bf, p, feed, l, get
 }
 
 // metricValues reads a Prometheus text exposition into series -> value.

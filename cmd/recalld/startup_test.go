@@ -134,13 +134,16 @@ func TestHelpListsTheWorkerAndSucceeds(t *testing.T) {
 func TestASecondRecalldOnOneDataDirectorySaysWhatToDo(t *testing.T) {
 	s := startServer(t)
 	want := fmt.Sprintf("data directory %s is in use by another recalld (pid %d)", s.dir, os.Getpid())
-	for _, args := range [][]string{
-		{"--data", s.dir, "--addr", "127.0.0.1:0", "--log-level", "error"},
-		{"worker", "--data", s.dir, "--nats-url", "nats://127.0.0.1:1", "--log-level", "error"},
+	second, err := New(Config{Data: s.dir, Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, start := range map[string]func(context.Context) error{
+		"server": second.Start,
+		"worker": NewWorker(WorkerConfig{Data: s.dir, NATSURL: "nats://127.0.0.1:1"}).Start,
 	} {
-		err := run(context.Background(), args, func(string) string { return "" }, io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--data") {
-			t.Errorf("%v: %v, want %q and what to do (stop it, or another --data)", args, err, want)
+		if err := start(context.Background()); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "--data") {
+			t.Errorf("a second %s: %v, want %q and what to do (stop it, or another --data)", name, err, want)
 		}
 	}
 	// the running one is unharmed
@@ -159,21 +162,36 @@ func TestABusyPortSaysWhatToDo(t *testing.T) {
 	defer busy.Close()
 	addr := busy.Addr().String()
 	for _, tc := range []struct {
-		args []string
+		cfg  Config
 		flag string
 	}{
-		{[]string{"--addr", addr, "--demo", "demo/demo"}, "--addr"},
-		{[]string{"--addr", "127.0.0.1:0", "--debug-addr", addr}, "--debug-addr"},
+		{Config{Addr: addr, Demo: "demo/demo"}, "--addr"},
+		{Config{Addr: "127.0.0.1:0", DebugAddr: addr}, "--debug-addr"},
 	} {
 		dir := t.TempDir()
-		err := run(context.Background(), append([]string{"--data", dir, "--log-level", "error"}, tc.args...), func(string) string { return "" }, io.Discard, io.Discard)
-		if err == nil || !strings.Contains(err.Error(), addr+" is in use") || !strings.Contains(err.Error(), "pass another "+tc.flag) {
-			t.Errorf("%v: %v, want %q and what to do", tc.args, err, addr+" is in use")
+		tc.cfg.Data = dir
+		srv, err := New(tc.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Start(context.Background()); err == nil || !strings.Contains(err.Error(), addr+" is in use") || !strings.Contains(err.Error(), "pass another "+tc.flag) {
+			t.Errorf("%+v: %v, want %q and what to do", tc.cfg, err, addr+" is in use")
 		}
 		if tc.flag == "--addr" {
 			if _, err := os.Stat(filepath.Join(dir, "demo.env")); !os.IsNotExist(err) {
 				t.Errorf("the demo tenant was created before the address was found busy (%v)", err)
 			}
+		}
+		// a Start that failed closed what it opened: the directory is free
+		again, err := New(Config{Data: dir, Addr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := again.Start(context.Background()); err != nil {
+			t.Fatalf("a server on the directory a failed start left: %v", err)
+		}
+		if err := again.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

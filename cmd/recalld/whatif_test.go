@@ -172,7 +172,7 @@ func TestMessageHistoryIsTheMessagesEventsAndItsReadIsAudited(t *testing.T) {
 	s.readBy(msg, "bob")
 	clock.Advance(200 * time.Second)
 	s.recallAs(msg, "alice", "member") // a timeout
-	pw := s.addOperator("a/a", "aud", domain.OperatorAuditor)
+	pw := s.addOperator("a/a", "aud", domain.AccessAuditor)
 	b := s.browser()
 	b.login("a/a", "aud", pw)
 
@@ -225,7 +225,7 @@ func TestPolicyHistoryListsEveryVersionWithWhoAndWhat(t *testing.T) {
 		t.Fatal(r.status, string(r.body))
 	}
 	clock.Advance(time.Hour)
-	pw := s.addOperator("a/a", "alice", domain.OperatorAdmin)
+	pw := s.addOperator("a/a", "alice", domain.AccessAdmin)
 	b := s.browser()
 	b.login("a/a", "alice", pw)
 	if r := b.do("PATCH", "/v1/a/a/policy", `{"block_after_read":true}`, map[string]string{"Content-Type": "application/merge-patch+json", "X-CSRF-Token": b.csrf}); r.status != http.StatusOK {

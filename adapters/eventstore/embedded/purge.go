@@ -10,8 +10,6 @@ import (
 	"github.com/cockroachdb/pebble"
 )
 
-func purgedKey(tenant string) []byte { return append([]byte{'p'}, tenant...) }
-
 // PurgedUpTo is the position up to which the tenant's history was purged,
 // 0 if never.
 func (s *Store) PurgedUpTo(tenant string) (uint64, error) {
@@ -26,12 +24,8 @@ func (s *Store) PurgedUpTo(tenant string) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// PurgeTenant removes the tenant's events at or before upTo, for audit
-// retention: their audit entries are gone, and so must the facts be. The
-// tenant's policy history (its tenant- stream) is kept: the policy in force
-// is read from it. Other tenants' events, later positions and stream
-// versions are untouched; purging again up to the same position does
-// nothing. It returns how many events it removed.
+// PurgeTenant implements domain.TenantPurger, for audit retention: the
+// tenant's audit entries are gone, and so must the facts be.
 func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error) {
 	done, err := s.PurgedUpTo(tenant)
 	if err != nil || upTo <= done {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -138,7 +137,7 @@ func (s *Store) receive(ctx context.Context, sub *esdb.Subscription, from *esdb.
 // as the place to resume from. A crash between the two redelivers events
 // the index holds, which it answers as idempotent retries.
 func (s *Store) copy(ctx context.Context, batch []recorded) error {
-	writes := make([]embedded.Write, 0, len(batch))
+	writes := make([]domain.StreamWrite, 0, len(batch))
 	for _, r := range batch {
 		e := r.event
 		expected := e.StreamVersion - 1
@@ -146,7 +145,7 @@ func (s *Store) copy(ctx context.Context, batch []recorded) error {
 			writes[n-1].Events = append(writes[n-1].Events, e)
 			continue
 		}
-		writes = append(writes, embedded.Write{Stream: e.Stream, Expected: expected, Events: []domain.Event{e}})
+		writes = append(writes, domain.StreamWrite{Stream: e.Stream, Expected: expected, Events: []domain.Event{e}})
 	}
 	if _, err := s.local.AppendInOrder(ctx, writes); err != nil {
 		// again one by one: what was stored answers as a retry, an event
@@ -155,7 +154,7 @@ func (s *Store) copy(ctx context.Context, batch []recorded) error {
 		// anything else means the index disagrees with the server
 		for _, w := range writes {
 			_, err := s.local.Append(ctx, w.Stream, w.Expected, w.Events)
-			if errors.Is(err, embedded.ErrEventIDReused) {
+			if errors.Is(err, domain.ErrEventIDReused) {
 				s.log.Error("eventstoredb event skipped: its id is already on another stream", slog.String("stream", w.Stream), slog.Any("err", err))
 				continue
 			}

@@ -24,6 +24,10 @@
 // hides events from stream reads at once but $all keeps them until a
 // scavenge (which this client cannot start), so retention is enforced by
 // the audit projection and PurgeTenant, never left to the server.
+//
+// The index is an event store of its own (Options.OpenIndex; recalld gives
+// the embedded one), reached only through the port and the capabilities
+// domain declares: this adapter knows nothing of how it stores.
 package esdbstore
 
 import (
@@ -45,7 +49,6 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -56,6 +59,9 @@ type Options struct {
 	URL string
 	// Dir holds this node's index of the log.
 	Dir string
+	// OpenIndex opens (or creates) the index in a directory below Dir; the
+	// store closes it. Required.
+	OpenIndex func(dir string) (Index, error)
 	// Namespace prefixes every stream name in EventStoreDB, so several
 	// deployments (or tests) can share a server. Empty in production: the
 	// streams are then named by our categories (message-…, tenant-…,
@@ -75,6 +81,20 @@ type Options struct {
 // ids returns them.
 var ErrNotIndexed = fmt.Errorf("appended to EventStoreDB but not yet indexed here: %w", domain.ErrUnavailable)
 
+// Index is what the store needs of the local event store that holds its
+// index of the log: the port, a batch of writes copied in order, events
+// found by id, word of each change, raw following and the tenant purge
+// for the server's consumers, and a Close.
+type Index interface {
+	domain.EventStore
+	domain.OrderedAppender
+	domain.EventLookup
+	domain.ChangeWatcher
+	domain.RawFollower
+	domain.TenantPurger
+	io.Closer
+}
+
 // categories are the stream prefixes the subscription keeps when there is
 // no namespace.
 var categories = []string{"message-", "tenant-", "recall-", "audit-", "operator-"}
@@ -82,7 +102,7 @@ var categories = []string{"message-", "tenant-", "recall-", "audit-", "operator-
 // Store is the EventStoreDB event store.
 type Store struct {
 	client *esdb.Client
-	local  *embedded.Store
+	local  Index
 	o      Options
 	log    *slog.Logger
 
@@ -97,6 +117,9 @@ type Store struct {
 // copying $all into it from where it stopped. It fails if the server
 // cannot be reached within 10 s.
 func Open(ctx context.Context, o Options) (*Store, error) {
+	if o.OpenIndex == nil {
+		return nil, errors.New("eventstoredb store: no OpenIndex to open its index with")
+	}
 	if o.IndexWait <= 0 {
 		o.IndexWait = 10 * time.Second
 	}
@@ -124,7 +147,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		client.Close()
 		return nil, fmt.Errorf("index directory: %w", err)
 	}
-	local, err := embedded.Open(filepath.Join(o.Dir, "index"))
+	local, err := o.OpenIndex(filepath.Join(o.Dir, "index"))
 	if err != nil {
 		client.Close()
 		return nil, err
@@ -271,7 +294,7 @@ func sameRecords(stored, given []domain.Event) bool {
 
 // existing answers an append whose event ids are all in the index on this
 // stream (a retry) with the stored events; some ids stored, or stored
-// elsewhere, is embedded.ErrEventIDReused.
+// elsewhere, is domain.ErrEventIDReused.
 func (s *Store) existing(stream string, events []domain.Event) ([]domain.Event, bool, error) {
 	var found []domain.Event
 	for _, e := range events {
@@ -286,7 +309,7 @@ func (s *Store) existing(stream string, events []domain.Event) ([]domain.Event, 
 			continue
 		}
 		if st.Stream != stream {
-			return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", stream, e.ID, st.Stream, embedded.ErrEventIDReused)
+			return nil, false, fmt.Errorf("append %s: event %s is on stream %s: %w", stream, e.ID, st.Stream, domain.ErrEventIDReused)
 		}
 		found = append(found, st)
 	}
@@ -294,7 +317,7 @@ func (s *Store) existing(stream string, events []domain.Event) ([]domain.Event, 
 	case len(found) == 0:
 		return nil, false, nil
 	case len(found) != len(events):
-		return nil, false, fmt.Errorf("append %s: %d of %d event ids already stored: %w", stream, len(found), len(events), embedded.ErrEventIDReused)
+		return nil, false, fmt.Errorf("append %s: %d of %d event ids already stored: %w", stream, len(found), len(events), domain.ErrEventIDReused)
 	}
 	return found, true, nil
 }
@@ -410,7 +433,7 @@ func (s *Store) awaitIndexed(ctx context.Context, stream string, events []domain
 				break
 			}
 			if st.Stream != stream {
-				return nil, fmt.Errorf("append %s: event %s is on stream %s: %w", stream, e.ID, st.Stream, embedded.ErrEventIDReused)
+				return nil, fmt.Errorf("append %s: event %s is on stream %s: %w", stream, e.ID, st.Stream, domain.ErrEventIDReused)
 			}
 			stored = append(stored, st)
 		}
@@ -431,7 +454,7 @@ func (s *Store) waitIndex(ctx context.Context, changed <-chan struct{}) error {
 		if err := s.healthy(); err != nil {
 			return err
 		}
-		return embedded.ErrClosed
+		return domain.ErrStoreClosed
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return ErrNotIndexed

@@ -13,7 +13,8 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
-	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbfake"
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbtest"
 	"github.com/recallledger/recall/adapters/eventstore/eventstoretest"
 	"github.com/recallledger/recall/domain"
 )
@@ -34,7 +35,7 @@ func esdbURL(t *testing.T) string {
 // test sees an empty log on a shared server.
 func open(t *testing.T, url, ns, dir string) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), Options{URL: url, Dir: dir, Namespace: ns,
+	s, err := Open(context.Background(), Options{URL: url, Dir: dir, Namespace: ns, OpenIndex: openIndex,
 		MaxAge: func(string) time.Duration { return 180 * 24 * time.Hour }})
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +45,18 @@ func open(t *testing.T, url, ns, dir string) *Store {
 
 func namespace() string { return "rlt" + strings.ReplaceAll(uuid.NewString()[:13], "-", "") + "_" }
 
+// openIndex is the index recalld gives the store: the embedded one.
+func openIndex(dir string) (Index, error) { return embedded.Open(dir) }
+
+// contract runs the suite. The store copies the log into its index itself
+// and hands its readers the index's own answers, so it offers no batch of
+// ordered writes, no lookup by id and no change signal of its own.
 func contract(t *testing.T, url string) {
 	eventstoretest.Run(t, func(t *testing.T) domain.EventStore {
 		s := open(t, url, namespace(), t.TempDir())
 		t.Cleanup(func() { s.Close() })
 		return s
-	})
+	}, eventstoretest.OrderedAppender, eventstoretest.EventLookup, eventstoretest.ChangeWatcher)
 }
 
 func TestContractAgainstEventStoreDB(t *testing.T) { contract(t, esdbURL(t)) }
@@ -57,14 +64,14 @@ func TestContractAgainstEventStoreDB(t *testing.T) { contract(t, esdbURL(t)) }
 // The suite through the real client against the protocol fake: proves
 // the adapter's logic and its use of the client, not the server.
 func TestContractAgainstProtocolFake(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	contract(t, url)
 }
 
 func TestIndexResumesAfterRestartOnEventStoreDB(t *testing.T) { resumes(t, esdbURL(t)) }
 
 func TestIndexResumesAfterRestartOnProtocolFake(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	resumes(t, url)
 }
 
@@ -118,7 +125,7 @@ func resumes(t *testing.T, url string) {
 }
 
 func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
-	f, url := esdbfake.Start(t)
+	f, url := esdbtest.Start(t)
 	f.DropAfter = 7
 	s := open(t, url, namespace(), t.TempDir())
 	defer s.Close()
@@ -140,7 +147,7 @@ func TestIndexResubscribesWhenTheSubscriptionDrops(t *testing.T) {
 // An event id the server accepted on two streams (a client bug the
 // server does not refuse) is kept once and the index goes on.
 func TestIndexSkipsAnIDReusedOnAnotherStream(t *testing.T) {
-	_, url := esdbfake.Start(t)
+	_, url := esdbtest.Start(t)
 	ns := namespace()
 	s := open(t, url, ns, t.TempDir())
 	defer s.Close()
@@ -171,11 +178,11 @@ func TestOpenWithoutAServerFailsClearly(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	_, err = Open(context.Background(), Options{URL: "esdb://admin:secret@" + addr + "?tls=false", Dir: t.TempDir()})
+	_, err = Open(context.Background(), Options{URL: "esdb://admin:secret@" + addr + "?tls=false", Dir: t.TempDir(), OpenIndex: openIndex})
 	if err == nil || !strings.Contains(err.Error(), "eventstoredb at esdb://admin:xxxxx@"+addr) || strings.Contains(err.Error(), "secret") {
 		t.Fatalf("Open against nothing: %v", err)
 	}
-	if _, err := Open(context.Background(), Options{URL: "http://nope", Dir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "--esdb-url") {
+	if _, err := Open(context.Background(), Options{URL: "http://nope", Dir: t.TempDir(), OpenIndex: openIndex}); err == nil || !strings.Contains(err.Error(), "--esdb-url") {
 		t.Fatalf("Open with a bad URL: %v", err)
 	}
 }

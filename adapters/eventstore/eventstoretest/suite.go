@@ -1,6 +1,8 @@
 // Package eventstoretest is the contract every domain.EventStore adapter
 // must pass: call Run from the adapter's tests with a function that opens
-// a fresh, empty store. A new adapter is done when Run passes.
+// a fresh, empty store, and the capabilities beyond the port that the
+// store lacks (a store that has one passes its cases). A new adapter is
+// done when Run passes.
 package eventstoretest
 
 import (
@@ -21,12 +23,11 @@ import (
 // it in t.Cleanup.
 type Open func(t *testing.T) domain.EventStore
 
-// Run runs the contract suite against stores made by open.
-func Run(t *testing.T, open Open) {
-	tests := []struct {
-		name string
-		fn   func(*testing.T, domain.EventStore)
-	}{
+// Run runs the contract suite against stores made by open: the port's
+// cases, then each capability's (see Capability), except those the store
+// lacks, which Run checks it really does.
+func Run(t *testing.T, open Open, lacks ...Capability) {
+	tests := []contractCase{
 		{"append to a new stream with NoStream", appendNoStream},
 		{"append with the exact expected version", appendExactVersion},
 		{"a wrong expected version is a WrongVersionError and writes nothing", wrongVersion},
@@ -49,6 +50,7 @@ func Run(t *testing.T, open Open) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
 	}
+	runCapabilities(t, open, lacks)
 }
 
 var base = time.Date(2026, 11, 24, 10, 0, 0, 123_000_000, time.UTC)

@@ -1,4 +1,4 @@
-package signin
+package httpapi
 
 import (
 	"net"
@@ -9,30 +9,30 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// Limit is one lockout rule: Failures failed sign-ins within Window lock
+// lockoutRule is one lockout rule: Failures failed sign-ins within Window lock
 // the key out for Lockout.
-type Limit struct {
+type lockoutRule struct {
 	Failures int
 	Window   time.Duration
 	Lockout  time.Duration
 }
 
-// ThrottleConfig holds the two rules: per operator (tenant and name, the
+// throttleConfig holds the two rules: per operator (tenant and name, the
 // same for names that do not exist, so a lockout tells nothing about
 // which do) and per client address. The zero value of a field takes its
 // default.
-type ThrottleConfig struct {
+type throttleConfig struct {
 	// PerOperator defaults to 5 failures in 15 minutes, locked for 15.
-	PerOperator Limit
+	PerOperator lockoutRule
 	// PerAddress defaults to 20 failures in 15 minutes, locked for 15.
-	PerAddress Limit
+	PerAddress lockoutRule
 	// MaxKeys bounds what the throttle remembers (default 100,000 keys,
 	// a few MB); past it, keys whose window passed are forgotten first.
 	MaxKeys int
 }
 
-func (c ThrottleConfig) withDefaults() ThrottleConfig {
-	def := func(l *Limit, failures int) {
+func (c throttleConfig) withDefaults() throttleConfig {
+	def := func(l *lockoutRule, failures int) {
 		if l.Failures <= 0 {
 			l.Failures = failures
 		}
@@ -51,11 +51,11 @@ func (c ThrottleConfig) withDefaults() ThrottleConfig {
 	return c
 }
 
-// Throttle counts failed sign-ins and locks out an operator name or a
+// loginThrottle counts failed sign-ins and locks out an operator name or a
 // client address that fails too often. Safe for concurrent use.
-type Throttle struct {
+type loginThrottle struct {
 	clock domain.Clock
-	cfg   ThrottleConfig
+	cfg   throttleConfig
 
 	mu   sync.Mutex
 	keys map[string]*failures
@@ -67,31 +67,31 @@ type failures struct {
 	lockedUntil time.Time
 }
 
-// NewThrottle returns a throttle that remembers nothing yet.
-func NewThrottle(clock domain.Clock, cfg ThrottleConfig) *Throttle {
-	return &Throttle{clock: clock, cfg: cfg.withDefaults(), keys: map[string]*failures{}}
+// newLoginThrottle returns a throttle that remembers nothing yet.
+func newLoginThrottle(clock domain.Clock, cfg throttleConfig) *loginThrottle {
+	return &loginThrottle{clock: clock, cfg: cfg.withDefaults(), keys: map[string]*failures{}}
 }
 
 // Now is the throttle's time, by which its lockouts end.
-func (t *Throttle) Now() time.Time { return t.clock.Now() }
+func (t *loginThrottle) Now() time.Time { return t.clock.Now() }
 
 // Config is the throttle's configuration, defaults filled in.
-func (t *Throttle) Config() ThrottleConfig { return t.cfg }
+func (t *loginThrottle) Config() throttleConfig { return t.cfg }
 
-// Attempt is one sign-in's keys: the operator it names and the address it
+// signInAttempt is one sign-in's keys: the operator it names and the address it
 // comes from.
-type Attempt struct {
+type signInAttempt struct {
 	Tenant  domain.Tenant
 	Name    string
-	Address string // a client key from AddressKey
+	Address string // a client key from addressKey
 }
 
-func (a Attempt) operatorKey() string { return "o\x00" + a.Tenant.String() + "\x00" + a.Name }
-func (a Attempt) addressKey() string  { return "a\x00" + a.Address }
+func (a signInAttempt) operatorKey() string { return "o\x00" + a.Tenant.String() + "\x00" + a.Name }
+func (a signInAttempt) addressKey() string  { return "a\x00" + a.Address }
 
 // Locked reports whether the attempt's operator or address is locked out,
 // and until when (the later of the two).
-func (t *Throttle) Locked(a Attempt) (time.Time, bool) {
+func (t *loginThrottle) Locked(a signInAttempt) (time.Time, bool) {
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -106,14 +106,14 @@ func (t *Throttle) Locked(a Attempt) (time.Time, bool) {
 
 // Fail counts a failed sign-in against the operator and the address, and
 // reports whether that locked either out (and until when).
-func (t *Throttle) Fail(a Attempt) (time.Time, bool) {
+func (t *loginThrottle) Fail(a signInAttempt) (time.Time, bool) {
 	now := t.clock.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var until time.Time
 	for _, k := range []struct {
 		key   string
-		limit Limit
+		limit lockoutRule
 	}{{a.operatorKey(), t.cfg.PerOperator}, {a.addressKey(), t.cfg.PerAddress}} {
 		f := t.keys[k.key]
 		if f == nil {
@@ -141,7 +141,7 @@ func (t *Throttle) Fail(a Attempt) (time.Time, bool) {
 // Succeed forgets the operator's failures: a right password ends a run
 // of wrong ones. The address's count stays (one right password must not
 // reset a guesser trying many names).
-func (t *Throttle) Succeed(a Attempt) {
+func (t *loginThrottle) Succeed(a signInAttempt) {
 	t.mu.Lock()
 	delete(t.keys, a.operatorKey())
 	t.mu.Unlock()
@@ -150,7 +150,7 @@ func (t *Throttle) Succeed(a Attempt) {
 // forget drops keys that are neither locked nor inside their window;
 // t.mu is held. If that frees nothing, the map is cleared of unlocked
 // keys: remembering a flood of names must not take the memory.
-func (t *Throttle) forget(now time.Time) {
+func (t *loginThrottle) forget(now time.Time) {
 	longest := max(t.cfg.PerOperator.Window, t.cfg.PerAddress.Window)
 	for k, f := range t.keys {
 		if !now.Before(f.lockedUntil) && now.Sub(f.windowStart) >= longest {
@@ -167,10 +167,10 @@ func (t *Throttle) forget(now time.Time) {
 	}
 }
 
-// AddressKey is the throttle's key for a client address (host:port or a
+// addressKey is the throttle's key for a client address (host:port or a
 // bare host): the IPv4 address, or the IPv6 /64 a client can hop around
 // in.
-func AddressKey(remote string) string {
+func addressKey(remote string) string {
 	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
 		host = remote

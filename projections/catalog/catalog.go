@@ -1,6 +1,7 @@
-// Package all lists every read model the server keeps, in one place, for
-// the server and `recallctl projections rebuild`.
-package all
+// Package catalog lists every read model the server keeps, in one place,
+// for recalld, its workers and `recallctl projections rebuild`: a new
+// projection is served once it is listed here.
+package catalog
 
 import (
 	"github.com/recallledger/recall/projections"

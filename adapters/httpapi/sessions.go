@@ -1,5 +1,7 @@
-// Package signin holds the console's sign-in state: the sessions of
-// signed-in operators and the login throttle that locks out guessing.
+package httpapi
+
+// The console's sign-in state: the sessions of signed-in operators, and
+// (throttle.go) the login throttle that locks out guessing.
 //
 // Sessions live in memory: a restart of recalld signs every operator out
 // (they sign in again), and a session is valid only on the recalld that
@@ -7,7 +9,6 @@
 // session's token is 256 random bits, kept only as its SHA-256; its CSRF
 // token is another 256 random bits, compared in constant time. Time comes
 // from the injected clock, so tests move it instead of waiting.
-package signin
 
 import (
 	"crypto/rand"
@@ -22,9 +23,9 @@ import (
 	"github.com/recallledger/recall/domain"
 )
 
-// SessionConfig bounds a session's life; the zero value of a field takes
+// sessionConfig bounds a session's life; the zero value of a field takes
 // its default.
-type SessionConfig struct {
+type sessionConfig struct {
 	// Idle ends a session nobody used for this long (default 30 min).
 	Idle time.Duration
 	// Absolute ends every session this long after sign-in, used or not
@@ -35,7 +36,7 @@ type SessionConfig struct {
 	PerOperator int
 }
 
-func (c SessionConfig) withDefaults() SessionConfig {
+func (c sessionConfig) withDefaults() sessionConfig {
 	if c.Idle <= 0 {
 		c.Idle = 30 * time.Minute
 	}
@@ -48,8 +49,8 @@ func (c SessionConfig) withDefaults() SessionConfig {
 	return c
 }
 
-// Session is a signed-in operator.
-type Session struct {
+// session is a signed-in operator.
+type session struct {
 	Tenant   domain.Tenant
 	Operator domain.OperatorName
 	// Generation is the operator's generation at sign-in: a later
@@ -65,24 +66,24 @@ type Session struct {
 	ExpiresAt     time.Time
 }
 
-// Sessions is the store of live sessions. Safe for concurrent use.
-type Sessions struct {
+// sessionStore is the store of live sessions. Safe for concurrent use.
+type sessionStore struct {
 	clock domain.Clock
-	cfg   SessionConfig
+	cfg   sessionConfig
 
 	mu        sync.Mutex
-	byHash    map[[sha256.Size]byte]*Session
+	byHash    map[[sha256.Size]byte]*session
 	swept     int // size of the map at the last sweep
 	sweptTime time.Time
 }
 
-// NewSessions returns an empty store.
-func NewSessions(clock domain.Clock, cfg SessionConfig) *Sessions {
-	return &Sessions{clock: clock, cfg: cfg.withDefaults(), byHash: map[[sha256.Size]byte]*Session{}}
+// newSessionStore returns an empty store.
+func newSessionStore(clock domain.Clock, cfg sessionConfig) *sessionStore {
+	return &sessionStore{clock: clock, cfg: cfg.withDefaults(), byHash: map[[sha256.Size]byte]*session{}}
 }
 
 // Config is the store's configuration, defaults filled in.
-func (s *Sessions) Config() SessionConfig { return s.cfg }
+func (s *sessionStore) Config() sessionConfig { return s.cfg }
 
 func randomToken() (string, error) {
 	b := make([]byte, 32)
@@ -94,17 +95,17 @@ func randomToken() (string, error) {
 
 // Create starts a session for the operator and returns its token (for
 // the cookie; never kept) and the session.
-func (s *Sessions) Create(t domain.Tenant, name domain.OperatorName, generation uint64) (string, Session, error) {
+func (s *sessionStore) Create(t domain.Tenant, name domain.OperatorName, generation uint64) (string, session, error) {
 	token, err := randomToken()
 	if err != nil {
-		return "", Session{}, err
+		return "", session{}, err
 	}
 	csrf, err := randomToken()
 	if err != nil {
-		return "", Session{}, err
+		return "", session{}, err
 	}
 	now := s.clock.Now()
-	sess := &Session{Tenant: t, Operator: name, Generation: generation, CSRFToken: csrf, SignedInAt: now, LastSeen: now,
+	sess := &session{Tenant: t, Operator: name, Generation: generation, CSRFToken: csrf, SignedInAt: now, LastSeen: now,
 		ExpiresAt: now.Add(s.cfg.Absolute)}
 	sess.IdleExpiresAt = s.idleEnd(sess)
 	s.mu.Lock()
@@ -115,7 +116,7 @@ func (s *Sessions) Create(t domain.Tenant, name domain.OperatorName, generation 
 	return token, *sess, nil
 }
 
-func (s *Sessions) idleEnd(sess *Session) time.Time {
+func (s *sessionStore) idleEnd(sess *session) time.Time {
 	end := sess.LastSeen.Add(s.cfg.Idle)
 	if end.After(sess.ExpiresAt) {
 		return sess.ExpiresAt
@@ -126,9 +127,9 @@ func (s *Sessions) idleEnd(sess *Session) time.Time {
 // Lookup returns the live session of token and marks it used now; false
 // for no such session or one past its idle or absolute expiry (which it
 // then ends).
-func (s *Sessions) Lookup(token string) (Session, bool) {
+func (s *sessionStore) Lookup(token string) (session, bool) {
 	if token == "" || len(token) > 128 {
-		return Session{}, false
+		return session{}, false
 	}
 	h := sha256.Sum256([]byte(token))
 	now := s.clock.Now()
@@ -136,11 +137,11 @@ func (s *Sessions) Lookup(token string) (Session, bool) {
 	defer s.mu.Unlock()
 	sess, ok := s.byHash[h]
 	if !ok {
-		return Session{}, false
+		return session{}, false
 	}
 	if !now.Before(sess.IdleExpiresAt) {
 		delete(s.byHash, h)
-		return Session{}, false
+		return session{}, false
 	}
 	sess.LastSeen = now
 	sess.IdleExpiresAt = s.idleEnd(sess)
@@ -149,7 +150,7 @@ func (s *Sessions) Lookup(token string) (Session, bool) {
 
 // End ends the session of token (logout). Ending one that is not live
 // does nothing.
-func (s *Sessions) End(token string) {
+func (s *sessionStore) End(token string) {
 	h := sha256.Sum256([]byte(token))
 	s.mu.Lock()
 	delete(s.byHash, h)
@@ -157,7 +158,7 @@ func (s *Sessions) End(token string) {
 }
 
 // EndOperator ends every session of the operator.
-func (s *Sessions) EndOperator(t domain.Tenant, name domain.OperatorName) {
+func (s *sessionStore) EndOperator(t domain.Tenant, name domain.OperatorName) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for h, sess := range s.byHash {
@@ -168,7 +169,7 @@ func (s *Sessions) EndOperator(t domain.Tenant, name domain.OperatorName) {
 }
 
 // Len is how many sessions are held (live or not yet swept).
-func (s *Sessions) Len() int {
+func (s *sessionStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.byHash)
@@ -176,14 +177,14 @@ func (s *Sessions) Len() int {
 
 // CheckCSRF reports whether token is the session's CSRF token, compared
 // in constant time.
-func (sess Session) CheckCSRF(token string) bool {
+func (sess session) CheckCSRF(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.CSRFToken)) == 1
 }
 
 // sweep drops ended sessions once the map doubled since the last sweep or
 // a minute passed, so the cost stays proportional to the sessions made;
 // s.mu is held.
-func (s *Sessions) sweep(now time.Time) {
+func (s *sessionStore) sweep(now time.Time) {
 	if len(s.byHash) < 2*max(s.swept, 64) && now.Sub(s.sweptTime) < time.Minute {
 		return
 	}
@@ -197,7 +198,7 @@ func (s *Sessions) sweep(now time.Time) {
 
 // limitOperator ends the operator's oldest sessions beyond PerOperator;
 // s.mu is held.
-func (s *Sessions) limitOperator(t domain.Tenant, name domain.OperatorName) {
+func (s *sessionStore) limitOperator(t domain.Tenant, name domain.OperatorName) {
 	type held struct {
 		h  [sha256.Size]byte
 		at time.Time

@@ -1,4 +1,4 @@
-package signin
+package httpapi
 
 import (
 	"testing"
@@ -21,7 +21,7 @@ func demo(t *testing.T) domain.Tenant {
 
 func TestASessionEndsWhenIdleAndAtItsAbsoluteExpiry(t *testing.T) {
 	clock := clocktest.New(t0)
-	s := NewSessions(clock, SessionConfig{Idle: 30 * time.Minute, Absolute: 8 * time.Hour})
+	s := newSessionStore(clock, sessionConfig{Idle: 30 * time.Minute, Absolute: 8 * time.Hour})
 	tok, sess, err := s.Create(demo(t), "alice", 7)
 	if err != nil {
 		t.Fatal(err)
@@ -57,7 +57,7 @@ func TestASessionEndsWhenIdleAndAtItsAbsoluteExpiry(t *testing.T) {
 }
 
 func TestLogoutAndEndOperatorEndSessionsServerSide(t *testing.T) {
-	s := NewSessions(clocktest.New(t0), SessionConfig{})
+	s := newSessionStore(clocktest.New(t0), sessionConfig{})
 	a1, _, _ := s.Create(demo(t), "alice", 1)
 	a2, _, _ := s.Create(demo(t), "alice", 1)
 	b, _, _ := s.Create(demo(t), "bob", 1)
@@ -83,7 +83,7 @@ func TestLogoutAndEndOperatorEndSessionsServerSide(t *testing.T) {
 }
 
 func TestCSRFTokenIsBoundToItsSession(t *testing.T) {
-	s := NewSessions(clocktest.New(t0), SessionConfig{})
+	s := newSessionStore(clocktest.New(t0), sessionConfig{})
 	_, one, _ := s.Create(demo(t), "alice", 1)
 	_, two, _ := s.Create(demo(t), "alice", 1)
 	if one.CSRFToken == two.CSRFToken || len(one.CSRFToken) < 40 {
@@ -101,7 +101,7 @@ func TestCSRFTokenIsBoundToItsSession(t *testing.T) {
 
 func TestAnOperatorKeepsABoundedNumberOfSessions(t *testing.T) {
 	clock := clocktest.New(t0)
-	s := NewSessions(clock, SessionConfig{PerOperator: 3})
+	s := newSessionStore(clock, sessionConfig{PerOperator: 3})
 	var toks []string
 	for range 5 {
 		clock.Advance(time.Second)
@@ -118,8 +118,8 @@ func TestAnOperatorKeepsABoundedNumberOfSessions(t *testing.T) {
 
 func TestRepeatedFailuresLockTheOperatorOutUntilAStatedTime(t *testing.T) {
 	clock := clocktest.New(t0)
-	th := NewThrottle(clock, ThrottleConfig{})
-	a := Attempt{Tenant: demo(t), Name: "alice", Address: "10.0.0.1"}
+	th := newLoginThrottle(clock, throttleConfig{})
+	a := signInAttempt{Tenant: demo(t), Name: "alice", Address: "10.0.0.1"}
 	for i := 1; i <= 4; i++ {
 		if _, locked := th.Fail(a); locked {
 			t.Fatalf("locked after %d failures", i)
@@ -131,10 +131,10 @@ func TestRepeatedFailuresLockTheOperatorOutUntilAStatedTime(t *testing.T) {
 		t.Fatalf("fifth failure: locked %v until %v", locked, until)
 	}
 	// locked for everyone naming alice, from any address; others are not
-	if u, l := th.Locked(Attempt{Tenant: demo(t), Name: "alice", Address: "10.9.9.9"}); !l || !u.Equal(until) {
+	if u, l := th.Locked(signInAttempt{Tenant: demo(t), Name: "alice", Address: "10.9.9.9"}); !l || !u.Equal(until) {
 		t.Fatalf("alice from another address: %v %v", l, u)
 	}
-	if _, l := th.Locked(Attempt{Tenant: demo(t), Name: "bob", Address: "10.9.9.9"}); l {
+	if _, l := th.Locked(signInAttempt{Tenant: demo(t), Name: "bob", Address: "10.9.9.9"}); l {
 		t.Fatal("bob is locked by alice's failures")
 	}
 	clock.Advance(15*time.Minute - time.Millisecond)
@@ -149,8 +149,8 @@ func TestRepeatedFailuresLockTheOperatorOutUntilAStatedTime(t *testing.T) {
 
 func TestFailuresOutsideTheWindowAndASuccessDoNotAddUp(t *testing.T) {
 	clock := clocktest.New(t0)
-	th := NewThrottle(clock, ThrottleConfig{})
-	a := Attempt{Tenant: demo(t), Name: "alice", Address: "10.0.0.1"}
+	th := newLoginThrottle(clock, throttleConfig{})
+	a := signInAttempt{Tenant: demo(t), Name: "alice", Address: "10.0.0.1"}
 	for range 4 {
 		th.Fail(a)
 	}
@@ -170,30 +170,30 @@ func TestFailuresOutsideTheWindowAndASuccessDoNotAddUp(t *testing.T) {
 // A guesser trying many names from one address is locked out by address,
 // names that do not exist included.
 func TestOneAddressTryingManyNamesIsLockedOut(t *testing.T) {
-	th := NewThrottle(clocktest.New(t0), ThrottleConfig{})
+	th := newLoginThrottle(clocktest.New(t0), throttleConfig{})
 	var locked bool
 	var n int
 	for n = 1; n <= 20; n++ {
-		if _, locked = th.Fail(Attempt{Tenant: demo(t), Name: "user" + string(rune('a'+n)), Address: "192.0.2.7"}); locked {
+		if _, locked = th.Fail(signInAttempt{Tenant: demo(t), Name: "user" + string(rune('a'+n)), Address: "192.0.2.7"}); locked {
 			break
 		}
 	}
 	if !locked || n != 20 {
 		t.Fatalf("locked %v after %d names", locked, n)
 	}
-	if _, l := th.Locked(Attempt{Tenant: demo(t), Name: "fresh", Address: "192.0.2.7"}); !l {
+	if _, l := th.Locked(signInAttempt{Tenant: demo(t), Name: "fresh", Address: "192.0.2.7"}); !l {
 		t.Fatal("the address is not locked for a new name")
 	}
-	if _, l := th.Locked(Attempt{Tenant: demo(t), Name: "fresh", Address: "192.0.2.8"}); l {
+	if _, l := th.Locked(signInAttempt{Tenant: demo(t), Name: "fresh", Address: "192.0.2.8"}); l {
 		t.Fatal("another address is locked")
 	}
 }
 
 func TestTheThrottleForgetsRatherThanGrowsWithoutBound(t *testing.T) {
 	clock := clocktest.New(t0)
-	th := NewThrottle(clock, ThrottleConfig{MaxKeys: 100})
+	th := newLoginThrottle(clock, throttleConfig{MaxKeys: 100})
 	for i := range 1000 {
-		th.Fail(Attempt{Tenant: demo(t), Name: "n" + string(rune(0x4e00+i)), Address: "a" + string(rune(0x4e00+i))})
+		th.Fail(signInAttempt{Tenant: demo(t), Name: "n" + string(rune(0x4e00+i)), Address: "a" + string(rune(0x4e00+i))})
 	}
 	th.mu.Lock()
 	n := len(th.keys)
@@ -212,8 +212,8 @@ func TestAddressKeyGroupsIPv6By64(t *testing.T) {
 		"2001:db8:1:3::1":            "2001:db8:1:3::/64",
 		"not an address":             "not an address",
 	} {
-		if got := AddressKey(in); got != want {
-			t.Errorf("AddressKey(%q) = %q, want %q", in, got, want)
+		if got := addressKey(in); got != want {
+			t.Errorf("addressKey(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

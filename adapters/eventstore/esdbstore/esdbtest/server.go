@@ -1,5 +1,6 @@
-// Package esdbfake is a test stand-in for EventStoreDB's gRPC protocol.
-package esdbfake
+// Package esdbtest is a test stand-in for EventStoreDB's gRPC protocol;
+// only tests import it, so no binary links its gRPC server.
+package esdbtest
 
 import (
 	"io"
