@@ -13,7 +13,6 @@ import (
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
-	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/recallhistory"
 )
 
@@ -222,49 +221,26 @@ func TestWhatIfIsBounded(t *testing.T) {
 // recall attempts (on 100,000 messages, half of them read) over 30 days,
 // replayed from the read model.
 func BenchmarkSimulate30DaysOf100kAttempts(b *testing.B) {
-	rm, err := readmodel.Open(filepath.Join(b.TempDir(), "rm"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rm.Close()
-	r, err := projections.NewRunner(recallhistory.Projection{}, rm)
-	if err != nil {
-		b.Fatal(err)
-	}
+	fed := feedOne(b, recallhistory.Projection{})
 	tn, _ := domain.ParseTenant("acme/chat")
 	const n = 100_000
 	step := 30 * 24 * time.Hour / n
-	var batch []domain.Event
-	pos := uint64(0)
-	add := func(at time.Time, typ string, p any) {
-		e, _ := domain.NewEvent(uuid.NewString(), tn, at, typ, p)
-		pos++
-		e.Position = pos
-		batch = append(batch, e)
-		if len(batch) == 2000 {
-			if err := r.HandleBatch(batch); err != nil {
-				b.Fatal(err)
-			}
-			batch = batch[:0]
-		}
-	}
 	for i := range n {
 		at := start.Add(time.Duration(i) * step)
 		id := domain.MsgID(uuid.NewString())
-		add(at, domain.TypeMessageSent, domain.MessageSent{MsgID: id, ChatType: domain.ChatSingle, From: "alice", To: "bob", MsgType: "txt"})
+		fed.add(tn, at, domain.TypeMessageSent, domain.MessageSent{MsgID: id, ChatType: domain.ChatSingle, From: "alice", To: "bob", MsgType: "txt"})
 		if i%2 == 0 {
-			add(at.Add(time.Second), domain.TypeMessageRead, domain.MessageRead{MsgID: id, Reader: "bob"})
+			fed.add(tn, at.Add(time.Second), domain.TypeMessageRead, domain.MessageRead{MsgID: id, Reader: "bob"})
 		}
 		elapsed := int64(i%240) * 1000
 		if elapsed > 120_000 {
-			add(at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{MsgID: id, Actor: "alice", ActorRole: domain.RoleMember, Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed})
+			fed.add(tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeRecallRejected, domain.RecallRejected{MsgID: id, Actor: "alice", ActorRole: domain.RoleMember, Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed})
 		} else {
-			add(at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{MsgID: id, Actor: "alice", ActorRole: domain.RoleMember, ElapsedMs: elapsed})
+			fed.add(tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.TypeMessageRecalled, domain.MessageRecalled{MsgID: id, Actor: "alice", ActorRole: domain.RoleMember, ElapsedMs: elapsed})
 		}
 	}
-	if err := r.HandleBatch(batch); err != nil {
-		b.Fatal(err)
-	}
+	fed.flush()
+	rm := fed.rm
 	on := true
 	longer := int64(300)
 	p, _ := domain.NewPolicy(domain.PolicySpec{SenderWindowS: &longer, BlockAfterRead: &on})
