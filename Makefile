@@ -51,19 +51,25 @@ fuzz: ## run every fuzz target for $(FUZZTIME) (found inputs land in testdata/fu
 	for t in FuzzRequestBodies FuzzQueryParameters; do $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) ./adapters/httpapi/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzArguments$$' -fuzztime $(FUZZTIME) ./cmd/recallctl/
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonicalEncodingMatchesTheLegacyJSONHashInput$$' -fuzztime $(FUZZTIME) ./projections/auditlog/
+	$(GO) test -run '^$$' -fuzz '^FuzzCSVRoundTrip$$' -fuzztime $(FUZZTIME) ./projections/auditlog/
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyExport$$' -fuzztime $(FUZZTIME) ./projections/auditlog/auditproof/
 
 bench: build ## recallbench's scenarios at a size that takes a few minutes, then the micro-benchmarks; JSON lines and figures, not pass/fail
 	$(BIN)/recallbench --size small
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./adapters/readmodel/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/eventstore/embedded/
 	$(GO) test -run '^$$' -bench . ./domain/
+	$(GO) test -run '^$$' -bench BenchmarkAuditRebuild -benchtime 1x ./projections/auditlog/
+	$(GO) test -run '^$$' -bench BenchmarkProofs -benchtime 5000x ./projections/auditlog/
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./adapters/auditsign/
 
 bench-console: console ## the console's benchmarks over a tenant of 1 million events: each page's data, the overview in Chromium, a 30-day what-if (a quarter of an hour on 2 cores)
 	$(GO) test -run '^$$' -bench 'ConsolePageData|ConsoleOverviewRender|PolicySimulate30Days' -benchtime 1x -timeout 60m ./cmd/recalld/
 	$(GO) test -run '^$$' -bench Simulate30Days -benchtime 3x ./adapters/readmodel/
 
-bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores)
+bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores), and audit proofs over a 10-million-entry tree
 	$(BIN)/recallbench --size large
+	RECALL_BENCH_PROOF_ENTRIES=10000000 $(GO) test -run '^$$' -bench BenchmarkProofs -benchtime 20000x -timeout 60m ./projections/auditlog/
 
 lint: ## gofmt check and vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)

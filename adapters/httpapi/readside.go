@@ -27,6 +27,9 @@ import (
 type ReadSide struct {
 	Store         projections.Store
 	Conversations *projections.Runner
+	// Checkpoints signs and keeps the audit log's checkpoints; nil: the
+	// proof endpoints answer 503.
+	Checkpoints Checkpoints
 }
 
 // notifier wakes every waiter after each commit of the conversation view.
@@ -282,6 +285,10 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
+	if r.URL.Query().Get("proofs") == "true" {
+		s.auditProven(w, r, c, f, format)
+		return
+	}
 	page, err := auditlog.Query(s.readModels.Store, c.Tenant.String(), f)
 	if err != nil {
 		s.fail(w, r, err)
@@ -337,7 +344,16 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, res)
+	if s.readModels.Checkpoints == nil {
+		writeJSON(w, http.StatusOK, res)
+		return
+	}
+	out, err := s.verifyCheckpoints(c.Tenant.String(), res)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) {

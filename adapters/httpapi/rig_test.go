@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -38,6 +39,7 @@ type rig struct {
 	tenant  domain.Tenant
 	tokens  map[tenants.Role]string
 	base    string
+	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
 }
 
 func newRig(t *testing.T) *rig {
@@ -74,10 +76,17 @@ func newRig(t *testing.T) *rig {
 		}
 	}
 	l := ledger.New(store, clock)
-	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, &ReadSide{Store: rm, Conversations: conv})
+	if _, _, err := auditsign.LoadOrCreateKey(dir, "test-deployment"); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := auditsign.New(rm, dir, reg.Tenants, auditsign.Config{Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL}
+	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer}
 }
 
 // feed applies every stored event the read models have not applied yet.
@@ -123,7 +132,13 @@ func (r *rig) setPolicy(spec domain.PolicySpec) {
 // get calls path (after /v1/acme/chat) as role and returns status and body.
 func (r *rig) get(role tenants.Role, path string) (int, []byte) {
 	r.t.Helper()
-	req, err := http.NewRequest("GET", r.base+"/v1/acme/chat"+path, nil)
+	return r.do("GET", role, path)
+}
+
+// do calls path (after /v1/acme/chat) with method, without a body.
+func (r *rig) do(method string, role tenants.Role, path string) (int, []byte) {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, nil)
 	if err != nil {
 		r.t.Fatal(err)
 	}

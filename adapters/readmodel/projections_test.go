@@ -95,6 +95,19 @@ func (w *world) send(from, to, chat, content string) domain.MsgID {
 	return res.MsgID
 }
 
+// retainTwoDays sets the tenant's audit and message retention to two days.
+func (w *world) retainTwoDays() {
+	w.t.Helper()
+	retention := int64(2 * 86400)
+	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retention, MessageRetentionS: &retention})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if _, err := w.l.SetPolicy(context.Background(), w.tenant, p, "admin"); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
 func (w *world) read(id domain.MsgID, reader string) {
 	w.t.Helper()
 	cmd, _ := domain.NewReadCommand(string(id), reader, "android")
@@ -594,14 +607,7 @@ func TestRetentionPurgeKeepsTheChainVerifiable(t *testing.T) {
 	clock := clocktest.New(start)
 	w := newWorld(t, t.TempDir(), clock)
 	defer w.close()
-	retention := int64(2 * 86400)
-	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retention, MessageRetentionS: &retention})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.l.SetPolicy(context.Background(), w.tenant, p, "admin"); err != nil {
-		t.Fatal(err)
-	}
+	w.retainTwoDays()
 	old := w.send("alice", "bob", "chat", "old news")
 	clock.Advance(36 * time.Hour)
 	recent := w.send("alice", "bob", "chat", "recent")

@@ -15,6 +15,8 @@ func FuzzArguments(f *testing.F) {
 		"tenant create a/b", "tenant rotate a/b admin", "export events --from-position 3",
 		"report recalls --tenant a/b --group-by hour --tz Asia/Shanghai", "audit verify --tenant a/b",
 		"projections rebuild nope", "--data", "tenant create ../../etc", "export events --from-position -1",
+		"audit key", "audit key rotate", "audit verify-export x.csv --key nope", "audit witness --state s --key k",
+		"audit verify-inclusion --key a+b+c", "audit verify-consistency --old x --key y",
 	} {
 		f.Add(s)
 	}

@@ -107,6 +107,16 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return exportEvents(ctx, data, *server, *token, rest[2:], stdout, stderr)
 	case "audit verify", "audit query", "audit export":
 		return auditCmd(ctx, data, *server, *token, rest[1], rest[2:], stdout, stderr)
+	case "audit key":
+		return auditKey(data, rest[2:], stdout, stderr)
+	case "audit verify-inclusion":
+		return verifyInclusion(ctx, *server, *token, rest[2:], stdout, stderr)
+	case "audit verify-consistency":
+		return verifyConsistency(ctx, *server, *token, rest[2:], stdout, stderr)
+	case "audit verify-export":
+		return verifyExport(ctx, *server, *token, rest[2:], stdout, stderr)
+	case "audit witness":
+		return witness(ctx, *server, *token, rest[2:], stdout, stderr)
 	case "report recalls":
 		return reportRecalls(ctx, data, *server, *token, rest[2:], stdout, stderr)
 	case "operator add", "operator list", "operator disable", "operator enable", "operator reset", "operator role":

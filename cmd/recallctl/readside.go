@@ -134,6 +134,10 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 		fs.Func(strings.ReplaceAll(name, "_", "-"), "filter: "+name, func(v string) error { q.Set(name, v); return nil })
 	}
 	format := fs.String("format", "jsonl", "json, jsonl or csv")
+	var out *string
+	if sub == "export" {
+		out = fs.String("out", "", "write a verifiable export to this file, with its manifest (see audit verify-export)")
+	}
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -147,6 +151,9 @@ func auditCmd(ctx context.Context, data, server, token, sub string, args []strin
 	case "query", "export":
 		if server == "" {
 			return errors.New("audit query and export read a running server: give --server URL --token T (an auditor or admin token), so that the query itself is recorded")
+		}
+		if out != nil && *out != "" {
+			return exportProven(ctx, server, token, tn.String(), q, *format, *out, stderr)
 		}
 		return auditPages(ctx, server, token, tn, q, *format, sub == "export", stdout)
 	}
@@ -175,12 +182,17 @@ func auditVerify(ctx context.Context, data, server, token string, tn domain.Tena
 		if res, err = auditlog.Verify(rm, tn.String()); err != nil {
 			return err
 		}
+		if res.OK {
+			if res, err = verifyStoredCheckpoints(data, rm, tn.String(), res); err != nil {
+				return err
+			}
+		}
 	}
 	if err := printJSON(stdout, res); err != nil {
 		return err
 	}
 	if !res.OK {
-		return fmt.Errorf("audit chain broken at entry %d: %s", res.BrokenAt, res.Problem)
+		return fmt.Errorf("audit log broken at entry %d: %s", res.BrokenAt, res.Problem)
 	}
 	return nil
 }

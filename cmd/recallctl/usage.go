@@ -39,9 +39,36 @@ var commands = []commandDoc{
 	{name: "audit query", synopsis: "--server URL --token T audit query --tenant ORG/APP [filters] [--format jsonl|json|csv]",
 		summary: "one page of the audit log, filtered",
 		detail:  "Goes through a running recalld so that the query is itself recorded in the audit log."},
-	{name: "audit export", synopsis: "--server URL --token T audit export --tenant ORG/APP [filters] [--format jsonl|json|csv]",
+	{name: "audit export", synopsis: "--server URL --token T audit export --tenant ORG/APP [filters] [--format jsonl|json|csv] [--out FILE]",
 		summary: "the whole filtered audit log, page after page",
-		detail:  "Goes through a running recalld so that the export is itself recorded in the audit log."},
+		detail: "Goes through a running recalld so that the export is itself recorded in the audit log.\n" +
+			"With --out FILE the export is verifiable: every page is proven against one signed checkpoint and FILE gets\n" +
+			"its manifest (inside a JSON export, else beside it as FILE.manifest.json); check it with audit verify-export."},
+	{name: "audit key", synopsis: "[--data DIR] audit key [rotate] [--json]",
+		summary: "print the deployment's verifier keys (every one it signed with), or rotate its signing key",
+		detail: "recalld makes the ed25519 signing key on its first start (DIR/audit-key.json, mode 0600). The verifier keys,\n" +
+			"one a line, oldest first, are what an auditor keeps: `recallctl --data DIR audit key > deployment.vkey`.\n" +
+			"rotate makes a new key of the same name; the old verifier keys stay in the list (old checkpoints still verify)\n" +
+			"and a rotation statement signed by both keys is kept (--json prints it). Works while recalld runs."},
+	{name: "audit verify-inclusion", synopsis: "[--server URL --token T] audit verify-inclusion --key VERIFIER [--tenant ORG/APP] [--seq N [--size S] | ANSWER.json]",
+		summary: "check an inclusion proof offline: the entry is in the signed log, unaltered",
+		detail: "ANSWER.json is GET …/audit/proof/inclusion's answer (- or none: stdin); with --server and --seq it is fetched.\n" +
+			"Nothing but --key is trusted: the record hash is recomputed, the checkpoint's signature and the proof checked."},
+	{name: "audit verify-consistency", synopsis: "[--server URL --token T] audit verify-consistency --key VERIFIER [--tenant ORG/APP] [--old KEPT] [--to S | ANSWER.json]",
+		summary: "check a consistency proof offline: the later signed log extends the earlier one",
+		detail: "KEPT is a checkpoint you saved earlier (its note, or GET …/audit/checkpoint's JSON): the proof must start\n" +
+			"from exactly it, which shows nothing before was rewritten. With --server the proof is fetched."},
+	{name: "audit verify-export", synopsis: "[--server URL --token T] audit verify-export FILE --key VERIFIER [--format csv|jsonl|json] [--manifest M] [--tenant ORG/APP]",
+		summary: "check an audit export offline: every row is in the signed log, unaltered, none dropped or moved",
+		detail: "Needs nothing but the file, its manifest (FILE.manifest.json, or inside a JSON export) and the verifier key.\n" +
+			"A failure names the first bad row and its seq; exit status 2. With --server, an export verified before (last\n" +
+			"month's) is then held to the log as the server serves it today: an entry rewritten since is named, and the\n" +
+			"latest checkpoint must extend the export's, whoever signed it."},
+	{name: "audit witness", synopsis: "[--server URL --token T] audit witness --key VERIFIER --state DIR [--tenant ORG/APP] [CHECKPOINT [--proof ANSWER.json]]",
+		summary: "keep the checkpoints seen and refuse a new one that is not consistent with them",
+		detail: "The first checkpoint of a log is kept; a later one must come with a consistency proof from the last one kept\n" +
+			"(--proof, or fetched with --server), and an older one replayed as current is refused. Run it from a machine\n" +
+			"the ledger's operators do not control, on every checkpoint published (the JSON-lines file, NATS, or --server)."},
 	{name: "operator add", synopsis: "[--data DIR | --server URL --token T] operator add ORG/APP NAME --role admin|auditor [--password-stdin]",
 		summary: "add a named operator of the console and print its password, once",
 		detail: "The password is generated (24 characters) unless --password-stdin reads one (12 characters or more)\n" +

@@ -84,6 +84,9 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.BoolVar(&c.TLSProxy, "tls-proxy", tlsProxy, "browsers reach recalld through a TLS-terminating proxy: console session cookies are marked Secure (env RECALL_TLS_PROXY)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 30*time.Minute, "a console session nobody uses for this long ends")
 	fs.DurationVar(&c.SessionMax, "session-max", 8*time.Hour, "every console session ends this long after sign-in")
+	if err := checkpointFlags(fs, &c, env); err != nil {
+		return c, err
+	}
 	fs.Usage = func() { fmt.Fprint(fs.Output(), usage); fs.PrintDefaults() }
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return c, err

@@ -117,7 +117,7 @@ func TestAuditSearchExportAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the export does not parse as CSV: %v\n%s", err, r.body)
 	}
-	if len(rows) != 4 || len(rows[0]) != 16 || rows[0][0] != "seq" {
+	if len(rows) != 4 || len(rows[0]) != 18 || rows[0][0] != "seq" || rows[0][16] != "position" || rows[0][17] != "event_id" {
 		t.Fatalf("csv rows: %q", rows)
 	}
 	if content := rows[1][11]; content != `'=cmd|' /C calc'!A0` {

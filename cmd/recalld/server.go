@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/expiry"
 	"github.com/recallledger/recall/adapters/feedbus"
@@ -57,6 +58,17 @@ type Config struct {
 	// operators.DefaultParams); tests that sign in often take a cheap one.
 	PasswordParams operators.Params
 
+	// The audit log's signed checkpoints: the signing key's name (made on
+	// the first start; default recall-ledger-<random>), and how often a
+	// tenant's tree is signed — once it grew by CheckpointEvery entries
+	// (default 1000), or when it grew and CheckpointInterval passed
+	// (default 1 minute) — and the JSON-lines file every checkpoint is
+	// appended to (default DATA/audit-checkpoints.jsonl).
+	AuditKeyName       string
+	CheckpointEvery    uint64
+	CheckpointInterval time.Duration
+	CheckpointLog      string
+
 	// Clock is what recall windows, expiry and audit retention go by: nil
 	// is the system clock; tests give one they advance.
 	Clock domain.Clock
@@ -92,6 +104,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Stdout == nil {
 		c.Stdout = io.Discard
 	}
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = auditsign.DefaultEvery
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = auditsign.DefaultInterval
+	}
 	switch {
 	case c.Store != "embedded" && c.Store != "esdb":
 		return c, fmt.Errorf("--store %s: want embedded or esdb", c.Store)
@@ -101,6 +119,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("--bus %s: want inproc or nats", c.Bus)
 	case c.Bus == "nats" && c.NATSURL == "":
 		return c, fmt.Errorf("--bus nats needs --nats-url")
+	case c.CheckpointInterval < 0:
+		return c, fmt.Errorf("--checkpoint-interval %s: want a positive duration such as 30s or 5m", c.CheckpointInterval)
+	case c.AuditKeyName != "":
+		if err := auditsign.CheckKeyName(c.AuditKeyName); err != nil {
+			return c, fmt.Errorf("--audit-key-name: %w", err)
+		}
 	}
 	return c, nil
 }
@@ -143,6 +167,7 @@ type Server struct {
 	rm         *readmodel.Store
 	runners    []*projections.Runner
 	feed       *feedbus.Feed
+	signer     *auditsign.Signer
 	metrics    *httpapi.Metrics
 	api        *httpapi.Server
 	console    *console.Handler
@@ -296,11 +321,14 @@ func (s *Server) openReadSide() error {
 	}
 	s.feed = feedbus.New(s.store, s.runners, s.log, feedbus.Options{})
 	registerProjectionMetrics(s.metrics, s.store, s.runners, s.feed)
+	if s.signer, err = s.startCheckpoints(); err != nil {
+		return err
+	}
 	if err := s.openSignIn(); err != nil {
 		return err
 	}
 	s.api = httpapi.New(s.ledger, s.reg, s.metrics, s.log, httpapi.Config{RatePerTenant: s.cfg.RatePerTenant, SignIn: s.signIn},
-		readiness(s.store, s.runners, s.feed), &httpapi.ReadSide{Store: s.rm, Conversations: s.runner(conversation.Name)})
+		readiness(s.store, s.runners, s.feed), &httpapi.ReadSide{Store: s.rm, Conversations: s.runner(conversation.Name), Checkpoints: s.signer})
 	return nil
 }
 
@@ -357,6 +385,7 @@ func (s *Server) runLoops() {
 	}
 	s.run("expiry scheduler", s.sched.Run)
 	s.run("projections", s.feed.Run)
+	s.run("checkpoint signer", s.signer.Run) // checkpoints are signed off the append path
 	s.run("operator publisher", operators.NewPublisher(s.operators, s.store, s.log).Run)
 	s.run("audit retention", func(ctx context.Context) error {
 		purgeAuditLoop(ctx, s.rm, s.store, s.reg, s.cfg.Clock, s.log)

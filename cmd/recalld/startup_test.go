@@ -249,10 +249,7 @@ func quotedBody(t *testing.T, text string) string {
 // changes): the new tenant is served at once, a rotated token stops at
 // once. The other --data commands need recalld stopped and say so.
 func TestRecallctlTenantCommandsWorkWhileRecalldRuns(t *testing.T) {
-	ctl := filepath.Join(t.TempDir(), "recallctl")
-	if out, err := exec.Command("go", "build", "-o", ctl, "../recallctl").CombinedOutput(); err != nil {
-		t.Fatalf("build recallctl: %v %s", err, out)
-	}
+	ctl := buildRecallctl(t)
 	s := startServer(t)
 	recallctl := func(args ...string) (string, error) {
 		var stderr bytes.Buffer

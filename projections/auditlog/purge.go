@@ -25,6 +25,10 @@ const purgeBatch = 10_000
 // the namespace's Updates one at a time (projections.Store), so a purge
 // never sees a head or an entry the runner is about to change.
 func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
+	// entries written before the tree existed join it before any goes
+	if _, err := MigrateTree(store, tenant); err != nil {
+		return 0, 0, err
+	}
 	total, lastPos := 0, uint64(0)
 	for {
 		n, pos, err := purgeSome(store, tenant, now)
@@ -87,6 +91,11 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 		}
 		last := doomed[len(doomed)-1]
 		n = len(doomed)
+		// a purged entry keeps its leaf: its stored hashes stay, for the
+		// proofs of the entries after it
+		if _, _, err := growTree(tx, tenant, last.Seq, 0); err != nil {
+			return err
+		}
 		var head link
 		if _, err := getState(tx, headKey(tenant), &head); err != nil {
 			return err

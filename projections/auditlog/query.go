@@ -1,10 +1,10 @@
 package auditlog
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/csv"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	json "github.com/segmentio/encoding/json"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/recallledger/recall/projections"
 )
@@ -25,7 +26,10 @@ type Filter struct {
 	Action         string
 	Outcome        string
 	After          uint64 // cursor: entries with seq > After
-	Limit          int
+	// UpTo, when not 0, ends the query at entry UpTo: an export proven
+	// against one checkpoint stops at the entries that checkpoint covers.
+	UpTo  uint64
+	Limit int
 }
 
 // Page is one page of a query; NextCursor is 0 at the end.
@@ -77,6 +81,9 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 		// take looks at one entry (nil when purged since it was indexed) and
 		// reports whether the page wants more.
 		take := func(seq uint64, stored []byte) (bool, error) {
+			if f.UpTo != 0 && seq > f.UpTo {
+				return false, nil
+			}
 			examined++
 			last = seq
 			var e Entry
@@ -203,6 +210,15 @@ type VerifyResult struct {
 	Anchor   uint64 `json:"anchor_seq"`
 	BrokenAt uint64 `json:"broken_seq,omitempty"`
 	Problem  string `json:"problem,omitempty"`
+	// The Merkle tree over the same entries (tree.go): its size and root,
+	// and where its leaves start. Each entry's record hash is checked
+	// against its leaf.
+	TreeSize uint64 `json:"tree_size"`
+	TreeRoot string `json:"tree_root,omitempty"`
+	TreeBase uint64 `json:"tree_base,omitempty"`
+	// TreeMigrated is how many entries were added to the tree when it was
+	// built over a log written before it existed.
+	TreeMigrated uint64 `json:"tree_migrated,omitempty"`
 }
 
 // Verify recomputes the tenant's chain from its anchor (the last purged
@@ -218,10 +234,15 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 			return err
 		}
 		res.Anchor = anchor.Seq
+		tree, err := loadTree(tx, tenant)
+		if err != nil {
+			return err
+		}
+		res.TreeSize, res.TreeBase, res.TreeMigrated = tree.Size, tree.Base, tree.Migrated
 		prev, expect := anchor.Hash, anchor.Seq+1
 		prefix := tkey("e", tenant)
 		var scanErr error
-		err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
+		err = tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
 			var e Entry
 			if err := json.Unmarshal(v, &e); err != nil {
 				res.BrokenAt, res.Problem = binary.BigEndian.Uint64(k[len(prefix):]), "entry does not decode: "+err.Error()
@@ -237,6 +258,10 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 				res.BrokenAt, res.Problem = seq, "hash does not match the entry's contents"
 			case e.Content != nil && sha(*e.Content) != e.ContentSHA256:
 				res.BrokenAt, res.Problem = seq, "content does not match content_sha256"
+			case tree.Born && seq <= tree.Base+tree.Size:
+				if problem := leafProblem(tx, tenant, tree, e); problem != "" {
+					res.BrokenAt, res.Problem = seq, problem
+				}
 			}
 			if res.BrokenAt != 0 {
 				return false
@@ -254,6 +279,17 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 		if res.BrokenAt == 0 && (expect-1 != max(head.Seq, anchor.Seq) || prev != head.Hash && head.Seq != 0) {
 			res.BrokenAt, res.Problem = expect, fmt.Sprintf("chain ends at %d but the head is %d", expect-1, head.Seq)
 		}
+		if last := max(head.Seq, anchor.Seq); res.BrokenAt == 0 && tree.Born && tree.Base+tree.Size != last {
+			res.BrokenAt, res.Problem = min(tree.Base+tree.Size, last)+1, fmt.Sprintf("the tree has %d leaves from entry %d but the chain ends at %d", tree.Size, tree.Base+1, last)
+		}
+		if tree.Born && res.BrokenAt == 0 {
+			root, err := tlog.TreeHash(int64(tree.Size), hashReader{tx, tenant})
+			if err != nil {
+				res.BrokenAt, res.Problem = tree.Base+1, "tree hashes: "+err.Error()
+			} else {
+				res.TreeRoot = root.String()
+			}
+		}
 		res.OK = res.BrokenAt == 0
 		res.Head = prev
 		return nil
@@ -264,28 +300,42 @@ func Verify(store projections.Store, tenant string) (VerifyResult, error) {
 	return res, nil
 }
 
+// leafProblem compares e's record hash with its leaf in the tree.
+func leafProblem(tx projections.Tx, tenant string, tree treeState, e Entry) string {
+	leaf, err := hashReader{tx, tenant}.ReadHashes([]int64{tlog.StoredHashIndex(0, int64(e.Seq-tree.Base-1))})
+	if err != nil {
+		return "tree leaf: " + err.Error()
+	}
+	if leaf[0] != RecordHash(e) {
+		return "record hash does not match the tree's leaf"
+	}
+	return ""
+}
+
 func sha(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
 
-// CSVHeader is the column order of CSV exports.
-var CSVHeader = []string{"seq", "at", "action", "actor", "actor_role", "platform", "msg_id", "conversation_id", "outcome", "reason", "reason_text", "content", "content_sha256", "detail", "prev_hash", "hash"}
+// CSVHeader is the column order of CSV exports: every field an entry's
+// hashes cover (position and event_id last, added with the Merkle tree so
+// that a CSV row can be checked against its record hash; see ReadCSV).
+var CSVHeader = []string{"seq", "at", "action", "actor", "actor_role", "platform", "msg_id", "conversation_id", "outcome", "reason", "reason_text", "content", "content_sha256", "detail", "prev_hash", "hash", "position", "event_id"}
 
 // NewCSV writes the header and returns a writer for entries. Cells a
 // spreadsheet would run as a formula are neutralised with a leading
-// apostrophe; quoting follows RFC 4180.
+// apostrophe; quoting follows RFC 4180, every byte of a cell kept
+// (csvcodec.go).
 func NewCSV(w io.Writer) (*CSVWriter, error) {
-	cw := csv.NewWriter(w)
-	cw.UseCRLF = true
-	if err := cw.Write(CSVHeader); err != nil {
+	cw := csvRecords{bufio.NewWriter(w)}
+	if err := cw.write(CSVHeader); err != nil {
 		return nil, err
 	}
 	return &CSVWriter{w: cw}, nil
 }
 
 // CSVWriter writes entries as CSV rows.
-type CSVWriter struct{ w *csv.Writer }
+type CSVWriter struct{ w csvRecords }
 
 // Write writes one entry.
 func (c *CSVWriter) Write(e Entry) error {
@@ -294,24 +344,33 @@ func (c *CSVWriter) Write(e Entry) error {
 		content = *e.Content
 	}
 	row := []string{strconv.FormatUint(e.Seq, 10), e.At.String(), e.Action, e.Actor, e.ActorRole, e.Platform, e.MsgID,
-		e.ConversationID, e.Outcome, e.Reason, e.ReasonText, content, e.ContentSHA256, e.Detail, e.PrevHash, e.Hash}
+		e.ConversationID, e.Outcome, e.Reason, e.ReasonText, content, e.ContentSHA256, e.Detail, e.PrevHash, e.Hash,
+		strconv.FormatUint(e.Position, 10), e.EventID}
 	for i := range row {
 		row[i] = Neutralise(row[i])
 	}
-	return c.w.Write(row)
+	return c.w.write(row)
 }
 
 // Flush flushes buffered rows.
-func (c *CSVWriter) Flush() error {
-	c.w.Flush()
-	return c.w.Error()
-}
+func (c *CSVWriter) Flush() error { return c.w.w.Flush() }
 
 // Neutralise makes a cell inert in spreadsheets: one starting with = + - @
-// or a tab or carriage return gets a leading apostrophe.
+// or a tab or carriage return gets a leading apostrophe. So that the
+// apostrophe can be taken off again (Unneutralise: a verified export
+// checks each cell as it was hashed), a cell that starts with an
+// apostrophe gets one too.
 func Neutralise(s string) string {
-	if s != "" && bytes.IndexByte([]byte("=+-@\t\r"), s[0]) >= 0 {
+	if s != "" && bytes.IndexByte([]byte("=+-@\t\r'"), s[0]) >= 0 {
 		return "'" + s
 	}
 	return s
+}
+
+// Unneutralise is the value Neutralise wrote cell for.
+func Unneutralise(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && bytes.IndexByte([]byte("=+-@\t\r'"), cell[1]) >= 0 {
+		return cell[1:]
+	}
+	return cell
 }
