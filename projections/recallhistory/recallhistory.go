@@ -109,13 +109,17 @@ func decodeStep(b []byte) (step, error) {
 
 // Keys, by tenant:
 //
-//	m <tenant> <msg>                      → the message's send time (ms), for its later events
-//	e <tenant> <sent ms> <msg> 0 <pos>    → one step of the message
+//	m <tenant> <msg>                      → the message's send time (ms) and whether it was ever attempted
+//	e <tenant> <sent ms> <msg> 0 <pos>    → a step of a message never attempted: its send and reads
+//	x <tenant> <sent ms> <msg> 0 <pos>    → a step of a message attempted at least once
 //	t <tenant> <attempt ms> <pos>         → <sent ms><msg>: attempts by time
 //
-// A message's steps sit under its send time, so the messages a period's
-// attempts are about — sent in it or shortly before — are read in one
-// sequential scan rather than one seek each.
+// A what-if reads only attempted messages, so their steps live apart
+// (the first attempt moves the message's send and reads over from e), and
+// under the message's send time: the messages a period's attempts are
+// about — sent in it or shortly before — are then one dense sequential
+// scan of x rather than a seek each, or a sweep past every message never
+// recalled.
 
 func tenantKey(kind byte, tenant string) []byte {
 	return append(append([]byte{kind, 0}, tenant...), 0)
@@ -128,14 +132,30 @@ func group(sentMs int64, msg string) []byte {
 	return append(binary.BigEndian.AppendUint64(nil, uint64(max(0, sentMs))), msg...)
 }
 
-func stepKey(tenant string, grp []byte, pos uint64) []byte {
-	k := append(append(tenantKey('e', tenant), grp...), 0)
+func stepKey(kind byte, tenant string, grp []byte, pos uint64) []byte {
+	k := append(append(tenantKey(kind, tenant), grp...), 0)
 	return binary.BigEndian.AppendUint64(k, pos)
 }
 
 func timeKey(tenant string, ms int64, pos uint64) []byte {
 	k := binary.BigEndian.AppendUint64(tenantKey('t', tenant), uint64(max(0, ms)))
 	return binary.BigEndian.AppendUint64(k, pos)
+}
+
+// msgState is what m holds: the send time and whether any attempt came.
+func msgState(v []byte) (sentMs int64, attempted, known bool) {
+	if len(v) < 8 {
+		return 0, false, false
+	}
+	return int64(binary.BigEndian.Uint64(v)), len(v) > 8 && v[8] == 1, true
+}
+
+func msgValue(sentMs int64, attempted bool) []byte {
+	v := binary.BigEndian.AppendUint64(nil, uint64(max(0, sentMs)))
+	if attempted {
+		return append(v, 1)
+	}
+	return append(v, 0)
 }
 
 // Apply implements projections.Projection.
@@ -171,33 +191,63 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	default:
 		return nil
 	}
+	mk := msgKey(e.Tenant, string(msg))
+	v, err := tx.Get(mk)
+	if err != nil {
+		return err
+	}
 	// the message's send time: its own, or the one its send recorded; an
 	// attempt on a message never sent groups under its first attempt
-	sentMs := at
-	if st.Kind == 's' {
-		if err := tx.Set(msgKey(e.Tenant, string(msg)), binary.BigEndian.AppendUint64(nil, uint64(max(0, at)))); err != nil {
-			return err
-		}
-	} else {
-		v, err := tx.Get(msgKey(e.Tenant, string(msg)))
-		if err != nil {
-			return err
-		}
-		switch {
-		case len(v) == 8:
-			sentMs = int64(binary.BigEndian.Uint64(v))
-		case st.Kind == 'a':
-			if err := tx.Set(msgKey(e.Tenant, string(msg)), binary.BigEndian.AppendUint64(nil, uint64(max(0, at)))); err != nil {
-				return err
-			}
-		}
+	sentMs, attempted, known := msgState(v)
+	if st.Kind == 's' || !known {
+		sentMs = at
 	}
 	grp := group(sentMs, string(msg))
-	if err := tx.Set(stepKey(e.Tenant, grp, e.Position), st.encode()); err != nil {
+	if st.Kind == 'a' && !attempted {
+		if err := moveToAttempted(tx, e.Tenant, grp); err != nil {
+			return err
+		}
+		attempted = true
+	}
+	if st.Kind == 's' || st.Kind == 'a' || !known {
+		if err := tx.Set(mk, msgValue(sentMs, attempted)); err != nil {
+			return err
+		}
+	}
+	kind := byte('e')
+	if attempted {
+		kind = 'x'
+	}
+	if err := tx.Set(stepKey(kind, e.Tenant, grp, e.Position), st.encode()); err != nil {
 		return err
 	}
 	if st.Kind == 'a' {
 		return tx.Set(timeKey(e.Tenant, at, e.Position), grp)
+	}
+	return nil
+}
+
+// moveToAttempted moves a message's steps from e to x at its first
+// attempt.
+func moveToAttempted(tx projections.Tx, tenant string, grp []byte) error {
+	prefix := append(append(tenantKey('e', tenant), grp...), 0)
+	type kv struct{ k, v []byte }
+	var steps []kv
+	err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, v []byte) bool {
+		steps = append(steps, kv{append([]byte{}, k...), append([]byte{}, v...)})
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	for _, st := range steps {
+		x := append([]byte{'x'}, st.k[1:]...)
+		if err := tx.Set(x, st.v); err != nil {
+			return err
+		}
+		if err := tx.Delete(st.k); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -221,11 +271,23 @@ func Simulate(store projections.Store, tenant string, p domain.Policy, from, to 
 	}
 	sim := domain.NewSimulation(p, from, to)
 	err := store.View(Name, func(tx projections.Tx) error {
-		groups, err := attemptedIn(tx, tenant, from, to)
+		cut := from.Add(-scanBack)
+		old, err := attemptedBefore(tx, tenant, from, to, cut)
 		if err != nil {
 			return err
 		}
-		return replay(tx, tenant, groups, from, to, sim)
+		// messages sent long before the period, one at a time
+		for _, g := range old {
+			prefix := append(append(tenantKey('x', tenant), g...), 0)
+			if err := histories(tx, tenant, prefix, projections.PrefixEnd(prefix), sim.Replay); err != nil {
+				return err
+			}
+		}
+		// every attempted message sent since, in one sweep: replaying one
+		// whose attempts all lie outside the period counts nothing
+		lower := append(tenantKey('x', tenant), group(cut.UnixMilli(), "")...)
+		upper := append(tenantKey('x', tenant), group(to.UnixMilli()+1, "")...)
+		return histories(tx, tenant, lower, upper, sim.Replay)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("simulate %s: %w", tenant, err)
@@ -233,20 +295,28 @@ func Simulate(store projections.Store, tenant string, p domain.Policy, from, to 
 	return sim, nil
 }
 
-// attemptedIn lists the messages with an attempt in [from, to), each
-// once, by send time (their step groups).
-func attemptedIn(tx projections.Tx, tenant string, from, to time.Time) ([]string, error) {
+// scanBack is how long before a period the messages its attempts are
+// about are read in one sweep: the longest recall window (7 days) and a
+// day. Attempts on messages sent earlier (past every window: timeouts or
+// expired) are read one message at a time.
+const scanBack = 8 * 24 * time.Hour
+
+// attemptedBefore counts the attempts in [from, to) — at most MaxAttempts
+// — and lists, each once, the messages they are about that were sent
+// before cut.
+func attemptedBefore(tx projections.Tx, tenant string, from, to, cut time.Time) ([]string, error) {
 	seen := map[string]bool{}
-	var groups []string
+	var old []string
 	n := 0
+	cutMs := uint64(max(0, cut.UnixMilli()))
 	err := tx.Scan(timeKey(tenant, from.UnixMilli(), 0), timeKey(tenant, to.UnixMilli(), 0), false, func(_, v []byte) bool {
 		n++
 		if n > MaxAttempts {
 			return false
 		}
-		if !seen[string(v)] {
+		if len(v) >= 8 && binary.BigEndian.Uint64(v) < cutMs && !seen[string(v)] {
 			seen[string(v)] = true
-			groups = append(groups, string(v))
+			old = append(old, string(v))
 		}
 		return true
 	})
@@ -257,46 +327,16 @@ func attemptedIn(tx projections.Tx, tenant string, from, to time.Time) ([]string
 		return nil, &domain.InvalidError{Code: "too_many_attempts",
 			Msg: fmt.Sprintf("the period holds more than %d recall attempts: choose a shorter one", MaxAttempts)}
 	}
-	slices.Sort(groups)
-	return groups, nil
+	slices.Sort(old)
+	return old, nil
 }
 
-// scanBack is how long before a period the messages its attempts are
-// about are read in one sweep: the longest recall window (7 days) and a
-// day. Attempts on messages sent earlier (past every window: timeouts or
-// expired) are read one message at a time.
-const scanBack = 8 * 24 * time.Hour
-
-// replay reads the histories of groups (sorted) and replays them.
-func replay(tx projections.Tx, tenant string, groups []string, from, to time.Time, sim *domain.Simulation) error {
-	cut := string(group(from.Add(-scanBack).UnixMilli(), ""))
-	i, _ := slices.BinarySearch(groups, cut)
-	for _, g := range groups[:i] {
-		prefix := append(tenantKey('e', tenant), g...)
-		prefix = append(prefix, 0)
-		if err := histories(tx, tenant, prefix, projections.PrefixEnd(prefix), nil, sim.Replay); err != nil {
-			return err
-		}
-	}
-	if i == len(groups) {
-		return nil
-	}
-	wanted := make(map[string]bool, len(groups)-i)
-	for _, g := range groups[i:] {
-		wanted[g] = true
-	}
-	lower := append(tenantKey('e', tenant), groups[i]...)
-	upper := append(tenantKey('e', tenant), group(to.UnixMilli()+1, "")...)
-	return histories(tx, tenant, lower, upper, wanted, sim.Replay)
-}
-
-// histories hands each message history stored in [lower, upper) to fn,
-// in key order: only those in wanted (all when nil), the others skipped
-// without decoding.
-func histories(tx projections.Tx, tenant string, lower, upper []byte, wanted map[string]bool, fn func(domain.MessageHistory)) error {
+// histories hands each message history stored in [lower, upper) of x to
+// fn, in key order.
+func histories(tx projections.Tx, tenant string, lower, upper []byte, fn func(domain.MessageHistory)) error {
 	var cur domain.MessageHistory
-	curGroup, open, skip := "", false, false
-	pre := len(tenantKey('e', tenant))
+	curGroup, open := "", false
+	pre := len(tenantKey('x', tenant))
 	var decodeErr error
 	err := tx.Scan(lower, upper, false, func(k, v []byte) bool {
 		if len(k) < pre+8+9 {
@@ -305,15 +345,11 @@ func histories(tx projections.Tx, tenant string, lower, upper []byte, wanted map
 		}
 		g := k[pre : len(k)-9] // <sent ms><msg>, before 0 <pos>
 		if !open || string(g) != curGroup {
-			if open && !skip {
+			if open {
 				fn(cur)
 			}
 			curGroup, open = string(g), true
-			skip = wanted != nil && !wanted[curGroup]
 			cur = domain.MessageHistory{MsgID: domain.MsgID(g[8:])}
-		}
-		if skip {
-			return true
 		}
 		st, err := decodeStep(v)
 		if err != nil {
@@ -340,7 +376,7 @@ func histories(tx projections.Tx, tenant string, lower, upper []byte, wanted map
 	if err != nil {
 		return fmt.Errorf("recall histories: %w", err)
 	}
-	if open && !skip {
+	if open {
 		fn(cur)
 	}
 	return nil
