@@ -45,13 +45,20 @@ var benchData struct {
 	now      time.Time
 }
 
-// TestMain removes the benchmarks' data directory when the run ends.
+// TestMain removes the benchmarks' data directory when the run ends,
+// unless RECALL_CONSOLE_BENCH_DIR named one to keep (and reuse).
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if benchData.dir != "" {
+	if benchData.dir != "" && os.Getenv("RECALL_CONSOLE_BENCH_DIR") == "" {
 		os.RemoveAll(benchData.dir)
 	}
 	os.Exit(code)
+}
+
+// benchState is what a kept data directory remembers of its history.
+type benchState struct {
+	Events, Attempts int
+	Now              time.Time
 }
 
 func benchEvents() int {
@@ -66,10 +73,26 @@ func benchEvents() int {
 func consoleBenchServer(b *testing.B) (*server, *browser, time.Time) {
 	b.Helper()
 	benchData.once.Do(func() {
-		benchData.dir, benchData.err = os.MkdirTemp("", "recall-console-bench-")
-		if benchData.err == nil {
-			benchData.now = time.Now().Truncate(time.Second)
-			benchData.events, benchData.attempts, benchData.err = writeConsoleHistory(benchData.dir, benchEvents(), benchData.now)
+		// RECALL_CONSOLE_BENCH_DIR keeps the history between runs (it takes
+		// minutes to write); a directory that holds one is used as it is
+		keep := os.Getenv("RECALL_CONSOLE_BENCH_DIR")
+		if keep != "" {
+			benchData.dir = keep
+			if raw, err := os.ReadFile(filepath.Join(keep, "bench.json")); err == nil {
+				var st benchState
+				if benchData.err = json.Unmarshal(raw, &st); benchData.err == nil {
+					benchData.events, benchData.attempts, benchData.now = st.Events, st.Attempts, st.Now
+				}
+				return
+			}
+		} else if benchData.dir, benchData.err = os.MkdirTemp("", "recall-console-bench-"); benchData.err != nil {
+			return
+		}
+		benchData.now = time.Now().Truncate(time.Second)
+		benchData.events, benchData.attempts, benchData.err = writeConsoleHistory(benchData.dir, benchEvents(), benchData.now)
+		if benchData.err == nil && keep != "" {
+			raw, _ := json.Marshal(benchState{benchData.events, benchData.attempts, benchData.now})
+			benchData.err = os.WriteFile(filepath.Join(keep, "bench.json"), raw, 0o644)
 		}
 	})
 	if benchData.err != nil {
