@@ -4,7 +4,7 @@ DATA    ?= ./data
 ADDR    ?= 127.0.0.1:8080
 BIN     ?= ./bin
 
-.PHONY: help run console test soak fuzz bench bench-large lint fmt build clean
+.PHONY: help run console test screenshots soak fuzz bench bench-console bench-large lint fmt build clean
 
 # The console's web app (adapters/console/web) is built by npm and Vite into
 # adapters/console/assets/dist, which go:embed puts in the binary.
@@ -38,6 +38,9 @@ test: console ## vet, then every test with the race detector, browser tests incl
 	$(GO) test -race -count=1 -timeout 12m ./...
 	@if [ -z "$$RECALL_ESDB_URL" ]; then echo "NOTE: the EventStoreDB contract suite was SKIPPED, not passed: RECALL_ESDB_URL is not set (scripts/esdb-start.sh starts a server where a container engine runs). The esdb adapter ran against its gRPC protocol fake only."; fi
 
+screenshots: console ## take the README's console screenshots (docs/console/*.png) again, from the browser tests
+	RECALL_CONSOLE_SHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsole' ./cmd/recalld/
+
 soak: ## the crash loop with 200 SIGKILL cycles, then every fuzz target for 2 minutes
 	RECALL_CRASH_CYCLES=200 $(GO) test -count=1 -timeout 30m -run CrashLoop -v ./cmd/recalld/
 	$(MAKE) fuzz FUZZTIME=2m
@@ -59,6 +62,10 @@ bench: build ## recallbench's scenarios at a size that takes a few minutes, then
 	$(GO) test -run '^$$' -bench BenchmarkAuditRebuild -benchtime 1x ./projections/auditlog/
 	$(GO) test -run '^$$' -bench BenchmarkProofs -benchtime 5000x ./projections/auditlog/
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./adapters/auditsign/
+
+bench-console: console ## the console's benchmarks over a tenant of 1 million events: each page's data, the overview in Chromium, a 30-day what-if (a quarter of an hour on 2 cores)
+	$(GO) test -run '^$$' -bench 'ConsolePageData|ConsoleOverviewRender|PolicySimulate30Days' -benchtime 1x -timeout 60m ./cmd/recalld/
+	$(GO) test -run '^$$' -bench Simulate30Days -benchtime 3x ./adapters/readmodel/
 
 bench-large: build ## recallbench at 10 million events (an hour or more on 2 cores), and audit proofs over a 10-million-entry tree
 	$(BIN)/recallbench --size large

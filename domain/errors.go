@@ -82,8 +82,11 @@ func (e *ConflictError) Error() string { return e.Msg }
 func (e *ConflictError) Unwrap() error { return ErrConflict }
 
 // NotFoundError is a lookup of something that does not exist in the tenant.
+// Code, when set, is the stable code that names what was missing
+// ("operator_not_found"); without one the HTTP layer answers not_found.
 type NotFoundError struct {
 	What string
+	Code string
 }
 
 func (e *NotFoundError) Error() string { return fmt.Sprintf("%s not found", e.What) }

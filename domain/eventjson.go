@@ -41,7 +41,9 @@ func (e *UnknownTypeError) Error() string {
 }
 
 const eventTypeList = TypeMessageSent + ", " + TypeMessageRead + ", " + TypeMessageRecalled + ", " + TypeRecallRejected + ", " +
-	TypeMessageExpired + ", " + TypeTenantPolicySet + " and " + TypeAuditQueried
+	TypeMessageExpired + ", " + TypeTenantPolicySet + ", " + TypeAuditQueried + ", " +
+	TypeOperatorCreated + ", " + TypeOperatorRoleChanged + ", " + TypeOperatorDisabled + ", " +
+	TypeOperatorEnabled + " and " + TypeOperatorPasswordReset
 
 // MarshalJSON is the event's v1 JSON: the envelope, its type named by the
 // payload, and the payload as data.
@@ -71,7 +73,8 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 // cannot be decoded again is never written.
 func (e Event) AppendData(b []byte) ([]byte, error) {
 	switch e.Data.(type) {
-	case MessageSent, MessageRead, MessageRecalled, RecallRejected, MessageExpired, TenantPolicySet, AuditQueried:
+	case MessageSent, MessageRead, MessageRecalled, RecallRejected, MessageExpired, TenantPolicySet, AuditQueried,
+		OperatorCreated, OperatorRoleChanged, OperatorDisabled, OperatorEnabled, OperatorPasswordReset:
 	case nil:
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, ErrNoPayload)
 	default:
@@ -139,6 +142,16 @@ func decodePayload(id, typ string, data []byte) (Payload, error) {
 		return p, nil
 	case TypeAuditQueried:
 		return decodeAs[AuditQueried](id, data)
+	case TypeOperatorCreated:
+		return decodeAs[OperatorCreated](id, data)
+	case TypeOperatorRoleChanged:
+		return decodeAs[OperatorRoleChanged](id, data)
+	case TypeOperatorDisabled:
+		return decodeAs[OperatorDisabled](id, data)
+	case TypeOperatorEnabled:
+		return decodeAs[OperatorEnabled](id, data)
+	case TypeOperatorPasswordReset:
+		return decodeAs[OperatorPasswordReset](id, data)
 	}
 	return nil, &UnknownTypeError{ID: id, Type: typ}
 }

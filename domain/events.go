@@ -100,6 +100,9 @@ type MessageRecalled struct {
 	// Forced is an admin's forced recall: the recall window (rule 8) was
 	// not applied; every other rule was.
 	Forced bool `json:"forced,omitempty"`
+	// RequestedBy is the named operator who asked for a tenant admin's
+	// recall in the console ("operator:alice"); absent for API tokens.
+	RequestedBy string `json:"requested_by,omitempty"`
 }
 
 // RecallRejected records a refused recall; refusals are facts too.
@@ -114,6 +117,8 @@ type RecallRejected struct {
 	ElapsedMs     int64     `json:"elapsed_ms"`
 	WindowMs      int64     `json:"window_ms"`
 	PolicyVersion int64     `json:"policy_version"`
+	// RequestedBy is as on MessageRecalled.
+	RequestedBy string `json:"requested_by,omitempty"`
 }
 
 // MessageExpired records that a message passed its tenant's retention.

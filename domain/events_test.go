@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,17 +39,23 @@ func goldenEvents(t *testing.T) map[string]Event {
 		TypeTenantPolicySet: changed.Next(policy, "token:admin"),
 		TypeAuditQueried:    AuditQueried{Viewer: "auditor", Query: "actor=alice&format=csv", Format: "csv", Results: 3},
 	}
+	for typ, p := range operatorPayloads() {
+		payloads[typ] = p
+	}
 	out := map[string]Event{}
 	i := 0
-	for _, typ := range []string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried} {
+	for _, typ := range append([]string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried}, operatorTypes...) {
 		i++
-		e := NewEvent("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d000"+string(rune('0'+i)), tn, at, payloads[typ])
+		e := NewEvent(fmt.Sprintf("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d%04d", i), tn, at, payloads[typ])
 		e.Stream, e.StreamVersion, e.Position = MessageStream(tn, "m-1"), int64(i-1), uint64(100+i)
 		switch typ {
 		case TypeTenantPolicySet:
 			e.Stream, e.StreamVersion = TenantStream(tn), 0
 		case TypeAuditQueried:
 			e.Stream, e.StreamVersion = AuditStream(tn), 0
+		}
+		if slices.Contains(operatorTypes, typ) {
+			e.Stream, e.StreamVersion = OperatorStream(tn), int64(slices.Index(operatorTypes, typ))
 		}
 		out[typ] = e
 	}

@@ -20,6 +20,10 @@ type RecallCommand struct {
 	// force). Only an admin's forced recall skips rule 8, and nothing
 	// else; a member's force is ignored.
 	Force bool
+	// RequestedBy names the person behind a tenant admin's recall when a
+	// named operator asked for it in the console ("operator:alice"); the
+	// event records it beside the actor. Empty for API tokens.
+	RequestedBy string
 }
 
 // NewRecallCommand validates a recall request's fields.
@@ -103,13 +107,13 @@ func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decisi
 		return d, MessageRecalled{
 			MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
 			ReasonText: cmd.ReasonText, RequestID: cmd.RequestID, ElapsedMs: d.ElapsedMs,
-			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy, Forced: forced,
+			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy, Forced: forced, RequestedBy: cmd.RequestedBy,
 		}
 	}
 	return d, RecallRejected{
 		MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
 		Reason: d.Reason, ReasonText: cmd.ReasonText, RequestID: cmd.RequestID,
-		ElapsedMs: d.ElapsedMs, WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion,
+		ElapsedMs: d.ElapsedMs, WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, RequestedBy: cmd.RequestedBy,
 	}
 }
 

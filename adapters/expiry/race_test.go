@@ -86,7 +86,7 @@ func race(t *testing.T, r *rig, clock *clocktest.Clock, tn domain.Tenant, id dom
 				}
 				outcomes <- o.Decision
 			case 2:
-				outs, err := r.l.BatchRecall(ctx, tn, []ledger.BatchItem{{MsgID: id, To: "g1", ChatType: "groupchat"}}, "admin-api")
+				outs, err := r.l.BatchRecall(ctx, tn, []ledger.BatchItem{{MsgID: id, To: "g1", ChatType: "groupchat"}}, "admin-api", "")
 				if err != nil {
 					t.Error(err)
 					return

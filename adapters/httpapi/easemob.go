@@ -84,7 +84,7 @@ func (s *Server) batchRecall(w http.ResponseWriter, r *http.Request, c caller) {
 			return
 		}
 	}
-	outs, err := s.ledger.BatchRecall(r.Context(), c.Tenant, items, easemobPlatform)
+	outs, err := s.ledger.BatchRecall(r.Context(), c.Tenant, items, easemobPlatform, c.requestedBy())
 	if err != nil {
 		status, code, msg := s.failure(r, err)
 		writeEasemobError(w, status, code, msg)
@@ -190,7 +190,7 @@ func (s *Server) msgRecall(w http.ResponseWriter, r *http.Request, c caller) {
 	if req.From == "" {
 		req.From = string(ledger.BatchAdmin)
 	}
-	cmd := domain.RecallCommand{Role: domain.ActorTenantAdmin, Platform: easemobPlatform, Force: req.Force}
+	cmd := domain.RecallCommand{Role: domain.ActorTenantAdmin, Platform: easemobPlatform, Force: req.Force, RequestedBy: c.requestedBy()}
 	chat, err := domain.ParseChatType(req.ChatType)
 	if err == nil {
 		if cmd.MsgID, err = domain.ParseMsgID(req.MsgID); err == nil {

@@ -89,6 +89,9 @@ func (s *Server) failure(r *http.Request, err error) (int, string, string) {
 	case errors.As(err, &conflict):
 		return http.StatusConflict, conflict.Code, conflict.Msg
 	case errors.As(err, &nf):
+		if nf.Code != "" {
+			return http.StatusNotFound, nf.Code, nf.Error()
+		}
 		return http.StatusNotFound, "not_found", nf.Error()
 	case errors.Is(err, domain.ErrUnavailable):
 		return http.StatusServiceUnavailable, "storage_unavailable", "the ledger cannot record anything now (" + err.Error() + "); nothing was recorded, retry later"
@@ -120,8 +123,9 @@ func (e *bodyError) Error() string { return e.msg }
 // bodyRules say what a route's body may be.
 type bodyRules struct {
 	// mediaType is the Content-Type the body must have; application/json
-	// may also be left out.
-	mediaType string
+	// may also be left out, unless requireType.
+	mediaType   string
+	requireType bool
 	// unknownFields are accepted and ignored instead of refused: only for
 	// the Easemob-compatible routes, whose callers send Easemob's fields.
 	unknownFields bool
@@ -143,7 +147,7 @@ func (s *Server) decode(w http.ResponseWriter, r *http.Request, v any) error {
 func (s *Server) decodeAs(w http.ResponseWriter, r *http.Request, v any, rules bodyRules) error {
 	mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";")
 	mt = strings.ToLower(strings.TrimSpace(mt))
-	if mt != rules.mediaType && !(mt == "" && rules.mediaType == "application/json") {
+	if mt != rules.mediaType && !(mt == "" && rules.mediaType == "application/json" && !rules.requireType) {
 		return &bodyError{http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be " + rules.mediaType}
 	}
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)

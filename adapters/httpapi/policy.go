@@ -125,7 +125,7 @@ func (s *Server) patchPolicy(w http.ResponseWriter, r *http.Request, c caller) {
 }
 
 func (s *Server) changePolicy(w http.ResponseWriter, r *http.Request, c caller, change ledger.PolicyChange) {
-	change.ChangedBy = "token:" + string(c.Role)
+	change.ChangedBy = c.actor()
 	p, err := s.ledger.ChangePolicy(r.Context(), c.Tenant, change)
 	if err != nil {
 		var stale *domain.VersionConflictError

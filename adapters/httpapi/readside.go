@@ -251,8 +251,8 @@ func auditFilter(q url.Values) (auditlog.Filter, string, error) {
 		}
 		f.ConversationID = conv
 	}
-	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit}, f.Action) {
-		return bad("invalid_action", "action: want send, read, recall, expire, policy or audit")
+	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit, auditlog.ActionOperator}, f.Action) {
+		return bad("invalid_action", "action: want send, read, recall, expire, policy, audit or operator")
 	}
 	if c := q.Get("cursor"); c != "" {
 		v, err := strconv.ParseUint(c, 10, 64)
@@ -297,7 +297,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 	// who looked, with which filter, is itself audited; the answer waits
 	// until that is recorded
 	if err := s.ledger.RecordAuditQuery(r.Context(), c.Tenant, domain.AuditQueried{
-		Viewer: string(c.Role), Query: r.URL.Query().Encode(), Format: format, Results: len(page.Entries),
+		Viewer: c.viewer(), Query: r.URL.Query().Encode(), Format: format, Results: len(page.Entries),
 	}); err != nil {
 		s.fail(w, r, err)
 		return

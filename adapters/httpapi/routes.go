@@ -22,9 +22,38 @@ type route struct {
 }
 
 // caller is an authenticated request's principal, its tenant matching the
-// path's {org}/{app}.
+// path's {org}/{app}: a token's, or a signed-in operator's (Operator set,
+// Role the operator's).
 type caller struct {
 	domain.Principal
+	Operator domain.OperatorName
+}
+
+// actor is how the log names the caller: "operator:alice" for a person
+// signed in to the console, "token:admin" for an API token.
+func (c caller) actor() string {
+	if c.Operator != "" {
+		return c.Operator.Actor()
+	}
+	return "token:" + string(c.Role)
+}
+
+// requestedBy is the operator behind an admin recall, as the event
+// records it; "" for a token, whose events stay as they always were.
+func (c caller) requestedBy() string {
+	if c.Operator != "" {
+		return c.Operator.Actor()
+	}
+	return ""
+}
+
+// viewer is the caller as an audit query records it: the operator, or the
+// token's role as it always was ("auditor").
+func (c caller) viewer() string {
+	if c.Operator != "" {
+		return c.Operator.Actor()
+	}
+	return string(c.Role)
 }
 
 var (
@@ -43,6 +72,9 @@ func (s *Server) register() {
 		{method: "GET", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.getPolicy},
 		{method: "PUT", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.putPolicy},
 		{method: "PATCH", pattern: "/v1/{org}/{app}/policy", roles: admin, handle: s.patchPolicy},
+		{method: "GET", pattern: "/v1/{org}/{app}/policy/history", roles: admin, handle: s.policyHistory},
+		{method: "POST", pattern: "/v1/{org}/{app}/policy/simulate", roles: admin, handle: s.simulatePolicy},
+		{method: "GET", pattern: "/v1/{org}/{app}/messages/{msg_id}/history", roles: adminAuditor, handle: s.messageHistory},
 		{method: "GET", pattern: "/v1/{org}/{app}/events", roles: adminAuditor, handle: s.events},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/messages", roles: service, handle: s.conversationMessages},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/stream", roles: service, handle: s.conversationStream},
@@ -53,6 +85,15 @@ func (s *Server) register() {
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/proof/inclusion", roles: adminAuditor, handle: s.inclusionProof},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/proof/consistency", roles: adminAuditor, handle: s.consistencyProof},
 		{method: "GET", pattern: "/v1/{org}/{app}/reports/recalls", roles: adminAuditor, handle: s.recallReport},
+		{method: "GET", pattern: "/v1/{org}/{app}/operators", roles: admin, handle: s.listOperators},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators", roles: admin, handle: s.addOperator},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/disable", roles: admin, handle: s.changeOperator(domain.OperatorDisable)},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/enable", roles: admin, handle: s.changeOperator(domain.OperatorEnable)},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/reset", roles: admin, handle: s.changeOperator(domain.OperatorReset)},
+		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/role", roles: admin, handle: s.changeOperator(domain.OperatorSetRole)},
+		{method: "POST", pattern: "/console/api/login", handle: s.login},
+		{method: "POST", pattern: "/console/api/logout", handle: s.logout},
+		{method: "GET", pattern: "/console/api/session", handle: s.session},
 		{method: "GET", pattern: "/healthz", handle: s.healthz},
 		{method: "GET", pattern: "/readyz", handle: s.readyz},
 		{method: "GET", pattern: "/metrics", handle: s.serveMetrics},
@@ -107,25 +148,18 @@ func (s *Server) guard(rt route) http.Handler {
 			rt.handle(w, r, caller{})
 			return
 		}
-		token, ok := bearer(r)
+		c, ok := s.authenticate(w, r, fail)
 		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger"`)
-			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
 			return
 		}
-		p, ok := s.auth.Authenticate(token)
-		if !ok {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="recall-ledger", error="invalid_token"`)
-			fail(w, http.StatusUnauthorized, "unauthorized", "a valid bearer token is required")
-			return
-		}
+		p := c.Principal
 		t, err := domain.NewTenant(r.PathValue("org"), r.PathValue("app"))
 		if err != nil || t != p.Tenant {
 			fail(w, http.StatusNotFound, "not_found", "no such tenant")
 			return
 		}
 		if !slices.Contains(rt.roles, p.Role) {
-			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint admits "+rolesAdmitted(rt.roles)+", not the "+string(p.Role)+" token")
+			fail(w, http.StatusForbidden, "forbidden_role", "this endpoint admits "+rolesAdmitted(rt.roles)+", not the "+string(p.Role)+" "+c.kind())
 			return
 		}
 		if l := s.limiter(t); !l.Allow() {
@@ -133,8 +167,16 @@ func (s *Server) guard(rt route) http.Handler {
 			fail(w, http.StatusTooManyRequests, "rate_limited", "over the tenant's request rate")
 			return
 		}
-		rt.handle(w, r, caller{p})
+		rt.handle(w, r, c)
 	})
+}
+
+// kind names what the caller authenticated with, for a refusal.
+func (c caller) kind() string {
+	if c.Operator != "" {
+		return "operator"
+	}
+	return "token"
 }
 
 func bearer(r *http.Request) (string, bool) {

@@ -28,6 +28,8 @@ type Config struct {
 	// MaxBodyBytes bounds a request body (default 256 KiB: a message's
 	// content is at most 64 KiB, JSON escaping can triple it).
 	MaxBodyBytes int64
+	// SignIn is the console's operator sign-in; nil: bearer tokens only.
+	SignIn *SignIn
 }
 
 func (c Config) withDefaults() Config {

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/vfs"
+
+	"github.com/recallledger/recall/projections/catalog"
 )
 
 // TestInProcessScenariosPrintResults runs the in-process scenarios at a
@@ -61,7 +63,7 @@ func TestInProcessScenariosPrintResults(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{"append": 3, "rebuild": 3, "audit-query": 2, "memory": 3, "lag": 1}
+	want := map[string]int{"append": 3, "rebuild": len(catalog.Projections()), "audit-query": 2, "memory": 3, "lag": 1}
 	for s, n := range want {
 		if counts[s] != n {
 			t.Errorf("%s: %d lines, want %d\n%s", s, counts[s], n, out.String())

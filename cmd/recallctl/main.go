@@ -32,7 +32,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := runWith(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "recallctl:", err)
 		os.Exit(2)
 	}
@@ -41,10 +41,16 @@ func main() {
 // run is recallctl: --help, asked of recallctl, a group or a command, is
 // done (exit 0), not an error.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return flaghelp.Done(dispatch(ctx, args, getenv, stdout, stderr))
+	return runWith(ctx, args, getenv, strings.NewReader(""), stdout, stderr)
 }
 
-func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// runWith is run with a standard input (operator add --password-stdin
+// reads it).
+func runWith(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return flaghelp.Done(dispatch(ctx, args, getenv, stdin, stdout, stderr))
+}
+
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("recallctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { printUsage(fs.Output(), "") }
@@ -113,6 +119,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return witness(ctx, *server, *token, rest[2:], stdout, stderr)
 	case "report recalls":
 		return reportRecalls(ctx, data, *server, *token, rest[2:], stdout, stderr)
+	case "operator add", "operator list", "operator disable", "operator enable", "operator reset", "operator role":
+		return operatorCmd(ctx, data, *server, *token, rest[1], rest[2:], stdin, stdout, stderr)
 	}
 	printUsage(stderr, "")
 	return fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))

@@ -31,7 +31,7 @@ var commands = []commandDoc{
 		detail: "With --data it reads DIR's event store, which a running recalld holds: stop it, or use --server\n" +
 			"(then --tenant is required and the token must be the tenant's auditor or admin token)."},
 	{name: "projections rebuild", synopsis: "[--data DIR] projections rebuild [NAME...]",
-		summary: "drop read models and rebuild them from position 0 (all, or conversations, audit_log, recall_reports)",
+		summary: "drop read models and rebuild them from position 0 (all, or conversations, audit_log, recall_reports, recall_history)",
 		detail:  "Needs recalld stopped: the event store and the read models are opened directly."},
 	{name: "audit verify", synopsis: "[--data DIR | --server URL --token T] audit verify --tenant ORG/APP",
 		summary: "recompute the tenant's audit hash chain and name the first broken entry",
@@ -69,6 +69,27 @@ var commands = []commandDoc{
 		detail: "The first checkpoint of a log is kept; a later one must come with a consistency proof from the last one kept\n" +
 			"(--proof, or fetched with --server), and an older one replayed as current is refused. Run it from a machine\n" +
 			"the ledger's operators do not control, on every checkpoint published (the JSON-lines file, NATS, or --server)."},
+	{name: "operator add", synopsis: "[--data DIR | --server URL --token T] operator add ORG/APP NAME --role admin|auditor [--password-stdin]",
+		summary: "add a named operator of the console and print its password, once",
+		detail: "The password is generated (24 characters) unless --password-stdin reads one (12 characters or more)\n" +
+			"from the first line of standard input; only its argon2id hash is kept. With --data it works while\n" +
+			"recalld runs on DIR (the operator registry is a journal both share); with --server the admin token's\n" +
+			"recalld does it (a password is then always generated)."},
+	{name: "operator list", synopsis: "[--data DIR | --server URL --token T] operator list ORG/APP",
+		summary: "the tenant's operators, one JSON object a line (name, role, disabled, created, last sign-in)",
+		detail:  "Works while recalld runs on DIR."},
+	{name: "operator disable", synopsis: "[--data DIR | --server URL --token T] operator disable ORG/APP NAME",
+		summary: "stop an operator signing in; its sessions end at once",
+		detail:  "Works while recalld runs on DIR: its sessions end on their next request."},
+	{name: "operator enable", synopsis: "[--data DIR | --server URL --token T] operator enable ORG/APP NAME",
+		summary: "let a disabled operator sign in again",
+		detail:  "Works while recalld runs on DIR."},
+	{name: "operator reset", synopsis: "[--data DIR | --server URL --token T] operator reset ORG/APP NAME [--password-stdin]",
+		summary: "give an operator a new password, printed once; its sessions end",
+		detail:  "As for operator add, the password is generated unless --password-stdin reads one (--data only)."},
+	{name: "operator role", synopsis: "[--data DIR | --server URL --token T] operator role ORG/APP NAME --role admin|auditor",
+		summary: "change an operator's role; its sessions end",
+		detail:  "Works while recalld runs on DIR."},
 	{name: "report recalls", synopsis: "[--data DIR | --server URL --token T] report recalls --tenant ORG/APP [--group-by KEY]",
 		summary: "recall attempts, successes, refusals and timeouts, as a table (or --json)",
 		detail:  "With --data it needs recalld stopped; with --server it asks the running one."},
@@ -107,9 +128,9 @@ global flags, before the command:
 
 'recallctl COMMAND --help' shows a command's usage and flags.
 
-With --data, recallctl works on the data directory itself. 'tenant create' and
-'tenant rotate' work while recalld runs on it (they change only the token
-registry, a file both share). The other commands open the event store and the
+With --data, recallctl works on the data directory itself. 'tenant create',
+'tenant rotate' and the 'operator' commands work while recalld runs on it (they
+change only the token and operator registries, files both share). The other commands open the event store and the
 read models, which a running recalld holds: stop it first, or use --server.
 `)
 }

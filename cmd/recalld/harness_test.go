@@ -19,7 +19,7 @@ import (
 // loopback port with a fresh data directory, configured by recalld's own
 // flags, as main would start it.
 type server struct {
-	t       *testing.T
+	t       testing.TB
 	srv     *Server
 	base    string
 	dir     string
@@ -57,6 +57,13 @@ func startServerIn(t *testing.T, dir string, args ...string) *server {
 // so that a test moves time rather than waits for it.
 func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...string) *server {
 	t.Helper()
+	return startServerConfigured(t, dir, func(c *Config) { c.Clock = clock }, args...)
+}
+
+// startServerConfigured starts recalld in dir from its flags, then set
+// changes what flags cannot (the clock, password hashing's cost).
+func startServerConfigured(t testing.TB, dir string, set func(*Config), args ...string) *server {
+	t.Helper()
 	reg, err := tenants.Open(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +86,7 @@ func startServerWith(t *testing.T, dir string, clock domain.Clock, args ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Clock = clock
+	set(&cfg)
 	if s.srv, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +133,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -181,18 +188,40 @@ func (s *server) send(from, to, chat, typ, content, clientID string) string {
 // events returns all of tenant a/a's events.
 func (s *server) events() []domain.Event {
 	s.t.Helper()
+	var out []domain.Event
+	for _, e := range s.eventsAsSent() {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+// sentEvent is an event of the feed, decoded, with its JSON as the feed
+// sent it: decoding drops what schema v1 does not have, so what must never
+// be in an event is looked for in the JSON.
+type sentEvent struct {
+	domain.Event
+	JSON string
+}
+
+// eventsAsSent returns all of tenant a/a's events with their JSON.
+func (s *server) eventsAsSent() []sentEvent {
+	s.t.Helper()
 	r := s.do("GET", "/v1/a/a/events?from_position=0&limit=10000", s.token("a/a", domain.AccessAuditor), "")
 	if r.status != http.StatusOK {
 		s.t.Fatalf("events: %d %s", r.status, r.body)
 	}
-	var out []domain.Event
+	var out []sentEvent
 	dec := json.NewDecoder(bytes.NewReader(r.body))
 	for dec.More() {
-		var e domain.Event
-		if err := dec.Decode(&e); err != nil {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
 			s.t.Fatal(err)
 		}
-		out = append(out, e)
+		e, err := domain.DecodeEvent(raw)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		out = append(out, sentEvent{Event: e, JSON: string(raw)})
 	}
 	return out
 }

@@ -33,7 +33,7 @@ func TestEveryEndpointIsolatesTenantsAndRoles(t *testing.T) {
 			continue // public
 		}
 		method, pattern, _ := strings.Cut(route, " ")
-		path := strings.NewReplacer("{org}", "a", "{app}", "a", "{msg_id}", msg, "{conversation_id}", "chat:alice:bob").Replace(pattern)
+		path := strings.NewReplacer("{org}", "a", "{app}", "a", "{msg_id}", msg, "{conversation_id}", "chat:alice:bob", "{name}", "alice").Replace(pattern)
 		if strings.Contains(path, "/conversations/") {
 			path += "?viewer=bob"
 		}

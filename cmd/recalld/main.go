@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/eventstore/esdbstore"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -76,6 +77,13 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long graceful shutdown waits for requests in flight and projections")
 	fs.DurationVar(&c.HeaderTimeout, "header-timeout", 5*time.Second, "how long a client may take to send request headers")
 	fs.StringVar(&c.DebugAddr, "debug-addr", env("RECALL_DEBUG_ADDR", ""), "serve Go's pprof profiles on this loopback address (env RECALL_DEBUG_ADDR); off when empty")
+	tlsProxy, err := parseBool("RECALL_TLS_PROXY", env("RECALL_TLS_PROXY", "false"))
+	if err != nil {
+		return c, err
+	}
+	fs.BoolVar(&c.TLSProxy, "tls-proxy", tlsProxy, "browsers reach recalld through a TLS-terminating proxy: console session cookies are marked Secure (env RECALL_TLS_PROXY)")
+	fs.DurationVar(&c.SessionIdle, "session-idle", 30*time.Minute, "a console session nobody uses for this long ends")
+	fs.DurationVar(&c.SessionMax, "session-max", 8*time.Hour, "every console session ends this long after sign-in")
 	if err := checkpointFlags(fs, &c, env); err != nil {
 		return c, err
 	}
@@ -102,6 +110,15 @@ func newLogger(level string, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseBool reads a true/false setting by name.
+func parseBool(name, v string) (bool, error) {
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, v)
+	}
+	return b, nil
 }
 
 // parseRate reads a per-tenant request rate: a finite number of requests
@@ -193,10 +210,12 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, policies *atom
 		OpenIndex: func(dir string) (esdbstore.Index, error) { return embedded.Open(dir) }})
 }
 
-// ensureDemo creates the demo tenant on first start and prints its tokens.
-// The tokens are also written to DATA/demo.env (mode 0600) so a developer
-// can `source` them on later runs: the registry itself keeps only hashes.
-func ensureDemo(reg *tenants.Registry, cfg Config, base string) error {
+// ensureDemo creates the demo tenant on first start, with a day of
+// recall history for the console to chart (seedDemo), and prints its
+// tokens. The tokens are also written to DATA/demo.env (mode 0600) so a
+// developer can `source` them on later runs: the registry itself keeps
+// only hashes.
+func ensureDemo(ctx context.Context, reg *tenants.Registry, store domain.EventStore, cfg Config, base string) error {
 	stdout := cfg.Stdout
 	t, err := domain.ParseTenant(cfg.Demo)
 	if err != nil {
@@ -216,10 +235,15 @@ func ensureDemo(reg *tenants.Registry, cfg Config, base string) error {
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envFile, err)
 	}
-	fmt.Fprintf(stdout, "created tenant %s; tokens (also in %s):\n%s", t, envFile, env)
+	attempts, err := seedDemo(ctx, store, t, cfg.Clock.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created tenant %s with a day of demo history (%d recall attempts); tokens (also in %s):\n%s", t, attempts, envFile, env)
 	// carol and dave, with a client_msg_id of its own: the README's first
 	// session (alice and bob, c1) must start from a clean conversation
 	fmt.Fprintf(stdout, "try:\n  source %s\n  curl -sS -X POST %s/v1/%s/messages -H \"Authorization: Bearer $SERVICE_TOKEN\" -H 'Content-Type: application/json' -d '{\"from\":\"carol\",\"to\":\"dave\",\"chat_type\":\"chat\",\"type\":\"txt\",\"content\":\"hello from the start banner\",\"client_msg_id\":\"banner-1\"}'\n",
 		envFile, base, t)
+	fmt.Fprintf(stdout, "console: add an operator, then sign in at %s%s:\n  go run ./cmd/recallctl --data %s operator add %s alice --role admin\n", base, console.Prefix, cfg.Data, t)
 	return nil
 }

@@ -15,14 +15,14 @@ import (
 
 // eventually polls check until it returns "" (read models follow the log
 // asynchronously) and fails with its last complaint after 10 s.
-func eventually(t *testing.T, check func() string) {
+func eventually(t testing.TB, check func() string) {
 	t.Helper()
 	eventuallyWithin(t, 10*time.Second, check)
 }
 
 // eventuallyWithin is eventually with its own deadline: a wait for a
 // condition, never a sleep for time to pass (that is the test clock's job).
-func eventuallyWithin(t *testing.T, within time.Duration, check func() string) {
+func eventuallyWithin(t testing.TB, within time.Duration, check func() string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -251,7 +251,7 @@ func TestReadinessAndProjectionMetrics(t *testing.T) {
 	s.send("alice", "bob", "chat", "txt", "x", "c1")
 	eventually(t, func() string {
 		m := string(s.do("GET", "/metrics", "", "").body)
-		for _, p := range []string{"conversations", "audit_log", "recall_reports"} {
+		for _, p := range []string{"conversations", "audit_log", "recall_reports", "recall_history"} {
 			if !strings.Contains(m, `recall_projection_lag_events{projection="`+p+`"} 0`) || !strings.Contains(m, `recall_projection_position{projection="`+p+`"} 1`) {
 				return "metrics: " + m
 			}

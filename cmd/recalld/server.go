@@ -20,6 +20,7 @@ import (
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/natsbus"
+	"github.com/recallledger/recall/adapters/operators"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
@@ -45,6 +46,17 @@ type Config struct {
 	HeaderTimeout   time.Duration // how long a client may take to send its headers (default 5 s)
 	ShutdownTimeout time.Duration // how long run lets Shutdown take (default 10 s)
 	DebugAddr       string        // a loopback address to serve pprof on; off when empty
+
+	// TLSProxy says browsers reach recalld through a TLS-terminating
+	// proxy: console session cookies are then marked Secure.
+	TLSProxy bool
+	// SessionIdle and SessionMax end a console session nobody used for
+	// that long, and every session that long after sign-in (defaults 30
+	// minutes and 8 hours).
+	SessionIdle, SessionMax time.Duration
+	// PasswordParams is argon2id's cost for operator passwords (default
+	// operators.DefaultParams); tests that sign in often take a cheap one.
+	PasswordParams operators.Params
 
 	// The audit log's signed checkpoints: the signing key's name (made on
 	// the first start; default recall-ledger-<random>), and how often a
@@ -73,6 +85,15 @@ func (c Config) withDefaults() (Config, error) {
 	c.Store, c.Bus = or(c.Store, "embedded"), or(c.Bus, "inproc")
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = 30 * time.Minute
+	}
+	if c.SessionMax <= 0 {
+		c.SessionMax = 8 * time.Hour
+	}
+	if c.PasswordParams == (operators.Params{}) {
+		c.PasswordParams = operators.DefaultParams
 	}
 	if c.Clock == nil {
 		c.Clock = domain.SystemClock{}
@@ -139,6 +160,8 @@ type Server struct {
 	store      eventStore
 	policyFrom uint64 // the head before any policy was loaded
 	reg        *tenants.Registry
+	signIn     *httpapi.SignIn
+	operators  *operators.Registry
 	ledger     *ledger.Service
 	sched      *expiry.Scheduler
 	rm         *readmodel.Store
@@ -220,7 +243,8 @@ func (s *Server) logConfig() {
 	c := s.cfg
 	s.log.Info("starting", slog.String("data", c.Data), slog.String("addr", c.Addr),
 		slog.String("store", c.Store), slog.String("esdb_url", redactURL(c.ESDBURL)), slog.String("bus", c.Bus), slog.String("nats_url", redactURL(c.NATSURL)),
-		slog.Float64("rate_per_tenant", c.RatePerTenant), slog.Duration("header_timeout", c.HeaderTimeout), slog.String("debug_addr", c.DebugAddr))
+		slog.Float64("rate_per_tenant", c.RatePerTenant), slog.Duration("header_timeout", c.HeaderTimeout), slog.String("debug_addr", c.DebugAddr),
+		slog.Bool("tls_proxy", c.TLSProxy), slog.Duration("session_idle", c.SessionIdle), slog.Duration("session_max", c.SessionMax))
 }
 
 // claim takes the data directory and the listen address before anything
@@ -256,7 +280,7 @@ func (s *Server) openStores(ctx context.Context) error {
 		return err
 	}
 	if s.cfg.Demo != "" {
-		if err := ensureDemo(s.reg, s.cfg, "http://"+s.Addr().String()); err != nil {
+		if err := ensureDemo(ctx, s.reg, store, s.cfg, "http://"+s.Addr().String()); err != nil {
 			return err
 		}
 	}
@@ -300,8 +324,28 @@ func (s *Server) openReadSide() error {
 	if s.signer, err = s.startCheckpoints(); err != nil {
 		return err
 	}
-	s.api = httpapi.New(s.ledger, s.reg, s.metrics, s.log, httpapi.Config{RatePerTenant: s.cfg.RatePerTenant},
+	if err := s.openSignIn(); err != nil {
+		return err
+	}
+	s.api = httpapi.New(s.ledger, s.reg, s.metrics, s.log, httpapi.Config{RatePerTenant: s.cfg.RatePerTenant, SignIn: s.signIn},
 		readiness(s.store, s.runners, s.feed), &httpapi.ReadSide{Store: s.rm, Conversations: s.runner(conversation.Name), Checkpoints: s.signer})
+	return nil
+}
+
+// openSignIn opens the operator registry in the data directory, and the
+// console's sign-in over it: in-memory sessions and the login throttle.
+func (s *Server) openSignIn() error {
+	// two hashes at a time: 2 × 64 MiB at most, whatever the sign-in burst
+	hasher, err := operators.NewHasher(s.cfg.PasswordParams, 2)
+	if err != nil {
+		return err
+	}
+	if s.operators, err = operators.Open(s.cfg.Data, s.cfg.Clock, hasher); err != nil {
+		return err
+	}
+	s.signIn = httpapi.NewSignIn(s.operators, s.cfg.Clock, httpapi.SignInConfig{
+		SessionIdle: s.cfg.SessionIdle, SessionMax: s.cfg.SessionMax, SecureCookies: s.cfg.TLSProxy,
+	})
 	return nil
 }
 
@@ -320,6 +364,7 @@ func (s *Server) buildHTTP() {
 	root := http.NewServeMux()
 	s.console = console.New()
 	s.console.Register(root)
+	root.Handle(console.Prefix+"api/", s.api) // the console's sign-in, served by the API
 	root.Handle("/", s.api)
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
@@ -341,6 +386,7 @@ func (s *Server) runLoops() {
 	s.run("expiry scheduler", s.sched.Run)
 	s.run("projections", s.feed.Run)
 	s.run("checkpoint signer", s.signer.Run) // checkpoints are signed off the append path
+	s.run("operator publisher", operators.NewPublisher(s.operators, s.store, s.log).Run)
 	s.run("audit retention", func(ctx context.Context) error {
 		purgeAuditLoop(ctx, s.rm, s.store, s.reg, s.cfg.Clock, s.log)
 		return nil

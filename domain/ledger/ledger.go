@@ -206,15 +206,16 @@ type BatchOutcome struct {
 }
 
 // BatchRecall recalls each item as the tenant admin, checking that the
-// named recipient matches. Every item decided is one recorded attempt.
-func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform string) ([]BatchOutcome, error) {
+// named recipient matches. Every item decided is one recorded attempt;
+// requestedBy names the operator who asked, if one did (else "").
+func (s *Service) BatchRecall(ctx context.Context, t domain.Tenant, items []BatchItem, platform, requestedBy string) ([]BatchOutcome, error) {
 	if len(items) > MaxBatch {
 		return nil, &domain.InvalidError{Code: "too_many_messages", Msg: fmt.Sprintf("at most %d messages a call", MaxBatch)}
 	}
 	out := make([]BatchOutcome, len(items))
 	for i, it := range items {
 		o, err := s.Recall(ctx, t, domain.RecallCommand{
-			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.ActorTenantAdmin, Platform: platform, To: it.To,
+			MsgID: it.MsgID, Actor: BatchAdmin, Role: domain.ActorTenantAdmin, Platform: platform, To: it.To, RequestedBy: requestedBy,
 		})
 		out[i] = BatchOutcome{Outcome: o, Err: err}
 		if err != nil {

@@ -52,6 +52,10 @@ const (
 	ActionExpire = "expire"
 	ActionPolicy = "policy"
 	ActionAudit  = "audit"
+	// ActionOperator is a change of the tenant's named operators; its
+	// outcome says which (created, role_changed, disabled, enabled,
+	// password_reset) and actor who made it.
+	ActionOperator = "operator"
 )
 
 // Projection builds the audit log.
@@ -168,6 +172,8 @@ func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		return pr.appendOnly(tx, ev, policyEntry(p))
 	case domain.AuditQueried:
 		return pr.appendOnly(tx, ev, auditEntry(p))
+	case domain.OperatorPayload:
+		return pr.appendOnly(tx, ev, operatorEntry(p))
 	}
 	return nil
 }

@@ -30,13 +30,20 @@ func recallEntry(p domain.MessageRecalled) Entry {
 	if p.Forced {
 		e.Detail += " forced=true" // an admin recalled past the window
 	}
+	if p.RequestedBy != "" {
+		e.Detail += " requested_by=" + p.RequestedBy // the person behind an admin's recall
+	}
 	return e
 }
 
 func refusalEntry(p domain.RecallRejected) Entry {
-	return Entry{Action: ActionRecall, Outcome: "refused", Reason: string(p.Reason), Actor: string(p.Actor), ActorRole: string(p.ActorRole),
+	e := Entry{Action: ActionRecall, Outcome: "refused", Reason: string(p.Reason), Actor: string(p.Actor), ActorRole: string(p.ActorRole),
 		Platform: p.Platform, MsgID: string(p.MsgID), ReasonText: p.ReasonText,
 		Detail: fmt.Sprintf("elapsed_ms=%d window_ms=%d policy_version=%d", p.ElapsedMs, p.WindowMs, p.PolicyVersion)}
+	if p.RequestedBy != "" {
+		e.Detail += " requested_by=" + p.RequestedBy
+	}
+	return e
 }
 
 func expiryEntry(p domain.MessageExpired) Entry {
@@ -63,4 +70,26 @@ func policyEntry(p domain.TenantPolicySet) Entry {
 func auditEntry(p domain.AuditQueried) Entry {
 	return Entry{Action: ActionAudit, Outcome: "viewed", Actor: p.Viewer, ActorRole: p.Viewer,
 		Detail: fmt.Sprintf("format=%s results=%d query=%s", p.Format, p.Results, p.Query)}
+}
+
+// operatorEntry is a change of the tenant's named operators: the outcome
+// says which, the actor who made it (as an admin: only an admin, or
+// recallctl on the data directory, changes operators).
+func operatorEntry(p domain.OperatorPayload) Entry {
+	e := Entry{Action: ActionOperator, ActorRole: string(domain.AccessAdmin), Detail: "operator=" + string(p.Operator())}
+	switch p := p.(type) {
+	case domain.OperatorCreated:
+		e.Outcome, e.Actor = "created", p.By
+		e.Detail += " role=" + string(p.Role)
+	case domain.OperatorRoleChanged:
+		e.Outcome, e.Actor = "role_changed", p.By
+		e.Detail += " role: " + string(p.PreviousRole) + " → " + string(p.Role)
+	case domain.OperatorDisabled:
+		e.Outcome, e.Actor = "disabled", p.By
+	case domain.OperatorEnabled:
+		e.Outcome, e.Actor = "enabled", p.By
+	case domain.OperatorPasswordReset:
+		e.Outcome, e.Actor = "password_reset", p.By
+	}
+	return e
 }

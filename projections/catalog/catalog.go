@@ -7,12 +7,13 @@ import (
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
 	"github.com/recallledger/recall/projections/conversation"
+	"github.com/recallledger/recall/projections/recallhistory"
 	"github.com/recallledger/recall/projections/recallreport"
 )
 
 // Projections returns every projection.
 func Projections() []projections.Projection {
-	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}}
+	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}, recallhistory.Projection{}}
 }
 
 // Runners opens a runner for each projection over store.

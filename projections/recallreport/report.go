@@ -44,6 +44,10 @@ func attemptKey(tenant string, at time.Time, pos uint64) []byte {
 
 // Apply implements projections.Projection.
 func (Projection) Apply(tx projections.Tx, e domain.Event) error {
+	counts, err := counted(tx)
+	if err != nil {
+		return err
+	}
 	var row attempt
 	var msg domain.MsgID
 	switch r := e.Data.(type) {
@@ -68,7 +72,13 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	if err != nil {
 		return err
 	}
-	return tx.Set(attemptKey(e.Tenant, e.OccurredAt.Time(), e.Position), b)
+	if err := tx.Set(attemptKey(e.Tenant, e.OccurredAt.Time(), e.Position), b); err != nil {
+		return err
+	}
+	if counts {
+		return count(tx, e.Tenant, e.OccurredAt.Time(), row)
+	}
+	return nil
 }
 
 // GroupBys lists the dimensions a report can group by.
@@ -123,11 +133,20 @@ func Query(store projections.Store, tenant string, from, to time.Time, groupBy s
 		return rep, &domain.InvalidError{Code: "invalid_group_by", Msg: fmt.Sprintf("group_by %q: want one of %v", groupBy, GroupBys)}
 	}
 	rows := map[string]*Row{}
+	row := func(key string) *Row {
+		r, ok := rows[key]
+		if !ok {
+			r = &Row{Key: key}
+			rows[key] = r
+		}
+		return r
+	}
 	prefix := attemptPrefix(tenant)
-	lower := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, from.UnixMilli())))
-	upper := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, to.UnixMilli())))
 	var decodeErr error
-	err := store.View(Name, func(tx projections.Tx) error {
+	// scan adds the attempt rows of [a, b).
+	scan := func(tx projections.Tx, a, b time.Time) error {
+		lower := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, a.UnixMilli())))
+		upper := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, b.UnixMilli())))
 		return tx.Scan(lower, upper, false, func(k, v []byte) bool {
 			var a attempt
 			if err := codec.Unmarshal(v, &a); err != nil {
@@ -152,23 +171,34 @@ func Query(store projections.Store, tenant string, from, to time.Time, groupBy s
 			case "elapsed":
 				key = ElapsedBucket(a.Elapsed)
 			}
-			r, ok := rows[key]
-			if !ok {
-				r = &Row{Key: key}
-				rows[key] = r
-			}
-			r.Attempts++
-			switch a.Outcome {
-			case "recalled":
-				r.Recalled++
-			case string(domain.ReasonExceedTimeLimit):
-				r.Refused++
-				r.Timeouts++
-			default:
-				r.Refused++
-			}
+			row(key).add(tally{}.of(a.Outcome))
 			return true
 		})
+	}
+	err := store.View(Name, func(tx projections.Tx) error {
+		// whole quarter hours from the counts, the edges from the rows
+		whole := from.Truncate(quarter)
+		if whole.Before(from) {
+			whole = whole.Add(quarter)
+		}
+		end := to.Truncate(quarter)
+		if _, ok := dimensions[groupBy]; !ok || !whole.Before(end) {
+			return scan(tx, from, to)
+		}
+		v, err := tx.Get(countedKey)
+		if err != nil {
+			return err
+		}
+		if string(v) != "y" {
+			return scan(tx, from, to) // written before the counts: the rows alone
+		}
+		if err := scan(tx, from, whole); err != nil {
+			return err
+		}
+		if err := addCounts(tx, tenant, whole, end, groupBy, loc, row); err != nil {
+			return err
+		}
+		return scan(tx, end, to)
 	})
 	if err == nil {
 		err = decodeErr

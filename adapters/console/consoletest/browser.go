@@ -311,6 +311,35 @@ func (p *Page) Screenshot(name string) string {
 
 var safeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// DocShotsEnv names a directory (make screenshots sets it to docs/console)
+// where DocScreenshot also writes the README's picture of a page.
+const DocShotsEnv = "RECALL_CONSOLE_SHOTS"
+
+// DocScreenshot is Screenshot, and when $RECALL_CONSOLE_SHOTS names a
+// directory, also the documentation's picture of the page there, as
+// name.png: the README's screenshots are what the browser tests saw.
+func (p *Page) DocScreenshot(name string) string {
+	p.t.Helper()
+	path := p.Screenshot(name)
+	dir := os.Getenv(DocShotsEnv)
+	if dir == "" || path == "" {
+		return path
+	}
+	png, err := os.ReadFile(path)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	doc := filepath.Join(dir, safeName.ReplaceAllString(name, "_")+".png")
+	if err := os.WriteFile(doc, png, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+	p.t.Logf("documentation screenshot: %s", doc)
+	return path
+}
+
 func artifactDir(t testing.TB) string {
 	if a, ok := t.(interface{ ArtifactDir() string }); ok {
 		return a.ArtifactDir()

@@ -65,7 +65,7 @@ type Options struct {
 	// Namespace prefixes every stream name in EventStoreDB, so several
 	// deployments (or tests) can share a server. Empty in production: the
 	// streams are then named by our categories (message-…, tenant-…,
-	// recall-…, audit-…) and the subscription filters on those.
+	// recall-…, audit-…, operator-…) and the subscription filters on those.
 	Namespace string
 	// MaxAge is the $maxAge to set on a tenant's new streams; nil or a
 	// result of 0 sets none.
@@ -97,7 +97,7 @@ type Index interface {
 
 // categories are the stream prefixes the subscription keeps when there is
 // no namespace.
-var categories = []string{"message-", "tenant-", "recall-", "audit-"}
+var categories = []string{"message-", "tenant-", "recall-", "audit-", "operator-"}
 
 // Store is the EventStoreDB event store.
 type Store struct {

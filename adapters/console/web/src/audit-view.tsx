@@ -27,8 +27,8 @@ export function filterQuery(f: AuditFilter): string {
   return s ? `?${s}` : '';
 }
 
-const actions = ['send', 'read', 'recall', 'expire', 'policy', 'audit'];
-const outcomes = ['recorded', 'recalled', 'refused', 'expired', 'set', 'viewed'];
+const actions = ['send', 'read', 'recall', 'expire', 'policy', 'audit', 'operator'];
+const outcomes = ['recorded', 'recalled', 'refused', 'expired', 'set', 'viewed', 'created', 'role_changed', 'disabled', 'enabled', 'password_reset'];
 
 // FilterForm edits a filter; times are typed as wall times in the
 // operator's zone and sent as instants.

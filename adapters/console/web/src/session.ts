@@ -7,7 +7,8 @@ import { Store } from './store';
 export type SessionState =
   | { kind: 'checking' }
   | { kind: 'signed-in'; session: Session }
-  // unsupported: this recalld has no /console/api/ routes yet
+  // unsupported: the server answers no /console/api/ routes (a recalld
+  // built without operator sign-in)
   | { kind: 'signed-out'; reason?: 'expired' | 'logged-out' | 'unsupported' };
 
 export const session = new Store<SessionState>({ kind: 'checking' });

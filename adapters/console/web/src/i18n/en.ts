@@ -62,8 +62,8 @@ export const en = {
   'login.unlocked': 'The lockout is over: you can try again.',
   'login.expired': 'Your session ended. Sign in again to go on.',
   'login.loggedOut': 'You have signed out.',
-  'login.unsupported': 'This recalld does not offer operator sign-in yet: the console’s server side is still to come. The HTTP API and recallctl work as before.',
-  'login.unsupportedTenant': 'This recalld does not offer operator sign-in yet, so you cannot sign in to “{tenant}” here.',
+  'login.unsupported': 'This server does not offer operator sign-in. The HTTP API and recallctl work as before.',
+  'login.unsupportedTenant': 'This server does not offer operator sign-in, so you cannot sign in to “{tenant}” here.',
 
   'metric.attempts': 'Attempts',
   'metric.recalled': 'Recalled',
@@ -128,6 +128,11 @@ export const en = {
   'outcome.expired': 'Expired',
   'outcome.set': 'Set',
   'outcome.viewed': 'Viewed',
+  'outcome.created': 'Created',
+  'outcome.role_changed': 'Role changed',
+  'outcome.disabled': 'Disabled',
+  'outcome.enabled': 'Enabled',
+  'outcome.password_reset': 'Password reset',
 
   'action.send': 'Send',
   'action.read': 'Read',
@@ -135,6 +140,7 @@ export const en = {
   'action.expire': 'Expiry',
   'action.policy': 'Policy change',
   'action.audit': 'Audit read',
+  'action.operator': 'Operator change',
 
   'actorRole.member': 'member',
   'actorRole.group_owner': 'group owner',
@@ -142,6 +148,7 @@ export const en = {
   'actorRole.sender': 'sender',
   'actorRole.reader': 'reader',
   'actorRole.tenant_admin': 'tenant admin',
+  'actorRole.admin': 'admin',
 
   'filter.from': 'From ({tz})',
   'filter.to': 'To ({tz})',

@@ -64,8 +64,8 @@ export const zhCN: Record<MessageKey, string> = {
   'login.unlocked': '锁定已解除，可以重新登录。',
   'login.expired': '会话已结束，请重新登录。',
   'login.loggedOut': '你已退出登录。',
-  'login.unsupported': '此 recalld 暂不支持操作员登录：控制台的服务端尚在开发中。HTTP API 与 recallctl 照常可用。',
-  'login.unsupportedTenant': '此 recalld 暂不支持操作员登录，因此无法在此登录“{tenant}”。',
+  'login.unsupported': '此服务器不提供操作员登录。HTTP API 与 recallctl 照常可用。',
+  'login.unsupportedTenant': '此服务器不提供操作员登录，因此无法在此登录“{tenant}”。',
 
   'metric.attempts': '撤回请求',
   'metric.recalled': '已撤回',
@@ -130,6 +130,11 @@ export const zhCN: Record<MessageKey, string> = {
   'outcome.expired': '已过期',
   'outcome.set': '已设置',
   'outcome.viewed': '已查看',
+  'outcome.created': '已创建',
+  'outcome.role_changed': '角色已变更',
+  'outcome.disabled': '已停用',
+  'outcome.enabled': '已启用',
+  'outcome.password_reset': '密码已重置',
 
   'action.send': '发送',
   'action.read': '已读',
@@ -137,6 +142,7 @@ export const zhCN: Record<MessageKey, string> = {
   'action.expire': '过期',
   'action.policy': '策略变更',
   'action.audit': '审计查询',
+  'action.operator': '操作员变更',
 
   'actorRole.member': '成员',
   'actorRole.group_owner': '群主',
@@ -144,6 +150,7 @@ export const zhCN: Record<MessageKey, string> = {
   'actorRole.sender': '发送者',
   'actorRole.reader': '读者',
   'actorRole.tenant_admin': '租户管理员',
+  'actorRole.admin': '管理员',
 
   'filter.from': '开始（{tz}）',
   'filter.to': '结束（{tz}）',

@@ -110,9 +110,11 @@ function loginProblem(err: unknown, tenant: string): Problem {
   if (err instanceof ApiError) {
     if (err.status === 401) return { kind: 'text', text: t('login.badCredentials') };
     if (err.status === 429 && err.code === 'locked_out') {
+      // retry_after_s counts from now on this browser's clock, which may
+      // be off from the server's; locked_until is the fallback
       const until = Date.parse(String(err.body.locked_until ?? ''));
       const retry = Number(err.body.retry_after_s);
-      const end = Number.isFinite(until) ? until : Date.now() + (Number.isFinite(retry) ? retry : 60) * 1000;
+      const end = Number.isFinite(retry) && retry > 0 ? Date.now() + retry * 1000 : Number.isFinite(until) ? until : Date.now() + 60_000;
       return { kind: 'locked', until: end };
     }
     if (err.missingRoute) return { kind: 'text', text: t('login.unsupportedTenant', { tenant }) };

@@ -4,7 +4,7 @@
 // refreshes every few seconds while the tab is visible.
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { getPolicy, recallReport, type GroupBy, type RecallReport, type ReportRow, type Session } from '../api';
-import { Chart } from '../chart';
+import { Chart, type ChartData } from '../chart';
 import { colors, elapsedChart, seriesChart } from '../chart-options';
 import type { ChartOption } from '../charts';
 import { dayKey, formatDay, formatNumber, formatPercent, formatTime, hourOfDay, instantToWall, t, useI18n, wallToInstant, type MessageKey } from '../i18n';
@@ -135,12 +135,14 @@ export function OverviewPage(props: { session: Session }) {
   const charts = useMemo(() => {
     if (!data) return null;
     const p = data.period;
-    const trend = seriesChart(p.labels, [
-      { name: names.attempts, color: colors.attempts, values: pick(p.keys, data.trend, 'attempts'), kind: 'line' },
-      { name: names.recalled, color: colors.recalled, values: pick(p.keys, data.trend, 'recalled'), kind: 'line' },
-      { name: names.refused, color: colors.refused, values: pick(p.keys, data.trend, 'refused'), kind: 'line' },
-      { name: names.timeouts, color: colors.timeouts, values: pick(p.keys, data.trend, 'timeouts'), kind: 'line' },
-    ]);
+    const trendSeries = [
+      { name: names.attempts, color: colors.attempts, values: pick(p.keys, data.trend, 'attempts'), kind: 'line' as const },
+      { name: names.recalled, color: colors.recalled, values: pick(p.keys, data.trend, 'recalled'), kind: 'line' as const },
+      { name: names.refused, color: colors.refused, values: pick(p.keys, data.trend, 'refused'), kind: 'line' as const },
+      { name: names.timeouts, color: colors.timeouts, values: pick(p.keys, data.trend, 'timeouts'), kind: 'line' as const },
+    ];
+    const trend = seriesChart(p.labels, trendSeries);
+    const trendData: ChartData = { categories: p.labels, series: trendSeries };
     const dimension = (r: RecallReport, label: (k: string) => string): ChartOption => {
       const keys = rows(r).map((x) => x.key);
       return seriesChart(keys.map(label), [
@@ -155,16 +157,22 @@ export function OverviewPage(props: { session: Session }) {
     ], { horizontal: true });
     const bk = elapsedBuckets.map((b) => b.key);
     const firstPast = elapsedBuckets.findIndex((_, i) => (i === 0 ? 0 : elapsedBuckets[i - 1].upper) >= windowS.s);
-    const elapsed = elapsedChart(
-      bk.map((k) => t(`bucket.${k}` as MessageKey)),
-      pick(bk, data.elapsed, 'recalled'),
-      bk.map((k) => (byKey(data.elapsed).get(k)?.refused ?? 0) - (byKey(data.elapsed).get(k)?.timeouts ?? 0)),
-      pick(bk, data.elapsed, 'timeouts'),
-      firstPast,
-      { ...names, refused: t('metric.refusedOther'), past: t('overview.pastWindow', { window: windowS.s }) },
-    );
+    const bucketNames = bk.map((k) => t(`bucket.${k}` as MessageKey));
+    const elapsedSeries = [
+      { name: names.recalled, values: pick(bk, data.elapsed, 'recalled') },
+      { name: t('metric.refusedOther'), values: bk.map((k) => (byKey(data.elapsed).get(k)?.refused ?? 0) - (byKey(data.elapsed).get(k)?.timeouts ?? 0)) },
+      { name: names.timeouts, values: pick(bk, data.elapsed, 'timeouts') },
+    ];
+    const elapsed = elapsedChart(bucketNames, elapsedSeries[0].values, elapsedSeries[1].values, elapsedSeries[2].values, firstPast, {
+      ...names,
+      refused: t('metric.refusedOther'),
+      past: t('overview.pastWindow', { window: windowS.s }),
+    });
+    const elapsedData: ChartData = { categories: bucketNames, series: elapsedSeries };
     return {
       trend,
+      trendData,
+      elapsedData,
       platform: dimension(data.platform, (k) => k || t('label.unknown')),
       chatType: dimension(data.chatType, (k) => (k ? t(`chat.${k}` as MessageKey) : t('label.unknown'))),
       reasons,
@@ -220,15 +228,16 @@ export function OverviewPage(props: { session: Session }) {
         <>
           {error && <ErrorBox error={error} />}
           <div class="kpis" data-testid="kpis">
-            <Kpi label={names.attempts} value={formatNumber(totals.attempts)} kind="attempts" />
-            <Kpi label={names.recalled} value={formatNumber(totals.recalled)} kind="recalled" />
-            <Kpi label={names.refused} value={formatNumber(totals.refused)} kind="refused" />
-            <Kpi label={names.timeouts} value={formatNumber(totals.timeouts)} kind="timeouts" />
+            <Kpi label={names.attempts} value={formatNumber(totals.attempts)} kind="attempts" testid="kpi-attempts" />
+            <Kpi label={names.recalled} value={formatNumber(totals.recalled)} kind="recalled" testid="kpi-recalled" />
+            <Kpi label={names.refused} value={formatNumber(totals.refused)} kind="refused" testid="kpi-refused" />
+            <Kpi label={names.timeouts} value={formatNumber(totals.timeouts)} kind="timeouts" testid="kpi-timeouts" />
             <Kpi
               label={t('metric.timeoutShare')}
               value={totals.attempts ? formatPercent(totals.timeouts / totals.attempts) : '—'}
               hint={t('overview.timeoutShareHint')}
               kind="timeouts"
+              testid="kpi-timeout-share"
             />
           </div>
           {totals.attempts === 0 ? (
@@ -238,13 +247,13 @@ export function OverviewPage(props: { session: Session }) {
           ) : (
             <div class="grid">
               <Panel title={data.period.step === 'hour' ? t('overview.byHour') : t('overview.byDay')} class="span-2">
-                <Chart option={charts.trend} height={280} label={t('overview.byHour')} testid="chart-trend" />
+                <Chart option={charts.trend} height={280} label={data.period.step === 'hour' ? t('overview.byHour') : t('overview.byDay')} testid="chart-trend" data={charts.trendData} />
               </Panel>
               <Panel title={t('overview.elapsed')} class="span-2">
                 <p class="muted small">
                   {windowS.known ? t('overview.elapsedHint', { window: windowS.s }) : t('overview.elapsedHintDefault', { window: windowS.s })}
                 </p>
-                <Chart option={charts.elapsed} height={260} label={t('overview.elapsed')} testid="chart-elapsed" />
+                <Chart option={charts.elapsed} height={260} label={t('overview.elapsed')} testid="chart-elapsed" data={charts.elapsedData} />
               </Panel>
               <Panel title={t('overview.byPlatform')}>
                 <Chart option={charts.platform} label={t('overview.byPlatform')} />
@@ -263,11 +272,13 @@ export function OverviewPage(props: { session: Session }) {
   );
 }
 
-function Kpi(props: { label: string; value: string; hint?: string; kind: keyof typeof colors }) {
+function Kpi(props: { label: string; value: string; hint?: string; kind: keyof typeof colors; testid: string }) {
   return (
     <div class={`kpi kpi-${props.kind}`} title={props.hint}>
       <span class="kpi-label">{props.label}</span>
-      <strong class="kpi-value">{props.value}</strong>
+      <strong class="kpi-value" data-testid={props.testid}>
+        {props.value}
+      </strong>
     </div>
   );
 }

@@ -366,8 +366,8 @@ function WhatIf(props: { tenant: string; policy: Policy; disabled: boolean }) {
                   <td class="num">{formatNumber(tr.count)}</td>
                   <td>
                     {(tr.sample_msg_ids ?? []).slice(0, 5).map((id) => (
-                      <Link key={id} to={`recalls/${encodeURIComponent(id)}`} class="mono sample">
-                        {id}
+                      <Link key={id} to={`recalls/${encodeURIComponent(id)}`} class="mono sample" title={id}>
+                        {id.length > 12 ? `${id.slice(0, 8)}…` : id}
                       </Link>
                     ))}
                   </td>
