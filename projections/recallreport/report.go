@@ -6,6 +6,7 @@ package recallreport
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -125,100 +126,122 @@ func ElapsedBucket(ms int64) string {
 // with hours and days in loc.
 func Query(store projections.Store, tenant string, from, to time.Time, groupBy string, loc *time.Location) (Report, error) {
 	rep := Report{From: domain.NewTime(from), To: domain.NewTime(to), GroupBy: groupBy, Rows: []Row{}}
-	valid := false
-	for _, g := range GroupBys {
-		valid = valid || g == groupBy
-	}
-	if !valid {
+	if !slices.Contains(GroupBys, groupBy) {
 		return rep, &domain.InvalidError{Code: "invalid_group_by", Msg: fmt.Sprintf("group_by %q: want one of %v", groupBy, GroupBys)}
 	}
-	rows := map[string]*Row{}
-	row := func(key string) *Row {
-		r, ok := rows[key]
-		if !ok {
-			r = &Row{Key: key}
-			rows[key] = r
-		}
-		return r
+	b := &builder{tenant: tenant, groupBy: groupBy, loc: loc, rows: map[string]*Row{}}
+	if err := store.View(Name, func(tx projections.Tx) error { return b.read(tx, from, to) }); err != nil {
+		return rep, fmt.Errorf("report %s: %w", tenant, err)
 	}
-	prefix := attemptPrefix(tenant)
+	rep.Rows = append(rep.Rows, b.sorted()...)
+	return rep, nil
+}
+
+// builder adds up a report's rows, one per key of its grouping.
+type builder struct {
+	tenant  string
+	groupBy string
+	loc     *time.Location
+	rows    map[string]*Row
+}
+
+// row is the report's row of key, new if need be.
+func (b *builder) row(key string) *Row {
+	r, ok := b.rows[key]
+	if !ok {
+		r = &Row{Key: key}
+		b.rows[key] = r
+	}
+	return r
+}
+
+// read adds the attempts of [from, to): the whole quarter hours from the
+// counts, the edges from the attempt rows; all from the rows when the
+// grouping has no counts, the period holds no whole quarter hour, or the
+// read model was written before the counts.
+func (b *builder) read(tx projections.Tx, from, to time.Time) error {
+	whole := from.Truncate(quarter)
+	if whole.Before(from) {
+		whole = whole.Add(quarter)
+	}
+	end := to.Truncate(quarter)
+	if _, ok := dimensions[b.groupBy]; !ok || !whole.Before(end) {
+		return b.scan(tx, from, to)
+	}
+	v, err := tx.Get(countedKey)
+	if err != nil {
+		return err
+	}
+	if string(v) != "y" {
+		return b.scan(tx, from, to) // written before the counts: the rows alone
+	}
+	if err := b.scan(tx, from, whole); err != nil {
+		return err
+	}
+	if err := addCounts(tx, b.tenant, whole, end, b.groupBy, b.loc, b.row); err != nil {
+		return err
+	}
+	return b.scan(tx, end, to)
+}
+
+// scan adds the attempt rows of [from, to).
+func (b *builder) scan(tx projections.Tx, from, to time.Time) error {
+	prefix := attemptPrefix(b.tenant)
+	lower := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, from.UnixMilli())))
+	upper := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, to.UnixMilli())))
 	var decodeErr error
-	// scan adds the attempt rows of [a, b).
-	scan := func(tx projections.Tx, a, b time.Time) error {
-		lower := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, a.UnixMilli())))
-		upper := binary.BigEndian.AppendUint64(append([]byte{}, prefix...), uint64(max(0, b.UnixMilli())))
-		return tx.Scan(lower, upper, false, func(k, v []byte) bool {
-			var a attempt
-			if err := codec.Unmarshal(v, &a); err != nil {
-				decodeErr = err
-				return false
-			}
-			at := time.UnixMilli(int64(binary.BigEndian.Uint64(k[len(prefix):]))).In(loc)
-			var key string
-			switch groupBy {
-			case "outcome":
-				key = a.Outcome
-			case "hour":
-				key = at.Format("15")
-			case "day":
-				key = at.Format("2006-01-02")
-			case "platform":
-				key = a.Platform
-			case "chat_type":
-				key = a.ChatType
-			case "actor":
-				key = a.Actor
-			case "elapsed":
-				key = ElapsedBucket(a.Elapsed)
-			}
-			row(key).add(tally{}.of(a.Outcome))
-			return true
-		})
-	}
-	err := store.View(Name, func(tx projections.Tx) error {
-		// whole quarter hours from the counts, the edges from the rows
-		whole := from.Truncate(quarter)
-		if whole.Before(from) {
-			whole = whole.Add(quarter)
+	err := tx.Scan(lower, upper, false, func(k, v []byte) bool {
+		var a attempt
+		if decodeErr = codec.Unmarshal(v, &a); decodeErr != nil {
+			return false
 		}
-		end := to.Truncate(quarter)
-		if _, ok := dimensions[groupBy]; !ok || !whole.Before(end) {
-			return scan(tx, from, to)
-		}
-		v, err := tx.Get(countedKey)
-		if err != nil {
-			return err
-		}
-		if string(v) != "y" {
-			return scan(tx, from, to) // written before the counts: the rows alone
-		}
-		if err := scan(tx, from, whole); err != nil {
-			return err
-		}
-		if err := addCounts(tx, tenant, whole, end, groupBy, loc, row); err != nil {
-			return err
-		}
-		return scan(tx, end, to)
+		at := time.UnixMilli(int64(binary.BigEndian.Uint64(k[len(prefix):]))).In(b.loc)
+		b.row(b.key(a, at)).add(tally{}.of(a.Outcome))
+		return true
 	})
 	if err == nil {
 		err = decodeErr
 	}
-	if err != nil {
-		return rep, fmt.Errorf("report %s: %w", tenant, err)
+	return err
+}
+
+// key is the key of the row an attempt made at at adds to.
+func (b *builder) key(a attempt, at time.Time) string {
+	switch b.groupBy {
+	case "outcome":
+		return a.Outcome
+	case "hour":
+		return at.Format("15")
+	case "day":
+		return at.Format("2006-01-02")
+	case "platform":
+		return a.Platform
+	case "chat_type":
+		return a.ChatType
+	case "actor":
+		return a.Actor
+	case "elapsed":
+		return ElapsedBucket(a.Elapsed)
 	}
-	for _, r := range rows {
-		rep.Rows = append(rep.Rows, *r)
+	return ""
+}
+
+// sorted lists the rows by key; elapsed buckets shortest first.
+func (b *builder) sorted() []Row {
+	out := make([]Row, 0, len(b.rows))
+	for _, r := range b.rows {
+		out = append(out, *r)
 	}
 	order := map[string]int{}
-	for i, b := range elapsedBuckets {
-		order[b.key] = i
+	for i, e := range elapsedBuckets {
+		order[e.key] = i
 	}
 	order[">10min"] = len(elapsedBuckets)
-	sort.Slice(rep.Rows, func(i, j int) bool {
-		if groupBy == "elapsed" {
-			return order[rep.Rows[i].Key] < order[rep.Rows[j].Key]
+	sort.Slice(out, func(i, j int) bool {
+		if b.groupBy == "elapsed" {
+			return order[out[i].Key] < order[out[j].Key]
 		}
-		return rep.Rows[i].Key < rep.Rows[j].Key
+		return out[i].Key < out[j].Key
 	})
-	return rep, nil
+	return out
 }
