@@ -99,6 +99,7 @@ func FuzzEventDecode(f *testing.F) {
 	f.Add([]byte(`{"event_id":"x","type":"MessageSent","schema_version":1,"tenant":"a/b","stream":"s","stream_version":0,"position":1,"occurred_at":"2026-11-24T10:00:00.000Z","data":{"msg_id":"m"}}`))
 	f.Add([]byte(`{"type":"RecallRejected","data":{"reason":7}}`))
 	f.Add([]byte(`{"type":"TenantPolicySet","occurred_at":"bad","data":null}`))
+	f.Add([]byte(`{"event_id":"o","type":"OperatorRoleChanged","tenant":"a/b","stream":"operator-a/b","data":{"name":"alice","role":"auditor","previous_role":"admin","by":"recallctl"}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		e, err := DecodeEvent(raw)
 		var std Event
@@ -110,6 +111,8 @@ func FuzzEventDecode(f *testing.F) {
 		}
 		var m Message
 		_ = m.Apply(e)
+		var o Operator
+		_ = o.Apply(e)
 		again, err := json.Marshal(e)
 		if err != nil {
 			t.Fatalf("a decoded event does not encode: %v", err)
