@@ -130,9 +130,9 @@ func (s *Server) postCheckpoint(w http.ResponseWriter, r *http.Request, c caller
 	writeJSON(w, http.StatusOK, cp)
 }
 
-// recordProofRequest audits a proof or an export request, like a query:
+// recordAuditRead audits a proof, verification or export request, like a query:
 // the answer waits until it is recorded.
-func (s *Server) recordProofRequest(r *http.Request, c caller, format string, results int) error {
+func (s *Server) recordAuditRead(r *http.Request, c caller, format string, results int) error {
 	return s.ledger.RecordAuditQuery(r.Context(), c.Tenant, domain.AuditQueried{
 		Viewer: c.viewer(), Query: r.URL.Query().Encode(), Format: format, Results: results,
 	})
@@ -164,7 +164,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, c caller
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, "inclusion_proof", 1); err != nil {
+	if err := s.recordAuditRead(r, c, "inclusion_proof", 1); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -207,7 +207,7 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, c call
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, "consistency_proof", 1); err != nil {
+	if err := s.recordAuditRead(r, c, "consistency_proof", 1); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -257,7 +257,7 @@ func (s *Server) auditProven(w http.ResponseWriter, r *http.Request, c caller, f
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, "json+proofs", len(page.Entries)); err != nil {
+	if err := s.recordAuditRead(r, c, "json+proofs", len(page.Entries)); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -343,7 +343,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, format+"+manifest", len(rows)); err != nil {
+	if err := s.recordAuditRead(r, c, format+"+manifest", len(rows)); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -262,3 +262,20 @@ func TestVerifiedExportIsOneZipOfEveryMatchingRowProvenAgainstOneCheckpoint(t *t
 		t.Errorf("a service token exports the audit log: %d", status)
 	}
 }
+
+// Verifying the log reads every entry: it is recorded like a search, under
+// the caller, before the answer.
+func TestAuditVerificationIsItselfAudited(t *testing.T) {
+	r := newRig(t)
+	r.send("alice", "bob", "chat", "hello")
+	r.feed()
+	status, body := r.get(domain.AccessAuditor, "/audit/verify")
+	if status != 200 || !strings.Contains(string(body), `"ok":true`) {
+		t.Fatalf("verify: %d %s", status, body)
+	}
+	r.feed()
+	page, _ := auditlog.Query(r.rm, "acme/chat", auditlog.Filter{Action: auditlog.ActionAudit, Limit: 10})
+	if len(page.Entries) != 1 || page.Entries[0].Actor != "auditor" || !strings.Contains(page.Entries[0].Detail, "format=verify results=1") {
+		t.Fatalf("the verification in the audit log: %+v", page.Entries)
+	}
+}
