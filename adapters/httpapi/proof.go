@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/domain"
@@ -349,7 +350,7 @@ func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	name := fmt.Sprintf("audit-%s-%s-%d", c.Tenant.Org(), c.Tenant.App(), m.TreeSize)
 	var buf bytes.Buffer
-	if err := auditproof.WriteZip(&buf, name, format, rows, m); err != nil {
+	if err := auditproof.WriteZip(&buf, name, format, time.Now(), rows, m); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/recallledger/recall/projections/auditlog"
 )
@@ -70,9 +71,13 @@ func WriteManifest(w io.Writer, format string, m Manifest) error {
 // downloads it: name.format, and for csv and jsonl name.format plus
 // ManifestSuffix beside it. Unzipped, it is what `recallctl audit export`
 // writes; `recallctl audit verify-export` also reads the archive itself.
-func WriteZip(w io.Writer, name, format string, rows []auditlog.Entry, m Manifest) error {
+// Its members are dated at (zip's zero date is 1980).
+func WriteZip(w io.Writer, name, format string, at time.Time, rows []auditlog.Entry, m Manifest) error {
 	zw := zip.NewWriter(w)
-	f, err := zw.Create(name + "." + format)
+	create := func(member string) (io.Writer, error) {
+		return zw.CreateHeader(&zip.FileHeader{Name: member, Method: zip.Deflate, Modified: at})
+	}
+	f, err := create(name + "." + format)
 	if err != nil {
 		return err
 	}
@@ -80,7 +85,7 @@ func WriteZip(w io.Writer, name, format string, rows []auditlog.Entry, m Manifes
 		return err
 	}
 	if format != "json" {
-		mf, err := zw.Create(name + "." + format + ManifestSuffix)
+		mf, err := create(name + "." + format + ManifestSuffix)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/recallledger/recall/projections/auditlog"
 )
@@ -31,7 +32,7 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 func TestAnExportArchiveIsOneFileAndItsManifest(t *testing.T) {
 	var made bytes.Buffer
 	rows := []auditlog.Entry{{Seq: 1, Action: auditlog.ActionSend, Actor: "alice"}}
-	if err := WriteZip(&made, "audit-a-a-1", "csv", rows, Manifest{Format: ManifestFormat, Tenant: "a/a"}); err != nil {
+	if err := WriteZip(&made, "audit-a-a-1", "csv", time.Now(), rows, Manifest{Format: ManifestFormat, Tenant: "a/a"}); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
