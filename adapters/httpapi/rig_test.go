@@ -40,9 +40,16 @@ type rig struct {
 	tokens  map[domain.AccessRole]string
 	base    string
 	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
+	api     *Server
 }
 
 func newRig(t *testing.T) *rig {
+	t.Helper()
+	return newRigWith(t, Config{})
+}
+
+// newRigWith is newRig with the API configured by cfg.
+func newRigWith(t *testing.T, cfg Config) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	clock := clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
@@ -83,10 +90,10 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
+	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer}
+	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer, api: api}
 }
 
 // feed applies every stored event the read models have not applied yet.
