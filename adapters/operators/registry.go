@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recallledger/recall/adapters/datadir"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -269,15 +270,11 @@ func (r *Registry) apply(rec record) error {
 // everything already written. decide runs with the state up to date and
 // returns the records to write (none: nothing to do).
 func (r *Registry) append(decide func() ([]record, error)) error {
-	lock, err := os.OpenFile(r.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := datadir.LockFile(r.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("lock operator registry: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock operator registry: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 
 	f, err := os.OpenFile(r.path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -616,33 +613,10 @@ func (r *Registry) rewrite() error {
 			}
 		}
 	}
-	return writeAtomic(r.path, buf.Bytes())
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".operators-*")
-	if err != nil {
+	if err := datadir.WriteFile(r.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("compact operator registry: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	for _, step := range []func() error{
-		func() error { _, err := tmp.Write(data); return err },
-		func() error { return tmp.Chmod(0o600) },
-		tmp.Sync,
-		tmp.Close,
-		func() error { return os.Rename(tmp.Name(), path) },
-	} {
-		if err := step(); err != nil {
-			tmp.Close()
-			return fmt.Errorf("compact operator registry: %w", err)
-		}
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("compact operator registry: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Wait is how often a publisher looks for changes made by other processes

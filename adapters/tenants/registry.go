@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recallledger/recall/adapters/datadir"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -214,15 +215,11 @@ func tokenID(tok string) (string, bool) {
 // atomically (temporary file, fsync, rename, fsync of the directory), so a
 // crash leaves either the old registry or the new one.
 func (r *Registry) update(fn func(*file) error) error {
-	lock, err := os.OpenFile(r.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := datadir.LockFile(r.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("lock registry: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock registry: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 
 	f, err := readFile(r.path)
 	if err != nil {
@@ -235,45 +232,10 @@ func (r *Registry) update(fn func(*file) error) error {
 	if err != nil {
 		return fmt.Errorf("encode registry: %w", err)
 	}
-	if err := writeAtomic(r.path, data); err != nil {
-		return err
+	if err := datadir.WriteFile(r.path, data, 0o600); err != nil {
+		return fmt.Errorf("write registry: %w", err)
 	}
 	return r.refresh()
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tenants-*")
-	if err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	return nil
 }
 
 func readFile(path string) (*file, error) {
