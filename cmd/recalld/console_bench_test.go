@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/google/uuid"
 
 	"github.com/recallledger/recall/adapters/console/consoletest"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/cmd/internal/synthetic"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/projections/catalog"
@@ -130,8 +130,8 @@ func writeConsoleHistory(dir string, n int, now time.Time) (events, attempts int
 				if !at.Before(now.Add(-10 * time.Minute)) {
 					return
 				}
-				id, evs, attempt := benchMessage(rng, tn, at)
-				if _, err := store.Append(context.Background(), domain.MessageStream(tn, id), domain.NoStream, evs); err != nil {
+				stream, evs, attempt := consoleTraffic.Message(rng, tn, at)
+				if _, err := store.Append(context.Background(), stream, domain.NoStream, evs); err != nil {
 					errc <- err
 					return
 				}
@@ -153,55 +153,12 @@ func writeConsoleHistory(dir string, n int, now time.Time) (events, attempts int
 	return int(written.Load()), int(tried.Load()), nil
 }
 
-// benchMessage is one message's history, sent at at: between two of 2,000
-// users (a quarter in one of 100 groups), read by half, and in 27 of 100
-// a recall attempt within 240 s — a timeout past 120 s, one in six of the
-// others refused to u0, the rest recalled.
-func benchMessage(rng *rand.Rand, tn domain.Tenant, at time.Time) (domain.MsgID, []domain.Event, bool) {
-	from := domain.UserID(fmt.Sprint("u", rng.IntN(2000)))
-	to, chat := domain.UserID(fmt.Sprint("u", rng.IntN(2000))), domain.ChatSingle
-	if to == from {
-		to += "x"
-	}
-	if rng.IntN(4) == 0 {
-		to, chat = domain.UserID(fmt.Sprint("g", rng.IntN(100))), domain.ChatGroup
-	}
-	id := domain.MsgID(uuid.NewString())
-	mk := func(d time.Duration, p domain.Payload) domain.Event {
-		return domain.NewEvent(uuid.NewString(), tn, at.Add(d), p)
-	}
-	evs := []domain.Event{mk(0, domain.MessageSent{MsgID: id, ConversationID: domain.ConversationID(chat, from, to), ChatType: chat, From: from, To: to,
-		MsgType: "txt", Content: "see you at the station at nine", ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios"})}
-	readAt := time.Duration(1+rng.IntN(100)) * time.Second
-	if rng.IntN(2) == 0 {
-		reader := to
-		if chat == domain.ChatGroup {
-			reader = domain.UserID(fmt.Sprint("u", rng.IntN(2000)))
-		}
-		evs = append(evs, mk(readAt, domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"}))
-	}
-	if rng.IntN(100) >= 27 {
-		return id, evs, false
-	}
-	elapsed := int64(rng.IntN(240_000))
-	d := time.Duration(elapsed) * time.Millisecond
-	switch {
-	case elapsed > 120_000:
-		evs = append(evs, mk(d, domain.RecallRejected{MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios",
-			Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000}))
-	case rng.IntN(6) == 0:
-		evs = append(evs, mk(d, domain.RecallRejected{MsgID: id, Actor: "u0", ActorRole: domain.ActorMember, Platform: "web",
-			Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000}))
-	default:
-		var readBy []domain.UserID
-		if len(evs) == 2 && readAt < d {
-			readBy = []domain.UserID{to}
-		}
-		evs = append(evs, mk(d, domain.MessageRecalled{MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios",
-			ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: append([]domain.UserID{}, readBy...)}))
-	}
-	return id, evs, true
-}
+// consoleTraffic is the benchmark tenant's: 2,000 users (a quarter of
+// the messages in one of 100 groups), and in 27 of 100 messages a recall
+// attempt within 240 s — a timeout past 120 s, one in six of the others
+// u0's, refused, the rest recalled.
+var consoleTraffic = synthetic.Traffic{Users: 2000, Groups: 100, Content: "see you at the station at nine",
+	AttemptsPercent: 27, MaxElapsed: 240 * time.Second, ForbiddenOneIn: 6}
 
 // catchUpReadModels brings every read model in dir up to date with store,
 // each on its own, as a rebuild does.
