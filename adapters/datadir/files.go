@@ -1,10 +1,12 @@
 package datadir
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
 
 // The small files of a data directory that more than one process
@@ -69,4 +71,30 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// Stamp tells which file a path names and how much of it there is, so a
+// process that read it notices when another one appended to it, changed
+// it or replaced it (another inode) — a stat per look, no watcher. A
+// missing file's stamp is the zero Stamp.
+type Stamp struct {
+	Ino     uint64
+	Size    int64
+	ModTime time.Time
+}
+
+// StampOf stats path.
+func StampOf(path string) (Stamp, error) {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Stamp{}, nil
+	}
+	if err != nil {
+		return Stamp{}, fmt.Errorf("stat %s: %w", path, err)
+	}
+	s := Stamp{Size: st.Size(), ModTime: st.ModTime()}
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		s.Ino = sys.Ino
+	}
+	return s, nil
 }

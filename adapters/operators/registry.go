@@ -13,7 +13,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -136,18 +135,11 @@ func (r *Registry) Changed() <-chan struct{} { return r.changed }
 // refresh reads what was appended to the journal since the last read, or
 // all of it when the file was replaced (a compaction) or is new.
 func (r *Registry) refresh() error {
-	st, err := os.Stat(r.path)
-	var stamp fileStamp
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	st, err := datadir.StampOf(r.path)
+	if err != nil {
 		return fmt.Errorf("operator registry: %w", err)
-	default:
-		stamp.size = st.Size()
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			stamp.ino = sys.Ino
-		}
 	}
+	stamp := fileStamp{ino: st.Ino, size: st.Size}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tenants != nil && stamp == r.stamp {

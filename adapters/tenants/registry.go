@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/recallledger/recall/adapters/datadir"
@@ -61,7 +60,7 @@ type Registry struct {
 	path string
 
 	mu    sync.Mutex
-	stamp fileStamp
+	stamp datadir.Stamp // of the file last read
 	byID  map[string]keyed
 	names []domain.Tenant
 }
@@ -69,12 +68,6 @@ type Registry struct {
 type keyed struct {
 	Principal
 	sum [sha256.Size]byte
-}
-
-type fileStamp struct {
-	mod  time.Time
-	size int64
-	ino  uint64
 }
 
 // Open returns the registry in dir, creating dir if needed.
@@ -259,17 +252,9 @@ func readFile(path string) (*file, error) {
 // refresh reloads the file if it changed since it was last read. A stat per
 // request is the price of a rotation taking effect at once.
 func (r *Registry) refresh() error {
-	st, err := os.Stat(r.path)
-	var stamp fileStamp
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
-		return fmt.Errorf("stat registry: %w", err)
-	default:
-		stamp = fileStamp{mod: st.ModTime(), size: st.Size()}
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			stamp.ino = sys.Ino
-		}
+	stamp, err := datadir.StampOf(r.path)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
 	}
 	r.mu.Lock()
 	same := r.byID != nil && stamp == r.stamp
