@@ -19,7 +19,6 @@ import (
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -427,15 +426,7 @@ func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := tenants.Open(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, _ := domain.ParseTenant("demo/demo")
-	toks, err := reg.Create(demo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	toks := registerTenant(t, data, "demo/demo")
 	s := startServerWith(t, data, clocktest.New(time.Date(2026, 11, 15, 10, 0, 0, 0, time.UTC)))
 	for i := 0; i < 3; i++ {
 		body, _ := json.Marshal(map[string]string{"from": "alice", "to": "bob", "chat_type": "chat", "type": "txt", "content": fmt.Sprint("note ", i)})
