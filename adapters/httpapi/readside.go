@@ -147,14 +147,14 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 	if !ok {
 		return
 	}
-	last := uint64(0)
+	st := &sseStream{s: s, r: r, tenant: c.Tenant, conv: conv, viewer: string(viewer), locale: locale}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		v, err := strconv.ParseUint(id, 10, 64)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "invalid_last_event_id", "Last-Event-ID: not one this server sent")
 			return
 		}
-		last = v
+		st.last = v
 	}
 	select {
 	case <-s.streamsEnd:
@@ -162,61 +162,91 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 		return
 	default:
 	}
-	var ls *liveStream
 	if s.streams != nil {
 		var err error
-		if ls, err = s.streams.subscribe(c.Tenant.String(), conv); err != nil {
+		if st.ls, err = s.streams.subscribe(c.Tenant.String(), conv); err != nil {
 			w.Header().Set("Retry-After", "5")
 			writeError(w, http.StatusTooManyRequests, "too_many_streams", err.Error()+"; try again later")
 			return
 		}
-		defer s.streams.unsubscribe(ls)
+		defer s.streams.unsubscribe(st.ls)
 	}
-	rc := http.NewResponseController(w)
-	if err := rc.SetWriteDeadline(time.Time{}); err != nil { // a stream outlives the server's write timeout
-		s.log.Warn("conversation stream: the write timeout cannot be lifted; the stream ends when it passes", "err", err)
+	st.start(w)
+	if err := st.sendLogged(); err != nil {
+		s.log.Warn("conversation stream", "err", err)
+		return
+	}
+	st.pushLive()
+}
+
+// sseStream is one viewer's conversation stream: what it was last sent
+// (last), the hub's queue for it (ls, nil without a hub) and its writers.
+type sseStream struct {
+	s      *Server
+	r      *http.Request
+	tenant domain.Tenant
+	conv   string
+	viewer string
+	locale string
+	last   uint64
+	ls     *liveStream
+	bw     *bufio.Writer
+	rc     *http.ResponseController
+}
+
+// start answers 200 as an event stream, with no write deadline: a stream
+// outlives the server's write timeout.
+func (st *sseStream) start(w http.ResponseWriter) {
+	st.rc = http.NewResponseController(w)
+	if err := st.rc.SetWriteDeadline(time.Time{}); err != nil {
+		st.s.log.Warn("conversation stream: the write timeout cannot be lifted; the stream ends when it passes", "err", err)
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	bw := bufio.NewWriter(w)
-	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+	st.bw = bufio.NewWriter(w)
+}
+
+// sendLogged writes what the view logged after last.
+func (st *sseStream) sendLogged() error {
+	since, err := st.s.ledger.RetainedSince(st.r.Context(), st.tenant)
 	if err != nil {
-		s.log.Warn("conversation stream", "err", err)
-		return
+		return err
 	}
-	err = conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, since, func(u conversation.Update) error {
-		frame, err := (&hubUpdate{Logged: conversation.Logged{Update: u}}).frame(locale, string(viewer))
+	return conversation.Updates(st.s.readModels.Store, st.tenant.String(), st.conv, st.last, since, func(u conversation.Update) error {
+		frame, err := (&hubUpdate{Logged: conversation.Logged{Update: u}}).frame(st.locale, st.viewer)
 		if err == nil {
-			_, err = bw.Write(frame)
-			last = u.ID
+			_, err = st.bw.Write(frame)
+			st.last = u.ID
 		}
 		return err
 	})
-	if err != nil {
-		s.log.Warn("conversation stream", "err", err)
-		return
-	}
+}
+
+// pushLive writes what the hub queues until the viewer leaves, the
+// server shuts down, the viewer lags or a write fails, with a heartbeat
+// every 15 s.
+func (st *sseStream) pushLive() {
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
 	gather := time.NewTimer(streamGather)
 	defer gather.Stop()
 	var wake <-chan struct{}
-	if ls != nil {
-		wake = ls.wake
+	if st.ls != nil {
+		wake = st.ls.wake
 	}
 	for {
-		if bw.Flush() != nil || rc.Flush() != nil {
+		if st.bw.Flush() != nil || st.rc.Flush() != nil {
 			return
 		}
 		select {
-		case <-r.Context().Done():
+		case <-st.r.Context().Done():
 			return
-		case <-s.streamsEnd: // shutting down: the viewer sees the stream end
+		case <-st.s.streamsEnd: // shutting down: the viewer sees the stream end
 			return
 		case <-heartbeat.C:
-			fmt.Fprint(bw, ": keep-alive\n\n")
+			fmt.Fprint(st.bw, ": keep-alive\n\n")
 			continue
 		case <-wake:
 			// let a busy conversation's updates gather for a moment: one
@@ -224,42 +254,52 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 			// bounded number of times a second, not once per commit each
 			gather.Reset(streamGather)
 			select {
-			case <-r.Context().Done():
+			case <-st.r.Context().Done():
 				return
-			case <-s.streamsEnd:
+			case <-st.s.streamsEnd:
 				return
 			case <-gather.C:
 			}
 		}
-		queued, lagged := ls.take()
-		if lagged {
-			fmt.Fprintf(bw, "event: lagged\ndata: {\"last_event_id\":%d}\n\n", last)
-			_ = bw.Flush()
-			_ = rc.Flush()
+		if !st.sendQueued() {
 			return
-		}
-		if len(queued) == 0 {
-			continue
-		}
-		if since, err = s.ledger.RetainedSince(r.Context(), c.Tenant); err != nil {
-			s.log.Warn("conversation stream", "err", err)
-			return
-		}
-		for _, u := range queued {
-			if u.ID <= last || !u.Retained(since) {
-				continue
-			}
-			frame, err := u.frame(locale, string(viewer))
-			if err != nil {
-				s.log.Warn("conversation stream", "err", err)
-				return
-			}
-			if _, err := bw.Write(frame); err != nil {
-				return
-			}
-			last = u.ID
 		}
 	}
+}
+
+// sendQueued writes the updates the hub queued that are after last and
+// still retained, or the lagged event; false ends the stream.
+func (st *sseStream) sendQueued() bool {
+	queued, lagged := st.ls.take()
+	if lagged {
+		fmt.Fprintf(st.bw, "event: lagged\ndata: {\"last_event_id\":%d}\n\n", st.last)
+		_ = st.bw.Flush()
+		_ = st.rc.Flush()
+		return false
+	}
+	if len(queued) == 0 {
+		return true
+	}
+	since, err := st.s.ledger.RetainedSince(st.r.Context(), st.tenant)
+	if err != nil {
+		st.s.log.Warn("conversation stream", "err", err)
+		return false
+	}
+	for _, u := range queued {
+		if u.ID <= st.last || !u.Retained(since) {
+			continue
+		}
+		frame, err := u.frame(st.locale, st.viewer)
+		if err != nil {
+			st.s.log.Warn("conversation stream", "err", err)
+			return false
+		}
+		if _, err := st.bw.Write(frame); err != nil {
+			return false
+		}
+		st.last = u.ID
+	}
+	return true
 }
 
 // auditFilter reads the audit query parameters.

@@ -53,41 +53,17 @@ func startTargetWith(c *config, o targetOpts) (*target, error) {
 		t.base, t.svc = "http://"+strings.TrimPrefix(c.addr, "http://"), c.token
 		return t, nil
 	}
-	bin := c.recalld
-	if bin == "" {
-		if self, err := os.Executable(); err == nil {
-			if cand := filepath.Join(filepath.Dir(self), "recalld"); fileExists(cand) {
-				bin = cand
-			}
-		}
-	}
-	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("recalld"); err != nil {
-			return nil, errNoRecalld
-		}
+	bin, err := recalldBinary(c)
+	if err != nil {
+		return nil, err
 	}
 	dir, cleanup, err := tempDir()
 	if err != nil {
 		return nil, err
 	}
-	reg, err := tenants.Open(dir)
-	if err != nil {
+	if err := t.registerTenants(dir); err != nil {
 		cleanup()
 		return nil, err
-	}
-	for _, name := range []string{"bench/app", "bench/late"} {
-		tn, _ := domain.ParseTenant(name)
-		toks, err := reg.Create(tn)
-		if err != nil {
-			cleanup()
-			return nil, err
-		}
-		if name == "bench/app" {
-			t.svc = toks[domain.AccessService]
-		} else {
-			t.lateSvc, t.lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
-		}
 	}
 	if o.prepare != nil {
 		if err := o.prepare(dir); err != nil {
@@ -95,16 +71,72 @@ func startTargetWith(c *config, o targetOpts) (*target, error) {
 			return nil, err
 		}
 	}
-	cmd := exec.Command(bin, append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"}, o.args...)...)
+	if err := t.run(bin, dir, o.args, cleanup); err != nil {
+		return nil, err
+	}
+	if o.prepare != nil {
+		if err := t.waitReady(c); err != nil {
+			t.stop()
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// recalldBinary is --recalld, else the recalld beside this binary, else
+// the one on PATH.
+func recalldBinary(c *config) (string, error) {
+	if c.recalld != "" {
+		return c.recalld, nil
+	}
+	if self, err := os.Executable(); err == nil {
+		if cand := filepath.Join(filepath.Dir(self), "recalld"); fileExists(cand) {
+			return cand, nil
+		}
+	}
+	bin, err := exec.LookPath("recalld")
+	if err != nil {
+		return "", errNoRecalld
+	}
+	return bin, nil
+}
+
+// registerTenants registers bench/app and bench/late in dir and keeps
+// the tokens the scenarios use.
+func (t *target) registerTenants(dir string) error {
+	reg, err := tenants.Open(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"bench/app", "bench/late"} {
+		tn, _ := domain.ParseTenant(name)
+		toks, err := reg.Create(tn)
+		if err != nil {
+			return err
+		}
+		if name == "bench/app" {
+			t.svc = toks[domain.AccessService]
+		} else {
+			t.lateSvc, t.lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
+		}
+	}
+	return nil
+}
+
+// run starts bin on dir with args and waits for the address it listens
+// on; t.stop then ends it (SIGTERM) and calls cleanup. When it fails,
+// cleanup is called already.
+func (t *target) run(bin, dir string, args []string, cleanup func()) error {
+	cmd := exec.Command(bin, append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		cleanup()
-		return nil, err
+		return err
 	}
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		cleanup()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+		return fmt.Errorf("start %s: %w", bin, err)
 	}
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
@@ -117,7 +149,7 @@ func startTargetWith(c *config, o targetOpts) (*target, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		cleanup()
-		return nil, fmt.Errorf("%s did not start", bin)
+		return fmt.Errorf("%s did not start", bin)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
 	t.startedHere, t.pid = true, cmd.Process.Pid
@@ -126,13 +158,7 @@ func startTargetWith(c *config, o targetOpts) (*target, error) {
 		_ = cmd.Wait()
 		cleanup()
 	}
-	if o.prepare != nil {
-		if err := t.waitReady(c); err != nil {
-			t.stop()
-			return nil, err
-		}
-	}
-	return t, nil
+	return nil
 }
 
 // waitReady waits until recalld says its projections caught up.
