@@ -385,6 +385,12 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
+	// a verification reads every entry: it is an audit read like a search,
+	// recorded under the caller before the answer
+	if err := s.recordAuditRead(r, c, "verify", int(res.Entries)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if s.readModels.Checkpoints == nil {
 		writeJSON(w, http.StatusOK, res)
 		return
