@@ -1,6 +1,7 @@
 package datadir
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -57,6 +58,40 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		}
 	}
 	return SyncDir(dir)
+}
+
+// CutTornLine removes the last line of a file of lines if it has no
+// newline: a write a crash cut short, never acknowledged. Only a writer
+// holding the file's lock does it.
+func CutTornLine(f *os.File) error {
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return err
+	}
+	size := st.Size()
+	const chunk = 4096
+	for end := size; end > 0; {
+		start := max(0, end-chunk)
+		b := make([]byte, end-start)
+		if _, err := f.ReadAt(b, start); err != nil {
+			return fmt.Errorf("%s: %w", f.Name(), err)
+		}
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+			if keep := start + int64(i) + 1; keep != size {
+				return truncate(f, keep)
+			}
+			return nil
+		}
+		end = start
+	}
+	return truncate(f, 0)
+}
+
+func truncate(f *os.File, size int64) error {
+	if err := f.Truncate(size); err != nil {
+		return fmt.Errorf("%s: cut a torn line: %w", f.Name(), err)
+	}
+	return f.Sync()
 }
 
 // SyncDir fsyncs a directory, so that a rename into it survives a crash

@@ -18,7 +18,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
+
+	"github.com/recallledger/recall/adapters/datadir"
 )
 
 // Journal is one journal file.
@@ -56,18 +57,11 @@ func (j *Journal) Read(reset func(), apply func(line []byte) error) error {
 }
 
 func (j *Journal) readLocked(reset func(), apply func(line []byte) error) error {
-	st, err := os.Stat(j.path)
-	var now stamp
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	st, err := datadir.StampOf(j.path)
+	if err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
-	default:
-		now.size = st.Size()
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			now.ino = sys.Ino
-		}
 	}
+	now := stamp{ino: st.Ino, size: st.Size}
 	if j.read && now == j.stamp {
 		return nil
 	}
@@ -118,15 +112,11 @@ func (j *Journal) readLocked(reset func(), apply func(line []byte) error) error 
 // write (none: nothing is written), writes them at the end, fsyncs, and
 // reads them back through apply. Once it returns nil they are durable.
 func (j *Journal) Append(reset func(), apply func(line []byte) error, decide func() ([][]byte, error)) error {
-	lock, err := os.OpenFile(j.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := datadir.LockFile(j.path + ".lock")
 	if err != nil {
-		return fmt.Errorf("lock journal %s: %w", j.path, err)
+		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock journal %s: %w", j.path, err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 
 	_, statErr := os.Stat(j.path)
 	fresh := errors.Is(statErr, os.ErrNotExist)
@@ -135,7 +125,7 @@ func (j *Journal) Append(reset func(), apply func(line []byte) error, decide fun
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	defer f.Close()
-	if err := cutTornTail(f); err != nil {
+	if err := datadir.CutTornLine(f); err != nil {
 		return fmt.Errorf("journal %s: %w", j.path, err)
 	}
 	j.mu.Lock()
@@ -166,79 +156,9 @@ func (j *Journal) Append(reset func(), apply func(line []byte) error, decide fun
 	}
 	if fresh {
 		// the file is new: its name must be durable too
-		if err := syncDir(filepath.Dir(j.path)); err != nil {
+		if err := datadir.SyncDir(filepath.Dir(j.path)); err != nil {
 			return fmt.Errorf("journal %s: %w", j.path, err)
 		}
 	}
 	return j.readLocked(reset, apply)
-}
-
-// cutTornTail removes a last line without its newline: a write a crash
-// cut short, never acknowledged. Only a writer holding the lock does it.
-func cutTornTail(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return err
-	}
-	size := st.Size()
-	const chunk = 4096
-	for end := size; end > 0; {
-		start := max(0, end-chunk)
-		b := make([]byte, end-start)
-		if _, err := f.ReadAt(b, start); err != nil {
-			return err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			if keep := start + int64(i) + 1; keep != size {
-				return truncate(f, keep)
-			}
-			return nil
-		}
-		end = start
-	}
-	return truncate(f, 0)
-}
-
-func truncate(f *os.File, size int64) error {
-	if err := f.Truncate(size); err != nil {
-		return fmt.Errorf("cut a torn line: %w", err)
-	}
-	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// WriteAtomic replaces path with data: a temporary file beside it,
-// fsynced, renamed over it, and the directory fsynced, so a crash leaves
-// the old file or the new one. A journal's owner uses it to write a
-// journal from scratch (an import or a compaction).
-func WriteAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	for _, step := range []func() error{
-		func() error { _, err := tmp.Write(data); return err },
-		func() error { return tmp.Chmod(0o600) },
-		tmp.Sync,
-		tmp.Close,
-		func() error { return os.Rename(tmp.Name(), path) },
-	} {
-		if err := step(); err != nil {
-			tmp.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/recallledger/recall/adapters/datadir"
 )
 
 // reader collects what a journal's reads hand over.
@@ -93,7 +95,7 @@ func TestAReplacedJournalIsReadFromItsStart(t *testing.T) {
 	r := &reader{j: New(path)}
 	r.read(t)
 	resets := r.resets
-	if err := WriteAtomic(path, []byte("{\"ab\":3}\n")); err != nil {
+	if err := datadir.WriteFile(path, []byte("{\"ab\":3}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got := r.read(t); !slices.Equal(got, []string{`{"ab":3}`}) || r.resets != resets+1 {

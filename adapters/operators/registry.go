@@ -273,8 +273,8 @@ func (r *Registry) append(decide func() ([]record, error)) error {
 		return fmt.Errorf("operator registry: %w", err)
 	}
 	defer f.Close()
-	if err := cutTornTail(f); err != nil {
-		return err
+	if err := datadir.CutTornLine(f); err != nil {
+		return fmt.Errorf("operator registry: %w", err)
 	}
 	if err := r.refresh(); err != nil {
 		return err
@@ -311,41 +311,6 @@ func (r *Registry) append(decide func() ([]record, error)) error {
 		return fmt.Errorf("operator registry: sync: %w", err)
 	}
 	return r.refresh()
-}
-
-// cutTornTail removes a last line without its newline: a write a crash
-// cut short, never acknowledged. Only a writer holding the lock does it.
-func cutTornTail(f *os.File) error {
-	st, err := f.Stat()
-	if err != nil || st.Size() == 0 {
-		return err
-	}
-	size := st.Size()
-	const chunk = 4096
-	end := size
-	for end > 0 {
-		start := max(0, end-chunk)
-		b := make([]byte, end-start)
-		if _, err := f.ReadAt(b, start); err != nil {
-			return fmt.Errorf("operator registry: %w", err)
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			keep := start + int64(i) + 1
-			if keep == size {
-				return nil
-			}
-			return truncate(f, keep)
-		}
-		end = start
-	}
-	return truncate(f, 0)
-}
-
-func truncate(f *os.File, size int64) error {
-	if err := f.Truncate(size); err != nil {
-		return fmt.Errorf("operator registry: cut a torn line: %w", err)
-	}
-	return f.Sync()
 }
 
 // get returns the operator's entry; r.mu is held.

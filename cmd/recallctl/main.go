@@ -126,7 +126,9 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	return fmt.Errorf("unknown command %q", strings.Join(rest[:2], " "))
 }
 
-func tenantCreate(data, name string, stdout io.Writer) error {
+// tenantChange runs one change of the tenant registry in data on the
+// tenant named name and prints what it returns, with the tenant, as JSON.
+func tenantChange(data, name string, stdout io.Writer, change func(*tenants.Registry, domain.Tenant) (map[string]any, error)) error {
 	t, err := domain.ParseTenant(name)
 	if err != nil {
 		return err
@@ -135,48 +137,38 @@ func tenantCreate(data, name string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	toks, err := reg.Create(t)
+	out, err := change(reg, t)
 	if err != nil {
 		return err
 	}
-	return printJSON(stdout, map[string]any{"tenant": t.String(), "tokens": toks})
+	out["tenant"] = t.String()
+	return printJSON(stdout, out)
+}
+
+func tenantCreate(data, name string, stdout io.Writer) error {
+	return tenantChange(data, name, stdout, func(reg *tenants.Registry, t domain.Tenant) (map[string]any, error) {
+		toks, err := reg.Create(t)
+		return map[string]any{"tokens": toks}, err
+	})
 }
 
 func tenantRotate(data, name, roleName string, stdout io.Writer) error {
-	t, err := domain.ParseTenant(name)
-	if err != nil {
-		return err
-	}
 	role, err := domain.ParseAccessRole(roleName)
 	if err != nil {
 		return err
 	}
-	reg, err := tenants.Open(data)
-	if err != nil {
-		return err
-	}
-	tok, err := reg.Rotate(t, role)
-	if err != nil {
-		return err
-	}
-	return printJSON(stdout, map[string]any{"tenant": t.String(), "role": role, "token": tok})
+	return tenantChange(data, name, stdout, func(reg *tenants.Registry, t domain.Tenant) (map[string]any, error) {
+		tok, err := reg.Rotate(t, role)
+		return map[string]any{"role": role, "token": tok}, err
+	})
 }
 
 // tenantDisable disables a tenant (its tokens stop working at once, in a
 // running recalld too; its history stays) or enables it again.
 func tenantDisable(data, name string, disabled bool, stdout io.Writer) error {
-	t, err := domain.ParseTenant(name)
-	if err != nil {
-		return err
-	}
-	reg, err := tenants.Open(data)
-	if err != nil {
-		return err
-	}
-	if err := reg.SetDisabled(t, disabled); err != nil {
-		return err
-	}
-	return printJSON(stdout, map[string]any{"tenant": t.String(), "disabled": disabled})
+	return tenantChange(data, name, stdout, func(reg *tenants.Registry, t domain.Tenant) (map[string]any, error) {
+		return map[string]any{"disabled": disabled}, reg.SetDisabled(t, disabled)
+	})
 }
 
 func printJSON(w io.Writer, v any) error {
