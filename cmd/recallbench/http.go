@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/recallledger/recall/adapters/tenants"
@@ -28,14 +26,19 @@ type target struct {
 	client      *http.Client
 	stop        func()
 	startedHere bool
+	pid         int // the process started here, whose CPU is measured
+}
+
+func newTarget() *target {
+	transport := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	return &target{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, stop: func() {}}
 }
 
 // startTarget starts the recalld binary with a fresh data directory and a
 // tenant bench/app, or uses --addr.
 func startTarget(c *config) (*target, error) {
-	transport := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	t := &target{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, stop: func() {}}
 	if c.addr != "" {
+		t := newTarget()
 		t.base, t.svc = "http://"+strings.TrimPrefix(c.addr, "http://"), c.token
 		return t, nil
 	}
@@ -62,6 +65,7 @@ func startTarget(c *config) (*target, error) {
 		cleanup()
 		return nil, err
 	}
+	var svc, lateSvc, lateAdmin string
 	for _, name := range []string{"bench/app", "bench/late"} {
 		tn, _ := domain.ParseTenant(name)
 		toks, err := reg.Create(tn)
@@ -70,42 +74,17 @@ func startTarget(c *config) (*target, error) {
 			return nil, err
 		}
 		if name == "bench/app" {
-			t.svc = toks[domain.AccessService]
+			svc = toks[domain.AccessService]
 		} else {
-			t.lateSvc, t.lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
+			lateSvc, lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
 		}
 	}
-	cmd := exec.Command(bin, "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000")
-	out, err := cmd.StdoutPipe()
+	t, err := startServer(bin, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"},
+		"recalld listening on ", cleanup)
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		cleanup()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "recalld listening on "); ok {
-			t.base = addr
-			break
-		}
-	}
-	if t.base == "" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cleanup()
-		return nil, fmt.Errorf("%s did not start", bin)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	t.startedHere = true
-	t.stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		cleanup()
-	}
+	t.svc, t.lateSvc, t.lateAdmin = svc, lateSvc, lateAdmin
 	return t, nil
 }
 
@@ -159,22 +138,62 @@ func sendBody(i int, chat string) string {
 }
 
 // benchSendHTTP records sends over HTTP from 64 connections, as fast as
-// they are answered, for the configured duration.
+// they are answered, for the configured duration, and beside them the raw
+// HTTP baseline (rawhttp.go) loaded the same way in the same run. Each
+// server's CPU per acknowledged send counts what it used from the first
+// request until its work for them was done (recalld's projections too).
 func benchSendHTTP(ctx context.Context, c *config) error {
+	raw, err := startRawTarget()
+	if err != nil {
+		return err
+	}
+	base := sendLoad(ctx, c, raw, "send-http (raw baseline)")
+	raw.stop()
 	t, err := startTarget(c)
 	if err != nil {
 		return err
 	}
 	defer t.stop()
-	const conns = 64
+	got := sendLoad(ctx, c, t, "send-http")
+	r := result{Scenario: "send-http", Concurrency: sendConns, N: got.acked, RequestsPerS: got.rate, P50Ms: got.p50, P99Ms: got.p99,
+		CPUUsPerRequest: got.cpuUs, Errors: got.errors,
+		BaselineRequestsPerS: base.rate, BaselineP99Ms: base.p99, BaselineCPUUsPerRequest: base.cpuUs, BaselineErrors: base.errors}
+	if got.rate > 0 {
+		r.RatioToBaseline = round2(base.rate / got.rate)
+	}
+	if got.cpuUs == 0 {
+		r.Note = "no CPU figure: recalld was not started by this run (--addr)"
+	}
+	return c.emit(r)
+}
+
+const sendConns = 64
+
+// sendRun is what one server answered to sendLoad.
+type sendRun struct {
+	acked, errors int
+	rate          float64 // acknowledged sends a second
+	p50, p99      float64
+	cpuUs         float64 // the server's CPU per acknowledged send, µs; 0 unknown
+}
+
+// sendLoad posts sends to t from sendConns connections, as fast as they
+// are answered, for the configured duration.
+func sendLoad(ctx context.Context, c *config, t *target, label string) sendRun {
 	var errs atomic.Int64
-	lats := make([][]time.Duration, conns)
-	// the pool stops taking requests at the deadline; those under way
-	// still finish on ctx
+	lats := make([][]time.Duration, sendConns)
+	// the pool stops taking requests at the deadline (or after
+	// --send-requests); those under way still finish on ctx
 	more, stop := context.WithDeadline(ctx, time.Now().Add(c.duration))
+	n := -1
+	if c.sendRequests > 0 {
+		more, stop = context.WithCancel(ctx)
+		n = c.sendRequests
+	}
 	defer stop()
+	cpu := startCPU(t.pid)
 	start := time.Now()
-	_ = pool(more, conns, -1, func(w, i int) error {
+	_ = pool(more, sendConns, n, func(w, i int) error {
 		chat := "chat"
 		if (i+1)%4 == 0 {
 			chat = "groupchat"
@@ -187,7 +206,7 @@ func benchSendHTTP(ctx context.Context, c *config) error {
 		}
 		lats[w] = append(lats[w], time.Since(t0))
 		if w == 0 {
-			c.progress.Show("send-http: %d requests", i+1)
+			c.progress.Show("%s: %d requests", label, i+1)
 		}
 		return nil
 	})
@@ -196,9 +215,12 @@ func benchSendHTTP(ctx context.Context, c *config) error {
 	for _, l := range lats {
 		all = append(all, l...)
 	}
+	if t.startedHere {
+		waitApplied(ctx, t.client, t.base, 30*time.Second)
+	}
 	p50, p99 := percentiles(all)
-	return c.emit(result{Scenario: "send-http", Concurrency: conns, N: len(all), RequestsPerS: round(float64(len(all)) / elapsed.Seconds()),
-		P50Ms: p50, P99Ms: p99, Errors: int(errs.Load())})
+	return sendRun{acked: len(all), errors: int(errs.Load()), rate: round(float64(len(all)) / elapsed.Seconds()), p50: p50, p99: p99,
+		cpuUs: cpu.perRequest(len(all))}
 }
 
 // benchRecallHTTP asks for recall decisions over HTTP at a steady 5,000
@@ -235,6 +257,7 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 	outcomes := map[string]int{}
 	var errs atomic.Int64
 	sem := make(chan struct{}, 512)
+	cpu := startCPU(t.pid)
 	start := time.Now()
 	interval := time.Second / rate
 	for i := 0; i < n && ctx.Err() == nil; i++ {
@@ -279,9 +302,10 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	waitApplied(ctx, t.client, t.base, 30*time.Second)
 	p50, p99 := percentiles(lats)
 	return c.emit(result{Scenario: "recall-http", N: len(lats), TargetRate: rate, RequestsPerS: round(float64(len(lats)) / elapsed.Seconds()),
-		P50Ms: p50, P99Ms: p99, Errors: int(errs.Load()), Note: fmt.Sprint(outcomes)})
+		P50Ms: p50, P99Ms: p99, CPUUsPerRequest: cpu.perRequest(len(lats)), Errors: int(errs.Load()), Note: fmt.Sprint(outcomes)})
 }
 
 // preSend records len(ids) one-to-one sends over 64 connections and keeps

@@ -52,9 +52,14 @@ type config struct {
 	recalld   string        // the recalld binary to start
 	settle    time.Duration // how long audit-query's second pass waits for compactions
 	queries   int           // audit-query's pages per pass
-	fs        vfs.FS        // the event stores' file system; nil is the real disk
-	out       io.Writer
-	progress  *progress.Line
+	serveRaw  string        // serve the raw HTTP baseline on this directory instead
+	// sendRequests, when not 0, is how many sends send-http makes to
+	// each server instead of running for duration: the same work for
+	// both sides of a comparison of CPU per request
+	sendRequests int
+	fs           vfs.FS // the event stores' file system; nil is the real disk
+	out          io.Writer
+	progress     *progress.Line
 }
 
 var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
@@ -63,6 +68,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, stdout, stderr)
 	if err != nil {
 		return flaghelp.Done(err)
+	}
+	if c.serveRaw != "" {
+		return serveRawHTTP(ctx, c.serveRaw, stdout)
 	}
 	return c.runScenarios(ctx)
 }
@@ -82,6 +90,8 @@ func parseConfig(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.token, "token", "", "service token for --addr")
 	fs.StringVar(&c.recalld, "recalld", "", "recalld binary to start (default: next to recallbench, then on PATH)")
 	fs.IntVar(&c.queries, "queries", 2000, "audit-query: filtered pages timed in each of its two passes")
+	fs.IntVar(&c.sendRequests, "send-requests", 0, "send-http: make this many sends to each server instead of running for --duration (the same work on both sides of a CPU comparison)")
+	fs.StringVar(&c.serveRaw, "serve-raw-http", "", "serve send-http's raw HTTP baseline on a loopback port with its pebble in this directory (send-http starts it so)")
 	fs.DurationVar(&c.settle, "settle-timeout", 15*time.Minute, "how long audit-query's second pass waits for pebble's compactions to settle; 0 runs it at once")
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return nil, err
@@ -164,12 +174,20 @@ type result struct {
 	BaselinePerS    float64 `json:"baseline_events_per_s,omitempty"`
 	RatioToBaseline float64 `json:"slowdown_vs_baseline,omitempty"`
 	RequestsPerS    float64 `json:"requests_per_s,omitempty"`
-	TargetRate      float64 `json:"target_rate,omitempty"`
-	P50Ms           float64 `json:"p50_ms,omitempty"`
-	P99Ms           float64 `json:"p99_ms,omitempty"`
-	RSSMB           float64 `json:"rss_mb,omitempty"`
-	Errors          int     `json:"errors,omitempty"`
-	Note            string  `json:"note,omitempty"`
+	// CPUUsPerRequest is the server's CPU (user + system) per request
+	// acknowledged, in microseconds, its projections' work included.
+	CPUUsPerRequest float64 `json:"cpu_us_per_request,omitempty"`
+	// the raw HTTP baseline in the same run (send-http)
+	BaselineRequestsPerS    float64 `json:"baseline_requests_per_s,omitempty"`
+	BaselineP99Ms           float64 `json:"baseline_p99_ms,omitempty"`
+	BaselineCPUUsPerRequest float64 `json:"baseline_cpu_us_per_request,omitempty"`
+	BaselineErrors          int     `json:"baseline_errors,omitempty"`
+	TargetRate              float64 `json:"target_rate,omitempty"`
+	P50Ms                   float64 `json:"p50_ms,omitempty"`
+	P99Ms                   float64 `json:"p99_ms,omitempty"`
+	RSSMB                   float64 `json:"rss_mb,omitempty"`
+	Errors                  int     `json:"errors,omitempty"`
+	Note                    string  `json:"note,omitempty"`
 }
 
 func (c *config) emit(r result) error {
