@@ -4,10 +4,13 @@
 //	{"scenario":…,"concurrency":…,"n":…,"events_per_s":…,"p50_ms":…,"p99_ms":…,"rss_mb":…}
 //
 // Scenarios: append (durable appends in-process at concurrency 1, 8 and 64,
-// beside the raw storage engine doing the same writes), send-http and
+// beside the raw storage engine doing the same writes), pipeline (sends
+// stored with the read models live, in-process: CPU and bytes written per
+// event), send-http (beside a raw HTTP baseline, rawhttp.go) and
 // recall-http (a real recalld on a loopback port: started from the recalld
 // binary next to this one with a fresh data directory, or the one at
-// --addr), rebuild, lag, audit-query and memory. Progress goes to a
+// --addr; the server's CPU per request), rebuild, lag, audit-query and
+// memory. Progress goes to a
 // terminal on stderr; the JSON lines go to stdout.
 package main
 
@@ -62,7 +65,7 @@ type config struct {
 	progress     *progress.Line
 }
 
-var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
+var allScenarios = []string{"append", "pipeline", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, stdout, stderr)
@@ -128,6 +131,8 @@ func (c *config) runScenarios(ctx context.Context) error {
 		switch s {
 		case "append":
 			err = benchAppend(ctx, c)
+		case "pipeline":
+			err = benchPipeline(ctx, c)
 		case "send-http":
 			err = benchSendHTTP(ctx, c)
 		case "recall-http":
