@@ -13,6 +13,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/tenants/tenantstest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -47,15 +48,7 @@ func newTestAPI(t *testing.T, wrap func(domain.EventStore) domain.EventStore) *t
 			t.Error(err)
 		}
 	})
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant("a/a")
-	tokens, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, _, tokens := registerTenant(t, dir, "a/a")
 	clock := clocktest.New(testStart)
 	var es domain.EventStore = store
 	if wrap != nil {
@@ -65,6 +58,15 @@ func newTestAPI(t *testing.T, wrap func(domain.EventStore) domain.EventStore) *t
 	srv := httptest.NewServer(New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, nil))
 	t.Cleanup(srv.Close)
 	return &testAPI{t: t, url: srv.URL, clock: clock, store: store, ledger: l, tokens: tokens}
+}
+
+// registerTenant opens dir's token registry with tenant name in it and
+// returns the tenant's tokens, by role.
+func registerTenant(t *testing.T, dir, name string) (*tenants.Registry, domain.Tenant, map[domain.AccessRole]string) {
+	t.Helper()
+	reg, tokens := tenantstest.Register(t, dir, name)
+	tn, _ := domain.ParseTenant(name)
+	return reg, tn, tokens
 }
 
 type reply struct {

@@ -17,9 +17,9 @@ import (
 // USER_HZ ticks, 100 a second, whatever the kernel's own tick rate.
 const userHZ = 100
 
-// processCPU is the CPU time, user and system, that every thread of the
+// procCPU is the CPU time, user and system, that every thread of the
 // process pid has used so far (utime + stime of /proc/PID/stat).
-func processCPU(pid int) (time.Duration, error) {
+func procCPU(pid int) (time.Duration, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
 		return 0, fmt.Errorf("cpu of %d: %w", pid, err)
@@ -66,7 +66,7 @@ func startCPU(pid int) cpuMeter {
 	if pid == 0 {
 		return cpuMeter{}
 	}
-	used, err := processCPU(pid)
+	used, err := procCPU(pid)
 	if err != nil {
 		return cpuMeter{}
 	}
@@ -79,7 +79,7 @@ func (m cpuMeter) perRequest(acked int) float64 {
 	if m.pid == 0 || acked == 0 {
 		return 0
 	}
-	used, err := processCPU(m.pid)
+	used, err := procCPU(m.pid)
 	if err != nil {
 		return 0
 	}

@@ -26,7 +26,7 @@ type target struct {
 	client      *http.Client
 	stop        func()
 	startedHere bool
-	pid         int // the process started here, whose CPU is measured
+	pid         int // of the server started here, whose CPU is measured; 0 with --addr
 }
 
 func newTarget() *target {
@@ -34,9 +34,22 @@ func newTarget() *target {
 	return &target{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, stop: func() {}}
 }
 
+// targetOpts change how startTargetWith starts recalld.
+type targetOpts struct {
+	// prepare fills the data directory (the tenants are in it already)
+	// before recalld starts; startTargetWith then waits until recalld's
+	// projections caught up (/readyz).
+	prepare func(dir string) error
+	// args are more recalld flags.
+	args []string
+}
+
 // startTarget starts the recalld binary with a fresh data directory and a
 // tenant bench/app, or uses --addr.
-func startTarget(c *config) (*target, error) {
+func startTarget(c *config) (*target, error) { return startTargetWith(c, targetOpts{}) }
+
+// startTargetWith is startTarget as o says.
+func startTargetWith(c *config, o targetOpts) (*target, error) {
 	if c.addr != "" {
 		t := newTarget()
 		t.base, t.svc = "http://"+strings.TrimPrefix(c.addr, "http://"), c.token
@@ -79,13 +92,44 @@ func startTarget(c *config) (*target, error) {
 			lateSvc, lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
 		}
 	}
-	t, err := startServer(bin, []string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"},
+	if o.prepare != nil {
+		if err := o.prepare(dir); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	t, err := startServer(bin, append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"}, o.args...),
 		"recalld listening on ", cleanup)
 	if err != nil {
 		return nil, err
 	}
 	t.svc, t.lateSvc, t.lateAdmin = svc, lateSvc, lateAdmin
+	if o.prepare != nil {
+		if err := t.waitReady(c); err != nil {
+			t.stop()
+			return nil, err
+		}
+	}
 	return t, nil
+}
+
+// waitReady waits until recalld says its projections caught up.
+func (t *target) waitReady(c *config) error {
+	start := time.Now()
+	for {
+		resp, err := t.client.Get(t.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Since(start) > 30*time.Minute {
+			return fmt.Errorf("recalld not ready after %s", time.Since(start).Round(time.Second))
+		}
+		c.progress.Show("waiting for recalld to catch up: %s", time.Since(start).Round(time.Second))
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func fileExists(p string) bool {
@@ -95,12 +139,24 @@ func fileExists(p string) bool {
 
 // post sends one request and returns its status and body.
 func (t *target) post(ctx context.Context, path, token, body string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, strings.NewReader(body))
+	return t.do(ctx, http.MethodPost, path, token, body)
+}
+
+// do sends one request (a body only when not empty) and returns its
+// status and body.
+func (t *target) do(ctx context.Context, method, path, token, body string) (int, string, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -128,13 +184,17 @@ func (t *target) put(ctx context.Context, path, token, body string) error {
 	return nil
 }
 
-func sendBody(i int, chat string) string {
+// sendBody is the i-th send of a run. Its client_msg_id carries the run's
+// id: a second run against the same recalld (--addr) records new sends
+// instead of replaying the first run's, which the server would answer 200
+// (a repeat) rather than 201.
+func sendBody(run string, i int, chat string) string {
 	to := fmt.Sprint("u", (i+1)%997)
 	if chat == "groupchat" {
 		to = fmt.Sprint("g", i%53)
 	}
-	return fmt.Sprintf(`{"from":"u%d","to":%q,"chat_type":%q,"type":"txt","content":%q,"platform":"ios","client_msg_id":"c%d"}`,
-		i%997, to, chat, benchContent, i)
+	return fmt.Sprintf(`{"from":"u%d","to":%q,"chat_type":%q,"type":"txt","content":%q,"platform":"ios","client_msg_id":"%s-%d"}`,
+		i%997, to, chat, benchContent, run, i)
 }
 
 // benchSendHTTP records sends over HTTP from 64 connections, as fast as
@@ -147,41 +207,44 @@ func benchSendHTTP(ctx context.Context, c *config) error {
 	if err != nil {
 		return err
 	}
-	base := sendLoad(ctx, c, raw, "send-http (raw baseline)")
+	base, _ := sendLoad(ctx, c, raw, "send-http (raw baseline)", sendMix(c.runID))
 	raw.stop()
 	t, err := startTarget(c)
 	if err != nil {
 		return err
 	}
 	defer t.stop()
-	got := sendLoad(ctx, c, t, "send-http")
-	r := result{Scenario: "send-http", Concurrency: sendConns, N: got.acked, RequestsPerS: got.rate, P50Ms: got.p50, P99Ms: got.p99,
-		CPUUsPerRequest: got.cpuUs, Errors: got.errors,
-		BaselineRequestsPerS: base.rate, BaselineP99Ms: base.p99, BaselineCPUUsPerRequest: base.cpuUs, BaselineErrors: base.errors}
-	if got.rate > 0 {
-		r.RatioToBaseline = round2(base.rate / got.rate)
+	r, _ := sendLoad(ctx, c, t, "send-http", sendMix(c.runID))
+	r.BaselineRequestsPerS, r.BaselineP99Ms, r.BaselineCPUPerRequestUs, r.BaselineErrors = base.RequestsPerS, base.P99Ms, base.CPUPerRequestUs, base.Errors
+	if r.RequestsPerS > 0 {
+		r.RatioToBaseline = round2(base.RequestsPerS / r.RequestsPerS)
 	}
-	if got.cpuUs == 0 {
-		r.Note = "no CPU figure: recalld was not started by this run (--addr)"
+	if r.CPUPerRequestUs == 0 {
+		r.Note += "; no CPU figure: recalld was not started by this run (--addr)"
 	}
 	return c.emit(r)
 }
 
-const sendConns = 64
-
-// sendRun is what one server answered to sendLoad.
-type sendRun struct {
-	acked, errors int
-	rate          float64 // acknowledged sends a second
-	p50, p99      float64
-	cpuUs         float64 // the server's CPU per acknowledged send, µs; 0 unknown
+// sendMix is send-http's i-th send: one-to-one, every fourth to a group.
+func sendMix(run string) func(i int) string {
+	return func(i int) string {
+		if (i+1)%4 == 0 {
+			return sendBody(run, i+1, "groupchat")
+		}
+		return sendBody(run, i+1, "chat")
+	}
 }
 
-// sendLoad posts sends to t from sendConns connections, as fast as they
-// are answered, for the configured duration.
-func sendLoad(ctx context.Context, c *config, t *target, label string) sendRun {
+// sendLoad posts body(i) as the i-th send to t from 64 connections, as
+// fast as they are answered, for c.duration (or --send-requests sends),
+// and reports throughput, latency and the server's CPU per send
+// acknowledged: what it used from the first request until its
+// projections applied the last. It fails only when ctx ends; a refused
+// send is counted among the errors.
+func sendLoad(ctx context.Context, c *config, t *target, name string, body func(i int) string) (result, error) {
+	const conns = 64
 	var errs atomic.Int64
-	lats := make([][]time.Duration, sendConns)
+	lats := make([][]time.Duration, conns)
 	// the pool stops taking requests at the deadline (or after
 	// --send-requests); those under way still finish on ctx
 	more, stop := context.WithDeadline(ctx, time.Now().Add(c.duration))
@@ -193,20 +256,16 @@ func sendLoad(ctx context.Context, c *config, t *target, label string) sendRun {
 	defer stop()
 	cpu := startCPU(t.pid)
 	start := time.Now()
-	_ = pool(more, sendConns, n, func(w, i int) error {
-		chat := "chat"
-		if (i+1)%4 == 0 {
-			chat = "groupchat"
-		}
+	_ = pool(more, conns, n, func(w, i int) error {
 		t0 := time.Now()
-		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, sendBody(i+1, chat))
+		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, body(i))
 		if err != nil || status != http.StatusCreated {
 			errs.Add(1)
 			return nil
 		}
 		lats[w] = append(lats[w], time.Since(t0))
 		if w == 0 {
-			c.progress.Show("%s: %d requests", label, i+1)
+			c.progress.Show("%s: %d requests", name, i+1)
 		}
 		return nil
 	})
@@ -219,8 +278,8 @@ func sendLoad(ctx context.Context, c *config, t *target, label string) sendRun {
 		waitApplied(ctx, t.client, t.base, 30*time.Second)
 	}
 	p50, p99 := percentiles(all)
-	return sendRun{acked: len(all), errors: int(errs.Load()), rate: round(float64(len(all)) / elapsed.Seconds()), p50: p50, p99: p99,
-		cpuUs: cpu.perRequest(len(all))}
+	return result{Scenario: name, Concurrency: conns, N: len(all), RequestsPerS: round(float64(len(all)) / elapsed.Seconds()), P50Ms: p50, P99Ms: p99,
+		CPUPerRequestUs: cpu.perRequest(len(all)), Errors: int(errs.Load()), Note: fmt.Sprintf("%d sends in %s", len(all), elapsed.Round(time.Millisecond))}, ctx.Err()
 }
 
 // benchRecallHTTP asks for recall decisions over HTTP at a steady 5,000
@@ -305,14 +364,14 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 	waitApplied(ctx, t.client, t.base, 30*time.Second)
 	p50, p99 := percentiles(lats)
 	return c.emit(result{Scenario: "recall-http", N: len(lats), TargetRate: rate, RequestsPerS: round(float64(len(lats)) / elapsed.Seconds()),
-		P50Ms: p50, P99Ms: p99, CPUUsPerRequest: cpu.perRequest(len(lats)), Errors: int(errs.Load()), Note: fmt.Sprint(outcomes)})
+		P50Ms: p50, P99Ms: p99, CPUPerRequestUs: cpu.perRequest(len(lats)), Errors: int(errs.Load()), Note: fmt.Sprint(outcomes)})
 }
 
 // preSend records len(ids) one-to-one sends over 64 connections and keeps
 // their msg_ids.
 func preSend(ctx context.Context, c *config, t *target, tenant, token string, ids []string, offset int) error {
 	return pool(ctx, 64, len(ids), func(_, i int) error {
-		status, body, err := t.post(ctx, "/v1/"+tenant+"/messages", token, sendBody(offset+i, "chat"))
+		status, body, err := t.post(ctx, "/v1/"+tenant+"/messages", token, sendBody(c.runID, offset+i, "chat"))
 		if err != nil || status != http.StatusCreated {
 			return fmt.Errorf("send: %d %v %s", status, err, body)
 		}

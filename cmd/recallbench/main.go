@@ -10,8 +10,13 @@
 // recall-http (a real recalld on a loopback port: started from the recalld
 // binary next to this one with a fresh data directory, or the one at
 // --addr; the server's CPU per request), rebuild, lag, audit-query and
-// memory. Progress goes to a
-// terminal on stderr; the JSON lines go to stdout.
+// memory; and the costs that must stay flat as the work grows (flat.go),
+// each at a small and a large point with their ratio: conversation-size
+// (the first page against the conversation's length), group-reads (reads
+// and recalls against the reads a message has), viewers (sends against
+// open live streams) and tenants (registry changes against the tenants
+// registered). Progress goes to a terminal on stderr; the JSON lines go
+// to stdout.
 package main
 
 import (
@@ -29,6 +34,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/vfs"
+	"github.com/google/uuid"
 
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/cmd/internal/progress"
@@ -63,9 +69,12 @@ type config struct {
 	fs           vfs.FS // the event stores' file system; nil is the real disk
 	out          io.Writer
 	progress     *progress.Line
+	// runID makes this run's client_msg_ids its own (sendBody).
+	runID string
 }
 
-var allScenarios = []string{"append", "pipeline", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
+var allScenarios = []string{"append", "pipeline", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory",
+	"conversation-size", "group-reads", "viewers", "tenants"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, stdout, stderr)
@@ -121,6 +130,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (*config, error) {
 	}
 	c.out = stdout
 	c.progress = progress.New(stderr)
+	c.runID = "r" + uuid.NewString()[:8]
 	return &c, nil
 }
 
@@ -145,6 +155,14 @@ func (c *config) runScenarios(ctx context.Context) error {
 			err = benchAuditQuery(ctx, c)
 		case "memory":
 			err = benchMemory(ctx, c)
+		case "conversation-size":
+			err = benchConversationSize(ctx, c)
+		case "group-reads":
+			err = benchGroupReads(ctx, c)
+		case "viewers":
+			err = benchViewers(ctx, c)
+		case "tenants":
+			err = benchTenants(ctx, c)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", s, err)
@@ -179,20 +197,23 @@ type result struct {
 	BaselinePerS    float64 `json:"baseline_events_per_s,omitempty"`
 	RatioToBaseline float64 `json:"slowdown_vs_baseline,omitempty"`
 	RequestsPerS    float64 `json:"requests_per_s,omitempty"`
-	// CPUUsPerRequest is the server's CPU (user + system) per request
-	// acknowledged, in microseconds, its projections' work included.
-	CPUUsPerRequest float64 `json:"cpu_us_per_request,omitempty"`
+	TargetRate      float64 `json:"target_rate,omitempty"`
+	P50Ms           float64 `json:"p50_ms,omitempty"`
+	P99Ms           float64 `json:"p99_ms,omitempty"`
+	RSSMB           float64 `json:"rss_mb,omitempty"`
+	// CPUPerRequestUs is the server's CPU (user and system) per request
+	// acknowledged, in µs: recalld's, its projections' work for the
+	// requests included (pipeline: this process's, per event).
+	CPUPerRequestUs float64 `json:"server_cpu_us_per_request,omitempty"`
 	// the raw HTTP baseline in the same run (send-http)
 	BaselineRequestsPerS    float64 `json:"baseline_requests_per_s,omitempty"`
 	BaselineP99Ms           float64 `json:"baseline_p99_ms,omitempty"`
-	BaselineCPUUsPerRequest float64 `json:"baseline_cpu_us_per_request,omitempty"`
+	BaselineCPUPerRequestUs float64 `json:"baseline_server_cpu_us_per_request,omitempty"`
 	BaselineErrors          int     `json:"baseline_errors,omitempty"`
-	TargetRate              float64 `json:"target_rate,omitempty"`
-	P50Ms                   float64 `json:"p50_ms,omitempty"`
-	P99Ms                   float64 `json:"p99_ms,omitempty"`
-	RSSMB                   float64 `json:"rss_mb,omitempty"`
-	Errors                  int     `json:"errors,omitempty"`
-	Note                    string  `json:"note,omitempty"`
+	// Ratio is a flat-cost scenario's large point over its small one.
+	Ratio  float64 `json:"ratio,omitempty"`
+	Errors int     `json:"errors,omitempty"`
+	Note   string  `json:"note,omitempty"`
 }
 
 func (c *config) emit(r result) error {

@@ -46,7 +46,7 @@ func TestInProcessScenariosPrintResults(t *testing.T) {
 				t.Errorf("append line %q", line)
 			}
 		case "pipeline":
-			if r.EventsPerS <= 0 || r.CPUUsPerRequest <= 0 || !strings.Contains(r.Note, "bytes per event") {
+			if r.EventsPerS <= 0 || r.CPUPerRequestUs <= 0 || !strings.Contains(r.Note, "bytes per event") {
 				t.Errorf("pipeline line %q", line)
 			}
 		case "rebuild":

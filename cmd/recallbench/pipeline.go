@@ -45,7 +45,7 @@ func benchPipeline(ctx context.Context, c *config) error {
 			}
 			evs[i], streams[i] = sendEvent(tn, at, domain.UserID(fmt.Sprint("u", i%997)), to, chat, id), domain.MessageStream(tn, id)
 		}
-		cpu0, err := processCPU(os.Getpid())
+		cpu0, err := procCPU(os.Getpid())
 		if err != nil {
 			return err
 		}
@@ -70,7 +70,7 @@ func benchPipeline(ctx context.Context, c *config) error {
 			}
 		}
 		elapsed := time.Since(start)
-		cpu1, err := processCPU(os.Getpid())
+		cpu1, err := procCPU(os.Getpid())
 		if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func benchPipeline(ctx context.Context, c *config) error {
 			perEvent(es.WAL.BytesIn, n), perEvent(rm.WAL.BytesIn, n), perEvent(rewritten(es), n), perEvent(rewritten(rm), n),
 			es.Flush.Count, rm.Flush.Count, es.Compact.Count, rm.Compact.Count)
 		return c.emit(result{Scenario: "pipeline", Concurrency: 64, N: n, EventsPerS: round(float64(n) / elapsed.Seconds()),
-			CPUUsPerRequest: round2(float64((cpu1 - cpu0).Microseconds()) / float64(n)), Errors: int(failed.Load()), Note: note})
+			CPUPerRequestUs: round2(float64((cpu1 - cpu0).Microseconds()) / float64(n)), Errors: int(failed.Load()), Note: note})
 	})
 }
 

@@ -27,8 +27,8 @@ func TestRawBaselineDecodesAsStrictlyAsRecalld(t *testing.T) {
 		name, body string
 		want       int
 	}{
-		{"the bench's send", sendBody(1, "chat"), http.StatusCreated},
-		{"a group send", sendBody(4, "groupchat"), http.StatusCreated},
+		{"the bench's send", sendBody("r1", 1, "chat"), http.StatusCreated},
+		{"a group send", sendBody("r1", 4, "groupchat"), http.StatusCreated},
 		{"an unknown field", `{"from":"u1","to":"u2","chat_type":"chat","content":"hi","nope":1}`, http.StatusBadRequest},
 		{"two objects", `{"from":"u1"} {"from":"u2"}`, http.StatusBadRequest},
 		{"not JSON", `from=u1`, http.StatusBadRequest},

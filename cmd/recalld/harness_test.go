@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/tenants/tenantstest"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -98,6 +99,14 @@ func startServerConfigured(t testing.TB, dir string, set func(*Config), args ...
 	s.base = "http://" + s.srv.Addr().String()
 	t.Cleanup(s.shutdown)
 	return s
+}
+
+// registerTenant registers tenant name in dir's token registry and
+// returns its tokens, by role.
+func registerTenant(t testing.TB, dir, name string) map[domain.AccessRole]string {
+	t.Helper()
+	_, toks := tenantstest.Register(t, dir, name)
+	return toks
 }
 
 // String returns everything written so far.
