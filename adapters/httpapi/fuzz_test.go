@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"testing"
 
 	"github.com/recallledger/recall/domain"
@@ -42,6 +43,14 @@ func FuzzRequestBodies(f *testing.F) {
 			r := httptest.NewRequest("POST", "/", bytes.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")
 			return s.decode(httptest.NewRecorder(), r, v)
+		}
+		// the codec's parser answers as encoding/json's Decoder did
+		for _, mk := range []func() any{func() any { return new(sendRequest) }, func() any { return new(domain.PolicySpec) }} {
+			got, want := mk(), mk()
+			gerr, werr := decodeObject(body, got, false), referenceDecode(body, want, false)
+			if code(gerr) != code(werr) || werr == nil && !reflect.DeepEqual(got, want) {
+				t.Fatalf("%T %q: decoded %+v, %v; encoding/json %+v, %v", got, body, got, gerr, want, werr)
+			}
 		}
 		var send sendRequest
 		if err := decode(&send); err != nil {

@@ -10,7 +10,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -302,7 +301,7 @@ func benchViewers(ctx context.Context, c *config) error {
 			t.stop()
 			return err
 		}
-		r, err := sendLoad(ctx, c, t, "viewers", func(int) string { return "" })
+		r, err := sendLoad(ctx, c, t, "viewers", func(i int) string { return sendBody(c.runID+"viewers", i+1, "chat") })
 		ws.close()
 		t.stop()
 		if err != nil {
@@ -417,81 +416,6 @@ func openLoopSends(ctx context.Context, c *config, t *target, rate int, body fun
 		r.CPUPerRequestUs = round(float64((cpu1 - cpu0).Microseconds()) / float64(len(ok)))
 	}
 	return r, nil
-}
-
-// sendLoad runs 64 connections of sends for c.duration; group(i), when
-// not empty, names the group of the i-th send (else send-http's mix), and
-// reports throughput, latency and recalld's CPU per send.
-func sendLoad(ctx context.Context, c *config, t *target, name string, group func(int) string) (result, error) {
-	const conns = 64
-	lats := make([][]time.Duration, conns)
-	var errs int64
-	errCh := make(chan struct{}, 1<<16)
-	more, stop := context.WithDeadline(ctx, time.Now().Add(c.duration))
-	defer stop()
-	cpu0, err := procCPU(t.pid)
-	if err != nil {
-		return result{}, err
-	}
-	start := time.Now()
-	_ = pool(more, conns, -1, func(w, i int) error {
-		body := sendBody(c.runID+name, i+1, "chat")
-		if g := group(i); g != "" {
-			body = fmt.Sprintf(`{"from":"u%d","to":%q,"chat_type":"groupchat","type":"txt","content":%q,"platform":"ios","client_msg_id":"%s%s-%d"}`, i%997, g, benchContent, c.runID, name, i)
-		}
-		t0 := time.Now()
-		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, body)
-		if err != nil || status != http.StatusCreated {
-			select {
-			case errCh <- struct{}{}:
-			default:
-			}
-			return nil
-		}
-		lats[w] = append(lats[w], time.Since(t0))
-		if w == 0 {
-			c.progress.Show("%s: %d requests", name, i+1)
-		}
-		return nil
-	})
-	elapsed := time.Since(start)
-	cpu1, err := procCPU(t.pid)
-	if err != nil {
-		return result{}, err
-	}
-	errs = int64(len(errCh))
-	var all []time.Duration
-	for _, l := range lats {
-		all = append(all, l...)
-	}
-	p50, p99 := percentiles(all)
-	r := result{Scenario: name, Concurrency: conns, RequestsPerS: round(float64(len(all)) / elapsed.Seconds()), P50Ms: p50, P99Ms: p99, Errors: int(errs)}
-	if len(all) > 0 {
-		r.CPUPerRequestUs = round(float64((cpu1 - cpu0).Microseconds()) / float64(len(all)))
-	}
-	r.Note = fmt.Sprintf("%d sends in %s", len(all), elapsed.Round(time.Millisecond))
-	r.N = len(all)
-	return r, nil
-}
-
-// procCPU is the user and system CPU time process pid has used.
-func procCPU(pid int) (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("server CPU: %w", err)
-	}
-	// the fields after the command name, which is in parentheses
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("server CPU: short /proc/%d/stat", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("server CPU: /proc/%d/stat: %v %v", pid, err1, err2)
-	}
-	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticks, nil
 }
 
 // tenantCounts: tenants created in all, the per-change cost timed at the

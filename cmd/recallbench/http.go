@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/recallledger/recall/adapters/tenants"
@@ -28,7 +26,12 @@ type target struct {
 	client      *http.Client
 	stop        func()
 	startedHere bool
-	pid         int // of the recalld started here; 0 with --addr
+	pid         int // of the server started here, whose CPU is measured; 0 with --addr
+}
+
+func newTarget() *target {
+	transport := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	return &target{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, stop: func() {}}
 }
 
 // targetOpts change how startTargetWith starts recalld.
@@ -47,9 +50,8 @@ func startTarget(c *config) (*target, error) { return startTargetWith(c, targetO
 
 // startTargetWith is startTarget as o says.
 func startTargetWith(c *config, o targetOpts) (*target, error) {
-	transport := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256, IdleConnTimeout: time.Minute}
-	t := &target{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, stop: func() {}}
 	if c.addr != "" {
+		t := newTarget()
 		t.base, t.svc = "http://"+strings.TrimPrefix(c.addr, "http://"), c.token
 		return t, nil
 	}
@@ -61,7 +63,8 @@ func startTargetWith(c *config, o targetOpts) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := t.registerTenants(dir); err != nil {
+	var tokens target
+	if err := tokens.registerTenants(dir); err != nil {
 		cleanup()
 		return nil, err
 	}
@@ -71,9 +74,12 @@ func startTargetWith(c *config, o targetOpts) (*target, error) {
 			return nil, err
 		}
 	}
-	if err := t.run(bin, dir, o.args, cleanup); err != nil {
+	t, err := startServer(bin, append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"}, o.args...),
+		"recalld listening on ", cleanup)
+	if err != nil {
 		return nil, err
 	}
+	t.svc, t.lateSvc, t.lateAdmin = tokens.svc, tokens.lateSvc, tokens.lateAdmin
 	if o.prepare != nil {
 		if err := t.waitReady(c); err != nil {
 			t.stop()
@@ -119,44 +125,6 @@ func (t *target) registerTenants(dir string) error {
 		} else {
 			t.lateSvc, t.lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
 		}
-	}
-	return nil
-}
-
-// run starts bin on dir with args and waits for the address it listens
-// on; t.stop then ends it (SIGTERM) and calls cleanup. When it fails,
-// cleanup is called already.
-func (t *target) run(bin, dir string, args []string, cleanup func()) error {
-	cmd := exec.Command(bin, append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"}, args...)...)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		cleanup()
-		return err
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		cleanup()
-		return fmt.Errorf("start %s: %w", bin, err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "recalld listening on "); ok {
-			t.base = addr
-			break
-		}
-	}
-	if t.base == "" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cleanup()
-		return fmt.Errorf("%s did not start", bin)
-	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
-	t.startedHere, t.pid = true, cmd.Process.Pid
-	t.stop = func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		cleanup()
 	}
 	return nil
 }
@@ -246,35 +214,74 @@ func sendBody(run string, i int, chat string) string {
 }
 
 // benchSendHTTP records sends over HTTP from 64 connections, as fast as
-// they are answered, for the configured duration.
+// they are answered, for the configured duration, and beside them the raw
+// HTTP baseline (rawhttp.go) loaded the same way in the same run. Each
+// server's CPU per acknowledged send counts what it used from the first
+// request until its work for them was done (recalld's projections too).
 func benchSendHTTP(ctx context.Context, c *config) error {
+	raw, err := startRawTarget()
+	if err != nil {
+		return err
+	}
+	base, _ := sendLoad(ctx, c, raw, "send-http (raw baseline)", sendMix(c.runID))
+	raw.stop()
 	t, err := startTarget(c)
 	if err != nil {
 		return err
 	}
 	defer t.stop()
+	r, _ := sendLoad(ctx, c, t, "send-http", sendMix(c.runID))
+	r.BaselineRequestsPerS, r.BaselineP99Ms, r.BaselineCPUPerRequestUs, r.BaselineErrors = base.RequestsPerS, base.P99Ms, base.CPUPerRequestUs, base.Errors
+	if r.RequestsPerS > 0 {
+		r.RatioToBaseline = round2(base.RequestsPerS / r.RequestsPerS)
+	}
+	if r.CPUPerRequestUs == 0 {
+		r.Note += "; no CPU figure: recalld was not started by this run (--addr)"
+	}
+	return c.emit(r)
+}
+
+// sendMix is send-http's i-th send: one-to-one, every fourth to a group.
+func sendMix(run string) func(i int) string {
+	return func(i int) string {
+		if (i+1)%4 == 0 {
+			return sendBody(run, i+1, "groupchat")
+		}
+		return sendBody(run, i+1, "chat")
+	}
+}
+
+// sendLoad posts body(i) as the i-th send to t from 64 connections, as
+// fast as they are answered, for c.duration (or --send-requests sends),
+// and reports throughput, latency and the server's CPU per send
+// acknowledged: what it used from the first request until its
+// projections applied the last. It fails only when ctx ends; a refused
+// send is counted among the errors.
+func sendLoad(ctx context.Context, c *config, t *target, name string, body func(i int) string) (result, error) {
 	const conns = 64
 	var errs atomic.Int64
 	lats := make([][]time.Duration, conns)
-	// the pool stops taking requests at the deadline; those under way
-	// still finish on ctx
+	// the pool stops taking requests at the deadline (or after
+	// --send-requests); those under way still finish on ctx
 	more, stop := context.WithDeadline(ctx, time.Now().Add(c.duration))
+	n := -1
+	if c.sendRequests > 0 {
+		more, stop = context.WithCancel(ctx)
+		n = c.sendRequests
+	}
 	defer stop()
+	cpu := startCPU(t.pid)
 	start := time.Now()
-	_ = pool(more, conns, -1, func(w, i int) error {
-		chat := "chat"
-		if (i+1)%4 == 0 {
-			chat = "groupchat"
-		}
+	_ = pool(more, conns, n, func(w, i int) error {
 		t0 := time.Now()
-		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, sendBody(c.runID, i+1, chat))
+		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, body(i))
 		if err != nil || status != http.StatusCreated {
 			errs.Add(1)
 			return nil
 		}
 		lats[w] = append(lats[w], time.Since(t0))
 		if w == 0 {
-			c.progress.Show("send-http: %d requests", i+1)
+			c.progress.Show("%s: %d requests", name, i+1)
 		}
 		return nil
 	})
@@ -283,9 +290,12 @@ func benchSendHTTP(ctx context.Context, c *config) error {
 	for _, l := range lats {
 		all = append(all, l...)
 	}
+	if t.startedHere {
+		waitApplied(ctx, t.client, t.base, 30*time.Second)
+	}
 	p50, p99 := percentiles(all)
-	return c.emit(result{Scenario: "send-http", Concurrency: conns, N: len(all), RequestsPerS: round(float64(len(all)) / elapsed.Seconds()),
-		P50Ms: p50, P99Ms: p99, Errors: int(errs.Load())})
+	return result{Scenario: name, Concurrency: conns, N: len(all), RequestsPerS: round(float64(len(all)) / elapsed.Seconds()), P50Ms: p50, P99Ms: p99,
+		CPUPerRequestUs: cpu.perRequest(len(all)), Errors: int(errs.Load()), Note: fmt.Sprintf("%d sends in %s", len(all), elapsed.Round(time.Millisecond))}, ctx.Err()
 }
 
 // benchRecallHTTP asks for recall decisions over HTTP at a steady 5,000
@@ -322,6 +332,7 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 	outcomes := map[string]int{}
 	var errs atomic.Int64
 	sem := make(chan struct{}, 512)
+	cpu := startCPU(t.pid)
 	start := time.Now()
 	interval := time.Second / rate
 	for i := 0; i < n && ctx.Err() == nil; i++ {
@@ -366,9 +377,10 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	waitApplied(ctx, t.client, t.base, 30*time.Second)
 	p50, p99 := percentiles(lats)
 	return c.emit(result{Scenario: "recall-http", N: len(lats), TargetRate: rate, RequestsPerS: round(float64(len(lats)) / elapsed.Seconds()),
-		P50Ms: p50, P99Ms: p99, Errors: int(errs.Load()), Note: fmt.Sprint(outcomes)})
+		P50Ms: p50, P99Ms: p99, CPUPerRequestUs: cpu.perRequest(len(lats)), Errors: int(errs.Load()), Note: fmt.Sprint(outcomes)})
 }
 
 // preSend records len(ids) one-to-one sends over 64 connections and keeps

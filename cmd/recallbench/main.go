@@ -4,16 +4,19 @@
 //	{"scenario":…,"concurrency":…,"n":…,"events_per_s":…,"p50_ms":…,"p99_ms":…,"rss_mb":…}
 //
 // Scenarios: append (durable appends in-process at concurrency 1, 8 and 64,
-// beside the raw storage engine doing the same writes), send-http and
+// beside the raw storage engine doing the same writes), pipeline (sends
+// stored with the read models live, in-process: CPU and bytes written per
+// event), send-http (beside a raw HTTP baseline, rawhttp.go) and
 // recall-http (a real recalld on a loopback port: started from the recalld
 // binary next to this one with a fresh data directory, or the one at
-// --addr), rebuild, lag, audit-query and memory; and the costs that must
-// stay flat as the work grows (flat.go), each at a small and a large
-// point with their ratio: conversation-size (the first page against the
-// conversation's length), group-reads (reads and recalls against the
-// reads a message has), viewers (sends against open live streams) and
-// tenants (registry changes against the tenants registered). Progress
-// goes to a terminal on stderr; the JSON lines go to stdout.
+// --addr; the server's CPU per request), rebuild, lag, audit-query and
+// memory; and the costs that must stay flat as the work grows (flat.go),
+// each at a small and a large point with their ratio: conversation-size
+// (the first page against the conversation's length), group-reads (reads
+// and recalls against the reads a message has), viewers (sends against
+// open live streams) and tenants (registry changes against the tenants
+// registered). Progress goes to a terminal on stderr; the JSON lines go
+// to stdout.
 package main
 
 import (
@@ -58,20 +61,28 @@ type config struct {
 	recalld   string        // the recalld binary to start
 	settle    time.Duration // how long audit-query's second pass waits for compactions
 	queries   int           // audit-query's pages per pass
-	fs        vfs.FS        // the event stores' file system; nil is the real disk
-	out       io.Writer
-	progress  *progress.Line
+	serveRaw  string        // serve the raw HTTP baseline on this directory instead
+	// sendRequests, when not 0, is how many sends send-http makes to
+	// each server instead of running for duration: the same work for
+	// both sides of a comparison of CPU per request
+	sendRequests int
+	fs           vfs.FS // the event stores' file system; nil is the real disk
+	out          io.Writer
+	progress     *progress.Line
 	// runID makes this run's client_msg_ids its own (sendBody).
 	runID string
 }
 
-var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory",
+var allScenarios = []string{"append", "pipeline", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory",
 	"conversation-size", "group-reads", "viewers", "tenants"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, stdout, stderr)
 	if err != nil {
 		return flaghelp.Done(err)
+	}
+	if c.serveRaw != "" {
+		return serveRawHTTP(ctx, c.serveRaw, stdout)
 	}
 	return c.runScenarios(ctx)
 }
@@ -91,6 +102,8 @@ func parseConfig(args []string, stdout, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.token, "token", "", "service token for --addr")
 	fs.StringVar(&c.recalld, "recalld", "", "recalld binary to start (default: next to recallbench, then on PATH)")
 	fs.IntVar(&c.queries, "queries", 2000, "audit-query: filtered pages timed in each of its two passes")
+	fs.IntVar(&c.sendRequests, "send-requests", 0, "send-http: make this many sends to each server instead of running for --duration (the same work on both sides of a CPU comparison)")
+	fs.StringVar(&c.serveRaw, "serve-raw-http", "", "serve send-http's raw HTTP baseline on a loopback port with its pebble in this directory (send-http starts it so)")
 	fs.DurationVar(&c.settle, "settle-timeout", 15*time.Minute, "how long audit-query's second pass waits for pebble's compactions to settle; 0 runs it at once")
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
 		return nil, err
@@ -128,6 +141,8 @@ func (c *config) runScenarios(ctx context.Context) error {
 		switch s {
 		case "append":
 			err = benchAppend(ctx, c)
+		case "pipeline":
+			err = benchPipeline(ctx, c)
 		case "send-http":
 			err = benchSendHTTP(ctx, c)
 		case "recall-http":
@@ -186,9 +201,15 @@ type result struct {
 	P50Ms           float64 `json:"p50_ms,omitempty"`
 	P99Ms           float64 `json:"p99_ms,omitempty"`
 	RSSMB           float64 `json:"rss_mb,omitempty"`
-	// CPUPerRequestUs is recalld's CPU (user and system) over the run per
-	// request acknowledged, in µs.
+	// CPUPerRequestUs is the server's CPU (user and system) per request
+	// acknowledged, in µs: recalld's, its projections' work for the
+	// requests included (pipeline: this process's, per event).
 	CPUPerRequestUs float64 `json:"server_cpu_us_per_request,omitempty"`
+	// the raw HTTP baseline in the same run (send-http)
+	BaselineRequestsPerS    float64 `json:"baseline_requests_per_s,omitempty"`
+	BaselineP99Ms           float64 `json:"baseline_p99_ms,omitempty"`
+	BaselineCPUPerRequestUs float64 `json:"baseline_server_cpu_us_per_request,omitempty"`
+	BaselineErrors          int     `json:"baseline_errors,omitempty"`
 	// Ratio is a flat-cost scenario's large point over its small one.
 	Ratio  float64 `json:"ratio,omitempty"`
 	Errors int     `json:"errors,omitempty"`

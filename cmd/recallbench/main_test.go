@@ -21,7 +21,7 @@ import (
 // compactions.
 func TestInProcessScenariosPrintResults(t *testing.T) {
 	var out bytes.Buffer
-	c, err := parseConfig([]string{"--scenario", "append,rebuild,audit-query,memory,lag", "--appends", "300", "--events", "500", "--duration", "300ms", "--queries", "50", "--settle-timeout", "0"}, &out, io.Discard)
+	c, err := parseConfig([]string{"--scenario", "append,pipeline,rebuild,audit-query,memory,lag", "--appends", "300", "--events", "500", "--duration", "300ms", "--queries", "50", "--settle-timeout", "0"}, &out, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,6 +45,10 @@ func TestInProcessScenariosPrintResults(t *testing.T) {
 			if r.EventsPerS <= 0 || r.BaselinePerS <= 0 || r.Concurrency == 0 || r.P99Ms < r.P50Ms {
 				t.Errorf("append line %q", line)
 			}
+		case "pipeline":
+			if r.EventsPerS <= 0 || r.CPUPerRequestUs <= 0 || !strings.Contains(r.Note, "bytes per event") {
+				t.Errorf("pipeline line %q", line)
+			}
 		case "rebuild":
 			if r.EventsPerS <= 0 || r.Note == "" {
 				t.Errorf("rebuild line %q", line)
@@ -63,7 +67,7 @@ func TestInProcessScenariosPrintResults(t *testing.T) {
 			}
 		}
 	}
-	want := map[string]int{"append": 3, "rebuild": len(catalog.Projections()), "audit-query": 2, "memory": 3, "lag": 1}
+	want := map[string]int{"append": 3, "rebuild": len(catalog.Projections()), "audit-query": 2, "memory": 3, "lag": 1, "pipeline": 1}
 	for s, n := range want {
 		if counts[s] != n {
 			t.Errorf("%s: %d lines, want %d\n%s", s, counts[s], n, out.String())

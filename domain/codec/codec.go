@@ -4,9 +4,10 @@
 // benchmarks beside this file and the README's performance notes). It is
 // the only package that imports it, so the choice is made in one place.
 //
-// What must stay on encoding/json stays there on purpose: HTTP request
-// bodies (strict decoding, unknown fields refused) and the encodings that
-// are hashed or signed, which are written out byte by byte.
+// HTTP request bodies are decoded with it too (ParseRequest: unknown
+// fields refused, as encoding/json's DisallowUnknownFields does, about 4×
+// faster). What stays on encoding/json stays there on purpose: the
+// encodings that are hashed or signed, which are written out byte by byte.
 package codec
 
 import (
@@ -40,6 +41,19 @@ func UnmarshalStrict(b []byte, v any) error {
 		return fmt.Errorf("invalid character %q after top-level value", rest[0])
 	}
 	return err
+}
+
+// ParseRequest decodes the first JSON value of b into v as encoding/json
+// would and returns what follows it: for request bodies, which must be
+// exactly one object. Fields v does not have are refused unless
+// unknownFields; the errors are encoding/json's (an unknown field is
+// `json: unknown field "name"`, a wrong type a *json.UnmarshalTypeError).
+func ParseRequest(b []byte, v any, unknownFields bool) (rest []byte, err error) {
+	flags := segjson.DisallowUnknownFields
+	if unknownFields {
+		flags = 0
+	}
+	return segjson.Parse(b, v, flags)
 }
 
 // UnmarshalBorrowing is Unmarshal whose raw messages in v share b's bytes

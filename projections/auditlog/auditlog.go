@@ -15,6 +15,8 @@ import (
 	"encoding/binary"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 )
@@ -109,7 +111,12 @@ func (p tenantPolicy) retention() time.Duration {
 }
 
 func tkey(kind, tenant string, parts ...[]byte) []byte {
-	k := append(append(append([]byte(kind), 0), tenant...), 0)
+	n := len(kind) + len(tenant) + 2
+	for _, p := range parts {
+		n += len(p)
+	}
+	// sized once: every event builds a handful of these keys
+	k := append(append(append(append(make([]byte, 0, n), kind...), 0), tenant...), 0)
 	for _, p := range parts {
 		k = append(k, p...)
 	}
@@ -222,9 +229,12 @@ func (pr Projection) appendEntry(tx projections.Tx, ev domain.Event, e Entry, co
 		e.ConversationID = info.Conv
 	}
 	e.PrevHash = head.Hash
-	e.Hash = ComputeHash(e.PrevHash, e)
+	// one canonical encoding for the chain hash and the tree's leaf
+	var buf [512]byte
+	canon := AppendCanonical(buf[:0], e)
+	e.Hash = chainHash(e.PrevHash, canon)
 	if !pr.chainOnly {
-		if err := addToTree(tx, t, e); err != nil {
+		if err := addToTree(tx, t, e.Seq, tlog.RecordHash(canon)); err != nil {
 			return Entry{}, false, err
 		}
 	}

@@ -142,9 +142,16 @@ func appendCanonicalString(dst []byte, s string) []byte {
 // tenant's first entry. Content, PrevHash and Hash of e play no part.
 func ComputeHash(prev string, e Entry) string {
 	var buf [512]byte
+	return chainHash(prev, AppendCanonical(buf[:0], e))
+}
+
+// chainHash is ComputeHash of an entry whose canonical encoding is canon:
+// the chain append encodes an entry once for its chain hash and its leaf.
+func chainHash(prev string, canon []byte) string {
 	h := sha256.New()
 	h.Write([]byte(prev))
 	h.Write([]byte{'\n'})
-	h.Write(AppendCanonical(buf[:0], e))
-	return hex.EncodeToString(h.Sum(nil))
+	h.Write(canon)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }

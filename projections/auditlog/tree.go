@@ -218,14 +218,14 @@ func growTree(tx projections.Tx, tenant string, upTo uint64, limit int) (treeSta
 	return st, false, tx.Set(treeSizeKey(tenant), binary.BigEndian.AppendUint64(nil, st.Size))
 }
 
-// addToTree appends e, the tenant's next entry, to its tree: the one call
-// the chain append makes.
-func addToTree(tx projections.Tx, tenant string, e Entry) error {
-	st, _, err := growTree(tx, tenant, e.Seq-1, 0)
+// addToTree appends entry seq, the tenant's next, of record hash rh
+// (RecordHash), to its tree: the one call the chain append makes.
+func addToTree(tx projections.Tx, tenant string, seq uint64, rh tlog.Hash) error {
+	st, _, err := growTree(tx, tenant, seq-1, 0)
 	if err != nil {
 		return err
 	}
-	return appendLeaf(tx, tenant, &st, e.Seq, RecordHash(e))
+	return appendLeaf(tx, tenant, &st, seq, rh)
 }
 
 // MigrateTree builds the tree of a tenant whose entries were written before

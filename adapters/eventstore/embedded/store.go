@@ -140,5 +140,9 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
+// Metrics are the storage engine's figures: bytes written to its log,
+// flushed and compacted, levels, caches.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
 // Head is the position of the last durable event.
 func (s *Store) Head() uint64 { return s.head.Load() }
