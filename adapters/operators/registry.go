@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/recallledger/recall/adapters/atomicfile"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -616,35 +617,17 @@ func (r *Registry) rewrite() error {
 			}
 		}
 	}
-	return writeAtomic(r.path, buf.Bytes())
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".operators-*")
-	if err != nil {
-		return fmt.Errorf("compact operator registry: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	for _, step := range []func() error{
-		func() error { _, err := tmp.Write(data); return err },
-		func() error { return tmp.Chmod(0o600) },
-		tmp.Sync,
-		tmp.Close,
-		func() error { return os.Rename(tmp.Name(), path) },
-	} {
-		if err := step(); err != nil {
-			tmp.Close()
-			return fmt.Errorf("compact operator registry: %w", err)
-		}
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("compact operator registry: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return writeFile(r.path, buf.Bytes())
 }
 
 // Wait is how often a publisher looks for changes made by other processes
 // (recallctl) when nothing in its own process told it.
 const Wait = time.Second
+
+// writeFile replaces path with data, whole or not at all.
+func writeFile(path string, data []byte) error {
+	if err := atomicfile.Write(path, data); err != nil {
+		return fmt.Errorf("compact operator registry: %w", err)
+	}
+	return nil
+}

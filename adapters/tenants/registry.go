@@ -24,6 +24,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/recallledger/recall/adapters/atomicfile"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -235,45 +236,10 @@ func (r *Registry) update(fn func(*file) error) error {
 	if err != nil {
 		return fmt.Errorf("encode registry: %w", err)
 	}
-	if err := writeAtomic(r.path, data); err != nil {
+	if err := writeFile(r.path, data); err != nil {
 		return err
 	}
 	return r.refresh()
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tenants-*")
-	if err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("write registry: %w", err)
-	}
-	return nil
 }
 
 func readFile(path string) (*file, error) {
@@ -339,5 +305,13 @@ func (r *Registry) refresh() error {
 	r.mu.Lock()
 	r.stamp, r.byID, r.names = stamp, byID, names
 	r.mu.Unlock()
+	return nil
+}
+
+// writeFile replaces path with data, whole or not at all.
+func writeFile(path string, data []byte) error {
+	if err := atomicfile.Write(path, data); err != nil {
+		return fmt.Errorf("write registry: %w", err)
+	}
 	return nil
 }
