@@ -37,4 +37,3 @@ func TestSealedEventsMatchTheSchema(t *testing.T) {
 		t.Fatal("a key id that is not lower-case hex validates")
 	}
 }
-

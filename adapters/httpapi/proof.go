@@ -263,7 +263,7 @@ func (s *Server) auditProven(w http.ResponseWriter, r *http.Request, c caller, f
 		return
 	}
 	f.UpTo = tree.Base + cp.Size
-	page, err := auditlog.Query(s.readModels.Store, tenant, f)
+	page, err := s.auditQuery(r.Context(), c.Tenant, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -132,6 +133,9 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit), since)
+	if err == nil {
+		err = conversation.Open(r.Context(), s.opener(), c.Tenant, &v)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -289,7 +293,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 		s.auditProven(w, r, c, f, format)
 		return
 	}
-	page, err := auditlog.Query(s.readModels.Store, c.Tenant.String(), f)
+	page, err := s.auditQuery(r.Context(), c.Tenant, f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -408,4 +412,23 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
 	}
+}
+
+// opener opens sealed content at the edge: the ledger's keyring, or nil
+// when content is not sealed (sealed content then reads as
+// key_unavailable).
+func (s *Server) opener() domain.ContentOpener {
+	if k := s.ledger.Keyring(); k != nil {
+		return k
+	}
+	return nil
+}
+
+// auditQuery is a page of the audit log with its sealed content opened.
+func (s *Server) auditQuery(ctx context.Context, t domain.Tenant, f auditlog.Filter) (auditlog.Page, error) {
+	page, err := auditlog.Query(s.readModels.Store, t.String(), f)
+	if err != nil {
+		return page, err
+	}
+	return page, auditlog.Open(ctx, s.opener(), t, page.Entries)
 }

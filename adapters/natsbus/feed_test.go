@@ -23,19 +23,8 @@ import (
 // hash, one at sha256 only the hash, one left at plaintext the content.
 func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 	url := natsbustest.StartServer(t)
-	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	store, rm := openBusNode(t)
+	ctx := context.Background()
 	l := ledger.New(store, domain.SystemClock{})
 
 	modes := map[string]string{"none/app": "none", "sha/app": "sha256", "open/app": ""}
@@ -60,43 +49,12 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 		}
 	}
 
-	fwd, err := natsbus.NewForwarder(url, l.Redactor(), quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fwd.Close()
-	runner, err := projections.NewRunner(fwd, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{runner}, quiet) }()
-
-	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	msgs, err := sub.Subscribe(ctx, natsbus.AllSubjects)
-	if err != nil {
-		t.Fatal(err)
-	}
 	sends := map[string]domain.MessageSent{}
 	published := map[uint64][]byte{}
-	for seen := uint64(0); seen < store.Head(); {
-		select {
-		case m := <-msgs:
-			e, _, err := natsbus.Decode(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen = max(seen, e.Position)
-			published[e.Position] = m.Payload
-			if p, ok := e.Data.(domain.MessageSent); ok {
-				sends[e.Tenant] = p
-			}
-			m.Ack()
-		case <-time.After(20 * time.Second):
-			t.Fatalf("the bus stopped at position %d of %d", seen, store.Head())
+	for pos, m := range forwardAll(t, url, store, rm, l.Redactor()) {
+		published[pos] = m.payload
+		if p, ok := m.event.Data.(domain.MessageSent); ok {
+			sends[m.event.Tenant] = p
 		}
 	}
 	cases := []struct {
@@ -139,4 +97,70 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 			t.Errorf("published at %d:\n%s\nwant\n%s", e.Position, published[e.Position], want)
 		}
 	}
+}
+
+// openBusNode opens a log and a read-model store in a fresh directory.
+func openBusNode(t *testing.T) (*embedded.Store, *readmodel.Store) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	rm, err := readmodel.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rm.Close() })
+	return store, rm
+}
+
+// busMessage is one event as an analytics subscriber received it.
+type busMessage struct {
+	event   domain.Event
+	payload []byte
+}
+
+// forwardAll runs the forwarder over the whole log with redactor and
+// returns what a subscriber of every subject received, by position.
+func forwardAll(t *testing.T, url string, store *embedded.Store, rm *readmodel.Store, redactor natsbus.Redactor) map[uint64]busMessage {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	fwd, err := natsbus.NewForwarder(url, redactor, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fwd.Close()
+	runner, err := projections.NewRunner(fwd, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{runner}, quiet) }()
+	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, natsbus.AllSubjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint64]busMessage{}
+	for seen := uint64(0); seen < store.Head(); {
+		select {
+		case m := <-msgs:
+			e, _, err := natsbus.Decode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen = max(seen, e.Position)
+			got[e.Position] = busMessage{event: e, payload: m.Payload}
+			m.Ack()
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the bus stopped at position %d of %d", seen, store.Head())
+		}
+	}
+	return got
 }

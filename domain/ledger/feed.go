@@ -21,7 +21,8 @@ func (s *Service) feedPolicy(ctx context.Context, t domain.Tenant) (domain.FeedP
 
 // Redactor applies each tenant's feed_content to events on their way out
 // (GET …/events, `recallctl export events`, the bus), with
-// domain.RedactForFeed. It reads a tenant's policy history once and keeps
+// domain.RedactForFeed; under plaintext it decrypts a sealed send's live
+// copy, or marks it content_redacted "shredded" once its key is gone. It reads a tenant's policy history once and keeps
 // it; a TenantPolicySet passing through drops it, so a reader that follows
 // the log reads the history again with that change in it. The current
 // policy is also taken from the service's policy cache, which a change
@@ -69,6 +70,22 @@ func (r *Redactor) Redact(ctx context.Context, e domain.Event) (domain.Event, bo
 	if err != nil {
 		return domain.Event{}, false, err
 	}
-	out, redacted := domain.RedactForFeed(e, f.At(e.Position).Stricter(current.FeedContent))
+	mode := f.At(e.Position).Stricter(current.FeedContent)
+	out, redacted := domain.RedactForFeed(e, mode)
+	if sent, ok := out.Data.(domain.MessageSent); ok && mode == domain.FeedPlaintext && sent.ContentLive != nil {
+		// plaintext is decrypted here, at the edge, from the live copy:
+		// never once its key is destroyed
+		var opener domain.ContentOpener
+		if r.s.keys != nil {
+			opener = r.s.keys
+		}
+		content, marker, err := domain.Reveal(ctx, opener, t, sent.MsgID, domain.PurposeLive, *sent.ContentLive)
+		if err != nil {
+			return domain.Event{}, false, fmt.Errorf("redact %s: %w", e.ID, err)
+		}
+		sent.Content, sent.ContentRedacted = content, marker
+		out.Data = sent
+		redacted = true
+	}
 	return out, redacted, nil
 }
