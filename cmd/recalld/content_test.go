@@ -103,7 +103,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 	expired := s.send("alice", "bob", "chat", "txt", expiredText, "c2")
 
 	// before: every answer shows both (so the checks below can fail)
-	eventually(t, func() string {
+	eventuallyWithin(t, 30*time.Second, func() string {
 		for where, body := range s.everywhere(t) {
 			if !strings.Contains(body, recalledText) || !strings.Contains(body, expiredText) {
 				return where + " lacks content it should show before the recall"
@@ -121,7 +121,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 		t.Fatalf("recall: %v", m)
 	}
 	clock.Advance(121 * time.Second)
-	eventually(t, func() string {
+	eventuallyWithin(t, 30*time.Second, func() string {
 		if s.countEvents(domain.TypeMessageExpired) != 1 {
 			return "the message did not expire"
 		}
@@ -129,7 +129,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 	})
 	// the recall took both copies; the expiry the live one, the audit copy
 	// lives until audit retention
-	eventually(t, func() string {
+	eventuallyWithin(t, 30*time.Second, func() string {
 		for where, body := range s.everywhere(t) {
 			if strings.Contains(body, recalledText) {
 				return "recalled content still in " + where
@@ -153,7 +153,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 	kept := s.send("alice", "bob", "chat", "txt", keptText, "c3")
 	noShreddedAnywhere := func(s *server) {
 		t.Helper()
-		eventually(t, func() string {
+		eventuallyWithin(t, 30*time.Second, func() string {
 			for where, body := range s.everywhere(t) {
 				for _, text := range []string{recalledText, expiredText} {
 					if strings.Contains(body, text) {
@@ -215,7 +215,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 	}
 	s = startServerWith(t, dir, clock)
 	s.tokens = tokens
-	eventually(t, func() string {
+	eventuallyWithin(t, 30*time.Second, func() string {
 		for where, body := range s.everywhere(t) {
 			if strings.Contains(body, keptText) {
 				return where + " shows content whose key is gone"

@@ -257,7 +257,7 @@ func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *a
 // sent — each key is either there or destroyed, never half of either.
 func checkShredded(t *testing.T, base string, toks map[domain.AccessRole]string, cycle int) {
 	t.Helper()
-	eventually(t, func() string {
+	eventuallyWithin(t, 30*time.Second, func() string {
 		evs := allEvents(t, base, "crash/test", toks[domain.AccessAuditor])
 		recalled := map[domain.MsgID]bool{}
 		for _, e := range evs {
