@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,7 @@ import (
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -32,6 +31,7 @@ import (
 type rig struct {
 	t       *testing.T
 	clock   *clocktest.Clock
+	stores  *readmodeltest.Stores
 	store   *embedded.Store
 	rm      *readmodel.Store
 	l       *ledger.Service
@@ -40,41 +40,22 @@ type rig struct {
 	tokens  map[domain.AccessRole]string
 	base    string
 	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
+	api     *Server
 }
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigWith(t, Config{})
+}
+
+// newRigWith is newRig with the API configured by cfg.
+func newRigWith(t *testing.T, cfg Config) *rig {
+	t.Helper()
 	dir := t.TempDir()
 	clock := clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rm.Close() })
-	runners, err := catalog.Runners(rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant("acme/chat")
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conv *projections.Runner
-	for _, r := range runners {
-		if r.Name() == conversation.Name {
-			conv = r
-		}
-	}
+	stores := readmodeltest.OpenStores(t, dir, catalog.Projections()...)
+	store, rm := stores.Events, stores.Models
+	reg, tn, toks := registerTenant(t, dir, "acme/chat")
 	l := ledger.New(store, clock)
 	if _, _, err := auditsign.LoadOrCreateKey(dir, "test-deployment"); err != nil {
 		t.Fatal(err)
@@ -83,39 +64,18 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
+	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: stores.Runner(conversation.Name), Checkpoints: signer})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer}
+	return &rig{t: t, clock: clock, stores: stores, store: store, rm: rm, l: l, runners: stores.Runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer, api: api}
 }
 
 // feed applies every stored event the read models have not applied yet.
-func (r *rig) feed() {
-	r.t.Helper()
-	for _, run := range r.runners {
-		evs, err := r.store.ReadAll(context.Background(), run.Position()+1, "", 1_000_000)
-		if err != nil {
-			r.t.Fatal(err)
-		}
-		for _, e := range evs {
-			if err := run.Handle(e); err != nil {
-				r.t.Fatal(err)
-			}
-		}
-	}
-}
+func (r *rig) feed() { r.stores.Feed() }
 
 func (r *rig) send(from, to, chat, content string) domain.MsgID {
 	r.t.Helper()
-	cmd, err := domain.NewSendCommand(from, to, chat, "txt", content, "ios", "")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	res, err := r.l.Send(context.Background(), r.tenant, cmd)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return res.MsgID
+	return readmodeltest.Send(r.t, r.l, r.tenant, from, to, chat, content)
 }
 
 func (r *rig) setPolicy(spec domain.PolicySpec) {

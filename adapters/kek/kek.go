@@ -35,7 +35,7 @@ import (
 
 	"golang.org/x/crypto/chacha20poly1305"
 
-	"github.com/recallledger/recall/adapters/atomicfile"
+	"github.com/recallledger/recall/adapters/datadir"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -294,7 +294,7 @@ func RemoveKey(path, id string) error {
 
 // writeFile replaces path with data, whole or not at all.
 func writeFile(path string, data []byte) error {
-	if err := atomicfile.Write(path, data); err != nil {
+	if err := datadir.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("kek file: %w", err)
 	}
 	return nil

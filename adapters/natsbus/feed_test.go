@@ -23,40 +23,35 @@ import (
 // hash, one at sha256 only the hash, one left at plaintext the content.
 func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 	url := natsbustest.StartServer(t)
-	store, rm := openBusNode(t)
-	ctx := context.Background()
+	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rm, err := readmodel.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	l := ledger.New(store, domain.SystemClock{})
-
 	modes := map[string]string{"none/app": "none", "sha/app": "sha256", "open/app": ""}
-	for name, mode := range modes {
-		if mode == "" {
-			continue
-		}
-		tn, _ := domain.ParseTenant(name)
-		p, err := domain.NewPolicy(domain.PolicySpec{FeedContent: &mode})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.SetPolicy(ctx, tn, p, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name := range modes {
-		tn, _ := domain.ParseTenant(name)
-		cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", "SECRET of "+name, "ios", "")
-		if _, err := l.Send(ctx, tn, cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendUnderEachFeedContent(t, l, modes)
 
-	sends := map[string]domain.MessageSent{}
-	published := map[uint64][]byte{}
-	for pos, m := range forwardAll(t, url, store, rm, l.Redactor()) {
-		published[pos] = m.payload
-		if p, ok := m.event.Data.(domain.MessageSent); ok {
-			sends[m.event.Tenant] = p
-		}
+	fwd, err := natsbus.NewForwarder(url, l.Redactor(), quiet)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer fwd.Close()
+	runner, err := projections.NewRunner(fwd, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{runner}, quiet) }()
+	published := readTheBus(t, ctx, url, store.Head())
+
 	cases := []struct {
 		tenant, content string
 		hash            bool
@@ -67,7 +62,13 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 		{"open/app", "SECRET of open/app", true, ""},
 	}
 	for _, c := range cases {
-		s, ok := sends[c.tenant]
+		var s domain.MessageSent
+		ok := false
+		for _, e := range published {
+			if p, isSend := e.Data.(domain.MessageSent); isSend && e.Tenant == c.tenant {
+				s, ok = p, true
+			}
+		}
 		if !ok {
 			t.Fatalf("no send of %s on the bus", c.tenant)
 		}
@@ -93,51 +94,45 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 			redacted, _ := domain.RedactForFeed(e, domain.FeedContent(mode))
 			want, _ = redacted.MarshalJSON()
 		}
-		if !bytes.Equal(published[e.Position], want) {
-			t.Errorf("published at %d:\n%s\nwant\n%s", e.Position, published[e.Position], want)
+		if !bytes.Equal(published[e.Position].payload, want) {
+			t.Errorf("published at %d:\n%s\nwant\n%s", e.Position, published[e.Position].payload, want)
 		}
 	}
 }
 
-// openBusNode opens a log and a read-model store in a fresh directory.
-func openBusNode(t *testing.T) (*embedded.Store, *readmodel.Store) {
+// sendUnderEachFeedContent sets each tenant's feed_content (none left as
+// the default) and records a send of "SECRET of TENANT" in each.
+func sendUnderEachFeedContent(t *testing.T, l *ledger.Service, modes map[string]string) {
 	t.Helper()
-	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	for name, mode := range modes {
+		tn, _ := domain.ParseTenant(name)
+		if mode != "" {
+			p, err := domain.NewPolicy(domain.PolicySpec{FeedContent: &mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.SetPolicy(ctx, tn, p, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", "SECRET of "+name, "ios", "")
+		if _, err := l.Send(ctx, tn, cmd); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { store.Close() })
-	rm, err := readmodel.Open(filepath.Join(dir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rm.Close() })
-	return store, rm
 }
 
-// busMessage is one event as an analytics subscriber received it.
-type busMessage struct {
-	event   domain.Event
+// published is an event as it came off the bus, with its payload's bytes.
+type published struct {
+	domain.Event
 	payload []byte
 }
 
-// forwardAll runs the forwarder over the whole log with redactor and
-// returns what a subscriber of every subject received, by position.
-func forwardAll(t *testing.T, url string, store *embedded.Store, rm *readmodel.Store, redactor natsbus.Redactor) map[uint64]busMessage {
+// readTheBus subscribes to every subject and reads until it has seen
+// position head, by position.
+func readTheBus(t *testing.T, ctx context.Context, url string, head uint64) map[uint64]published {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	fwd, err := natsbus.NewForwarder(url, redactor, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fwd.Close()
-	runner, err := projections.NewRunner(fwd, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{runner}, quiet) }()
 	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
 	if err != nil {
 		t.Fatal(err)
@@ -147,8 +142,8 @@ func forwardAll(t *testing.T, url string, store *embedded.Store, rm *readmodel.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[uint64]busMessage{}
-	for seen := uint64(0); seen < store.Head(); {
+	out := map[uint64]published{}
+	for seen := uint64(0); seen < head; {
 		select {
 		case m := <-msgs:
 			e, _, err := natsbus.Decode(m)
@@ -156,11 +151,11 @@ func forwardAll(t *testing.T, url string, store *embedded.Store, rm *readmodel.S
 				t.Fatal(err)
 			}
 			seen = max(seen, e.Position)
-			got[e.Position] = busMessage{event: e, payload: m.Payload}
+			out[e.Position] = published{e, m.Payload}
 			m.Ack()
 		case <-time.After(20 * time.Second):
-			t.Fatalf("the bus stopped at position %d of %d", seen, store.Head())
+			t.Fatalf("the bus stopped at position %d of %d", seen, head)
 		}
 	}
-	return got
+	return out
 }

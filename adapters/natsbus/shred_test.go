@@ -7,12 +7,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/kek"
 	"github.com/recallledger/recall/adapters/keystore"
+	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
+	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/keyring"
 	"github.com/recallledger/recall/domain/ledger"
+	"github.com/recallledger/recall/projections"
 )
 
 // Sealed content crosses the bus as its tenant's feed_content plaintext
@@ -20,8 +25,17 @@ import (
 // once a recall destroyed the key: the recalled send goes out shredded.
 func TestBusNeverCarriesShreddedContent(t *testing.T) {
 	url := natsbustest.StartServer(t)
-	store, rm := openBusNode(t)
 	dir := t.TempDir()
+	store, err := embedded.Open(filepath.Join(dir, "events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rm, err := readmodel.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rm.Close()
 	keys, err := keystore.Open(filepath.Join(dir, "keys"))
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +45,8 @@ func TestBusNeverCarriesShreddedContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	l := ledger.New(store, domain.SystemClock{}, ledger.WithKeyring(keyring.New(keys, set, nil)))
 	tn, _ := domain.ParseTenant("open/app")
 	send := func(content string) domain.MsgID {
@@ -47,12 +62,22 @@ func TestBusNeverCarriesShreddedContent(t *testing.T) {
 		t.Fatalf("recall: %+v %v", out, err)
 	}
 
+	fwd, err := natsbus.NewForwarder(url, l.Redactor(), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fwd.Close()
+	runner, err := projections.NewRunner(fwd, rm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{runner}, quiet) }()
 	sends := map[domain.MsgID]domain.MessageSent{}
-	for _, m := range forwardAll(t, url, store, rm, l.Redactor()) {
+	for _, m := range readTheBus(t, ctx, url, store.Head()) {
 		if strings.Contains(string(m.payload), "RECALLED") {
 			t.Fatalf("recalled content on the bus: %s", m.payload)
 		}
-		if p, ok := m.event.Data.(domain.MessageSent); ok {
+		if p, ok := m.Data.(domain.MessageSent); ok {
 			sends[p.MsgID] = p
 		}
 	}

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -19,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -86,7 +84,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("missing command after %q (see the list above)", group)
 	}
 	switch name := rest[0] + " " + rest[1]; name {
-	case "tenant create", "tenant rotate", "projections rebuild":
+	case "tenant create", "tenant rotate", "tenant disable", "tenant enable", "projections rebuild":
 		// positional arguments only: a flag set of none still answers --help
 		cmd := newFlagSet(name, stderr)
 		if err := flaghelp.Parse(cmd, rest[2:], stdout); err != nil {
@@ -100,6 +98,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return tenantCreate(data, args[0], stdout)
 		case name == "tenant rotate" && len(args) == 2:
 			return tenantRotate(data, args[0], args[1], stdout)
+		case (name == "tenant disable" || name == "tenant enable") && len(args) == 1:
+			return tenantDisable(data, args[0], name == "tenant disable", stdout)
 		}
 		cmd.Usage()
 		return errors.New("usage: recallctl " + doc(name).synopsis)
@@ -162,6 +162,23 @@ func tenantRotate(data, name, roleName string, stdout io.Writer) error {
 		return err
 	}
 	return printJSON(stdout, map[string]any{"tenant": t.String(), "role": role, "token": tok})
+}
+
+// tenantDisable disables a tenant (its tokens stop working at once, in a
+// running recalld too; its history stays) or enables it again.
+func tenantDisable(data, name string, disabled bool, stdout io.Writer) error {
+	t, err := domain.ParseTenant(name)
+	if err != nil {
+		return err
+	}
+	reg, err := tenants.Open(data)
+	if err != nil {
+		return err
+	}
+	if err := reg.SetDisabled(t, disabled); err != nil {
+		return err
+	}
+	return printJSON(stdout, map[string]any{"tenant": t.String(), "disabled": disabled})
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -241,28 +258,12 @@ func exportEvents(ctx context.Context, data, server, token string, getenv func(s
 }
 
 func exportFromServer(ctx context.Context, server, token, tenant string, from uint64, out io.Writer, line *progress.Line) error {
-	client := &http.Client{Timeout: time.Minute}
 	pos := from
 	for {
-		u := strings.TrimRight(server, "/") + "/v1/" + tenant + "/events?" + url.Values{
-			"from_position": {strconv.FormatUint(pos, 10)}, "limit": {strconv.Itoa(exportPage)},
-		}.Encode()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req)
+		q := url.Values{"from_position": {strconv.FormatUint(pos, 10)}, "limit": {strconv.Itoa(exportPage)}}
+		body, header, err := remote(ctx, server, token, "/v1/"+tenant+"/events", q)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("export: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 		}
 		if len(body) == 0 {
 			line.Done()
@@ -271,9 +272,9 @@ func exportFromServer(ctx context.Context, server, token, tenant string, from ui
 		if _, err := out.Write(body); err != nil {
 			return err
 		}
-		next, err := strconv.ParseUint(resp.Header.Get("X-Next-Position"), 10, 64)
+		next, err := strconv.ParseUint(header.Get("X-Next-Position"), 10, 64)
 		if err != nil || next <= pos {
-			return fmt.Errorf("export: bad X-Next-Position %q", resp.Header.Get("X-Next-Position"))
+			return fmt.Errorf("export: bad X-Next-Position %q", header.Get("X-Next-Position"))
 		}
 		pos = next
 		line.Positions("exported", pos-1, 0)

@@ -233,29 +233,81 @@ func verifyConsistency(ctx context.Context, server, token string, args []string,
 	return printJSON(stdout, map[string]any{"ok": true, "origin": cur.Origin, "from": from.Size, "to": cur.Size, "from_root": from.Root.String(), "to_root": cur.Root.String()})
 }
 
-// ManifestSuffix names an export's manifest beside it.
-const ManifestSuffix = ".manifest.json"
+// writeFileWith writes path (0600) with write, and reports the close's
+// error too: a full disk shows at the close.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // exportFormat is an export file's format, from --format or its name.
 func exportFormat(flagValue, path string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv":
-		return "csv", nil
-	case ".jsonl", ".ndjson":
-		return "jsonl", nil
-	case ".json":
-		return "json", nil
+	if f, ok := auditproof.FormatOf(path); ok {
+		return f, nil
 	}
 	return "", fmt.Errorf("%s: say --format csv, jsonl or json", path)
 }
 
+// readExport reads what verify-export checks: a .zip as the server's
+// verified export downloads (the file and its manifest inside), or the
+// file with its manifest inside (json), named by --manifest, or beside it.
+func readExport(file, format, manifestPath string) (auditproof.ExportFile, auditproof.Manifest, error) {
+	var ex auditproof.ExportFile
+	var m auditproof.Manifest
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ex, m, err
+	}
+	if strings.EqualFold(filepath.Ext(file), ".zip") && format == "" {
+		if ex, err = auditproof.ReadZip(data); err != nil {
+			return ex, m, fmt.Errorf("%s: %w", file, err)
+		}
+	} else {
+		if format, err = exportFormat(format, file); err != nil {
+			return ex, m, err
+		}
+		ex = auditproof.ExportFile{Name: file, Format: format, Data: data}
+		if format != "json" || manifestPath != "" {
+			if manifestPath == "" {
+				manifestPath = file + auditproof.ManifestSuffix
+			}
+			if ex.Manifest, err = os.ReadFile(manifestPath); err != nil {
+				return ex, m, fmt.Errorf("manifest: %w", err)
+			}
+		}
+	}
+	if ex.Manifest != nil {
+		err = json.Unmarshal(ex.Manifest, &m)
+	} else {
+		var whole struct {
+			Manifest *auditproof.Manifest `json:"manifest"`
+		}
+		if err = json.Unmarshal(ex.Data, &whole); err == nil && whole.Manifest == nil {
+			err = errors.New("the JSON export has no manifest")
+		} else if err == nil {
+			m = *whole.Manifest
+		}
+	}
+	if err != nil {
+		return ex, m, fmt.Errorf("manifest: %w", err)
+	}
+	return ex, m, nil
+}
+
 func verifyExport(ctx context.Context, server, token string, args []string, stdout, stderr io.Writer) error {
 	p := newProofFlags("audit verify-export", stderr)
-	format := p.fs.String("format", "", "csv, jsonl or json (default: from the file's name)")
-	manifestPath := p.fs.String("manifest", "", "the manifest (default: inside a JSON export, else FILE"+ManifestSuffix+")")
+	format := p.fs.String("format", "", "csv, jsonl or json (default: from the file's name; a .zip is the server's verified export, file and manifest inside)")
+	manifestPath := p.fs.String("manifest", "", "the manifest (default: inside a JSON export or the .zip, else FILE"+auditproof.ManifestSuffix+")")
 	// FILE may come before the flags, as the README writes it
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -270,39 +322,16 @@ func verifyExport(ctx context.Context, server, token string, args []string, stdo
 		p.fs.Usage()
 		return errors.New("usage: recallctl " + doc("audit verify-export").synopsis)
 	}
-	f, err := exportFormat(*format, file)
+	ex, m, err := readExport(file, *format, *manifestPath)
 	if err != nil {
 		return err
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	var m auditproof.Manifest
-	switch {
-	case *manifestPath != "":
-		err = readJSONFile(*manifestPath, &m)
-	case f == "json":
-		var whole struct {
-			Manifest *auditproof.Manifest `json:"manifest"`
-		}
-		if err = json.Unmarshal(data, &whole); err == nil && whole.Manifest == nil {
-			err = errors.New("the JSON export has no manifest")
-		} else if err == nil {
-			m = *whole.Manifest
-		}
-	default:
-		err = readJSONFile(file+ManifestSuffix, &m)
-	}
-	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
 	}
 	if *p.tenant != "" && m.Tenant != *p.tenant {
 		return fmt.Errorf("the export is of %s, not of %s", m.Tenant, *p.tenant)
 	}
-	rows, err := auditproof.ParseRows(f, data)
+	rows, err := auditproof.ParseRows(ex.Format, ex.Data)
 	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+		return fmt.Errorf("%s: %w", ex.Name, err)
 	}
 	rep, err := auditproof.VerifyExport(m, rows, p.keys.keys)
 	if err != nil {
@@ -357,25 +386,7 @@ func witness(ctx context.Context, server, token string, args []string, stdout, s
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}
-	var signed string
-	var err error
-	switch {
-	case p.fs.NArg() == 1:
-		signed, err = readCheckpoint(p.fs.Arg(0))
-	case p.fs.NArg() == 0 && server != "":
-		var latest auditsign.Signed
-		if *p.tenant == "" {
-			return errors.New("--server needs --tenant ORG/APP")
-		}
-		var body []byte
-		if body, _, err = remote(ctx, server, token, "/v1/"+*p.tenant+"/audit/checkpoint", nil); err == nil {
-			err = json.Unmarshal(body, &latest)
-		}
-		signed = latest.Checkpoint
-	default:
-		p.fs.Usage()
-		return errors.New("usage: recallctl " + doc("audit witness").synopsis)
-	}
+	signed, err := witnessed(ctx, p, server, token)
 	if err != nil {
 		return err
 	}
@@ -394,60 +405,120 @@ func witness(ctx context.Context, server, token string, args []string, stdout, s
 		if err != nil {
 			return fmt.Errorf("witness state %s: its latest checkpoint: %w", path, err)
 		}
-		var proof auditproof.ConsistencyAnswer
-		if next.Size > last.Size {
-			switch {
-			case *proofFile != "":
-				err = readJSONFile(*proofFile, &proof)
-			case server != "":
-				var body []byte
-				q := url.Values{"from": {strconv.FormatUint(last.Size, 10)}, "to": {strconv.FormatUint(next.Size, 10)}}
-				if body, _, err = remote(ctx, server, token, "/v1/"+next.Tenant()+"/audit/proof/consistency", q); err == nil {
-					err = json.Unmarshal(body, &proof)
-				}
-			default:
-				err = fmt.Errorf("a consistency proof from size %d to %d is needed: give --proof FILE, or --server to fetch it", last.Size, next.Size)
-			}
-			if err != nil {
-				return fmt.Errorf("checkpoint refused: no consistency proof from the checkpoint of size %d seen before: %w", last.Size, err)
-			}
-			if proof.From != last.Size || proof.To != next.Size {
-				return fmt.Errorf("the proof is from %d to %d, not from %d to %d", proof.From, proof.To, last.Size, next.Size)
-			}
-		}
-		if err := auditproof.CheckConsistency(last, next, proof.Proof); err != nil {
-			return fmt.Errorf("checkpoint refused: it is not consistent with the checkpoint of size %d seen before: %w", last.Size, err)
-		}
-		verdict = fmt.Sprintf("consistent with the checkpoint of size %d seen before: kept", last.Size)
-		if next.Size == last.Size {
-			verdict = "already seen"
+		if verdict, err = extends(ctx, last, next, *proofFile, server, token); err != nil {
+			return err
 		}
 	}
-	if st.Latest != signed {
-		st.Origin = next.Origin
-		if st.Latest != "" {
-			st.History = append(st.History, st.Latest)
-		}
-		st.Latest = signed
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
+	if err := st.keep(path, next.Origin, signed); err != nil {
+		return err
 	}
 	return printJSON(stdout, map[string]any{"ok": true, "origin": next.Origin, "size": next.Size, "root_hash": next.Root.String(), "verdict": verdict})
+}
+
+// witnessed is the signed checkpoint the witness is shown: the file named,
+// or the server's latest.
+func witnessed(ctx context.Context, p *proofFlags, server, token string) (string, error) {
+	switch {
+	case p.fs.NArg() == 1:
+		return readCheckpoint(p.fs.Arg(0))
+	case p.fs.NArg() == 0 && server != "":
+		if *p.tenant == "" {
+			return "", errors.New("--server needs --tenant ORG/APP")
+		}
+		var latest auditsign.Signed
+		body, _, err := remote(ctx, server, token, "/v1/"+*p.tenant+"/audit/checkpoint", nil)
+		if err == nil {
+			err = json.Unmarshal(body, &latest)
+		}
+		return latest.Checkpoint, err
+	default:
+		p.fs.Usage()
+		return "", errors.New("usage: recallctl " + doc("audit witness").synopsis)
+	}
+}
+
+// extends checks that next extends last, the checkpoint seen before, with
+// a consistency proof from the file or the server, and says so.
+func extends(ctx context.Context, last, next auditproof.Checkpoint, proofFile, server, token string) (string, error) {
+	var proof auditproof.ConsistencyAnswer
+	if next.Size > last.Size {
+		var err error
+		switch {
+		case proofFile != "":
+			err = readJSONFile(proofFile, &proof)
+		case server != "":
+			var body []byte
+			q := url.Values{"from": {strconv.FormatUint(last.Size, 10)}, "to": {strconv.FormatUint(next.Size, 10)}}
+			if body, _, err = remote(ctx, server, token, "/v1/"+next.Tenant()+"/audit/proof/consistency", q); err == nil {
+				err = json.Unmarshal(body, &proof)
+			}
+		default:
+			err = fmt.Errorf("a consistency proof from size %d to %d is needed: give --proof FILE, or --server to fetch it", last.Size, next.Size)
+		}
+		if err != nil {
+			return "", fmt.Errorf("checkpoint refused: no consistency proof from the checkpoint of size %d seen before: %w", last.Size, err)
+		}
+		if proof.From != last.Size || proof.To != next.Size {
+			return "", fmt.Errorf("the proof is from %d to %d, not from %d to %d", proof.From, proof.To, last.Size, next.Size)
+		}
+	}
+	if err := auditproof.CheckConsistency(last, next, proof.Proof); err != nil {
+		return "", fmt.Errorf("checkpoint refused: it is not consistent with the checkpoint of size %d seen before: %w", last.Size, err)
+	}
+	if next.Size == last.Size {
+		return "already seen", nil
+	}
+	return fmt.Sprintf("consistent with the checkpoint of size %d seen before: kept", last.Size), nil
+}
+
+// keep makes signed the latest checkpoint seen, the one before it history,
+// and writes the state to path (a new file renamed over the old one).
+func (st *witnessState) keep(path, origin, signed string) error {
+	if st.Latest == signed {
+		return nil
+	}
+	st.Origin = origin
+	if st.Latest != "" {
+		st.History = append(st.History, st.Latest)
+	}
+	st.Latest = signed
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // exportProven writes a verifiable export: the filtered log, page after
 // page, each asked with proofs=true and the first page's size, written in
 // format to out, and its manifest in the file (json) or beside it.
 func exportProven(ctx context.Context, server, token, tenant string, q url.Values, format, out string, stderr io.Writer) error {
+	if _, ok := auditproof.FormatOf("." + format); !ok {
+		return fmt.Errorf("--format %s: want csv, jsonl or json", format)
+	}
+	rows, m, err := provenPages(ctx, server, token, tenant, q, stderr)
+	if err != nil {
+		return err
+	}
+	if err := writeFileWith(out, func(w io.Writer) error { return auditproof.WriteRows(w, format, rows, m) }); err != nil {
+		return err
+	}
+	if format != "json" {
+		if err := writeFileWith(out+auditproof.ManifestSuffix, func(w io.Writer) error { return auditproof.WriteManifest(w, format, m) }); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stderr, "\rexported %d rows to %s, proven against the signed checkpoint of size %d\n", len(rows), out, m.TreeSize)
+	return nil
+}
+
+// provenPages asks the filtered log page after page with proofs, every
+// page against the first one's tree size, and merges their manifests.
+func provenPages(ctx context.Context, server, token, tenant string, q url.Values, stderr io.Writer) ([]auditlog.Entry, auditproof.Manifest, error) {
 	q.Set("format", "json")
 	q.Set("proofs", "true")
 	q.Set("limit", "1000")
@@ -456,81 +527,28 @@ func exportProven(ctx context.Context, server, token, tenant string, q url.Value
 	for page := 0; ; page++ {
 		body, _, err := remote(ctx, server, token, "/v1/"+tenant+"/audit", q)
 		if err != nil {
-			return err
+			return nil, m, err
 		}
 		var p struct {
 			auditlog.Page
 			Manifest auditproof.Manifest `json:"manifest"`
 		}
 		if err := json.Unmarshal(body, &p); err != nil {
-			return fmt.Errorf("export page %d: %w", page+1, err)
+			return nil, m, fmt.Errorf("export page %d: %w", page+1, err)
 		}
 		rows = append(rows, p.Entries...)
 		if page == 0 {
 			m = p.Manifest
 			q.Set("size", strconv.FormatUint(m.TreeSize, 10))
 		} else if err := m.Merge(p.Manifest); err != nil {
-			return fmt.Errorf("export page %d: %w", page+1, err)
+			return nil, m, fmt.Errorf("export page %d: %w", page+1, err)
 		}
 		if p.NextCursor == 0 {
-			break
+			return rows, m, nil
 		}
 		q.Set("cursor", strconv.FormatUint(p.NextCursor, 10))
 		fmt.Fprintf(stderr, "\rexported %d rows", len(rows))
 	}
-	m.FileFormat = format
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	switch format {
-	case "csv":
-		cw, err := auditlog.NewCSV(f)
-		if err != nil {
-			return err
-		}
-		for _, e := range rows {
-			if err := cw.Write(e); err != nil {
-				return err
-			}
-		}
-		err = cw.Flush()
-		if err != nil {
-			return err
-		}
-	case "jsonl":
-		enc := json.NewEncoder(f)
-		enc.SetEscapeHTML(false)
-		for _, e := range rows {
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-		}
-	case "json":
-		enc := json.NewEncoder(f)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", " ")
-		if err := enc.Encode(map[string]any{"entries": rows, "manifest": m}); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("--format %s: want csv, jsonl or json", format)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if format != "json" {
-		b, err := json.MarshalIndent(m, "", " ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(out+ManifestSuffix, b, 0o600); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stderr, "\rexported %d rows to %s, proven against the signed checkpoint of size %d\n", len(rows), out, m.TreeSize)
-	return nil
 }
 
 // verifyStoredCheckpoints adds the check of the data directory's signed
