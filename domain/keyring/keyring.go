@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
@@ -43,22 +44,30 @@ const (
 type Keyring struct {
 	store domain.DataKeyStore
 	kek   domain.KEKProvider
-	holds domain.HoldChecker
+	holds atomic.Pointer[holdChecker]
 	rand  io.Reader
 }
+
+// holdChecker boxes the checker so that it can be swapped atomically.
+type holdChecker struct{ domain.HoldChecker }
 
 // New returns a keyring over the key store, the KEK provider and the hold
 // checker (nil: domain.NoHolds).
 func New(store domain.DataKeyStore, kek domain.KEKProvider, holds domain.HoldChecker) *Keyring {
-	if holds == nil {
-		holds = domain.NoHolds{}
-	}
-	return &Keyring{store: store, kek: kek, holds: holds, rand: rand.Reader}
+	k := &Keyring{store: store, kek: kek, rand: rand.Reader}
+	k.SetHoldChecker(holds)
+	return k
 }
 
-// SetHoldChecker replaces the hold checker: the legal-hold read model is
-// opened after the keyring, whose ledger it follows.
-func (k *Keyring) SetHoldChecker(h domain.HoldChecker) { k.holds = h }
+// SetHoldChecker replaces the hold checker (nil: domain.NoHolds): the
+// legal-hold read model is opened after the keyring, whose ledger it
+// follows. Safe while shreds run: each asks the checker set when it began.
+func (k *Keyring) SetHoldChecker(h domain.HoldChecker) {
+	if h == nil {
+		h = domain.NoHolds{}
+	}
+	k.holds.Store(&holdChecker{h})
+}
 
 // contentAD is the associated data of a sealed copy.
 func contentAD(t domain.Tenant, id domain.MsgID, purpose domain.KeyPurpose, keyID string) []byte {
@@ -214,13 +223,14 @@ type ShredItem struct {
 // the items' order.
 func (k *Keyring) ShredAll(ctx context.Context, items []ShredItem, reason domain.ShredReason) ([]ShredOutcome, error) {
 	out := make([]ShredOutcome, len(items))
+	checker := k.holds.Load()
 	var order []domain.Tenant
 	byTenant := map[domain.Tenant][]int{}
 	for i, it := range items {
 		if len(it.KeyIDs) == 0 {
 			continue
 		}
-		holds, err := k.holds.Held(ctx, it.Ref)
+		holds, err := checker.Held(ctx, it.Ref)
 		if err != nil {
 			return nil, fmt.Errorf("shred %s: ask the legal holds: %w", it.Ref.MsgID, err)
 		}
