@@ -53,7 +53,7 @@ func newRigWith(t *testing.T, cfg Config) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	clock := clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
-	stores := readmodeltest.OpenStores(t, dir, catalog.Projections()...)
+	stores := readmodeltest.OpenStores(t, dir, catalog.Served()...) // the live streams follow the conversation view's Live
 	store, rm := stores.Events, stores.Models
 	reg, tn, toks := registerTenant(t, dir, "acme/chat")
 	l := ledger.New(store, clock)
