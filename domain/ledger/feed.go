@@ -30,14 +30,26 @@ func (s *Service) feedPolicy(ctx context.Context, t domain.Tenant) (domain.FeedP
 // out, even before a lagging reader reaches the change. Safe for
 // concurrent use.
 type Redactor struct {
-	s        *Service
+	s *Service
+	// copy is which sealed copy plaintext is decrypted from: the live one
+	// for the feed, the audit one for the audit reads (AuditRedactor).
+	copy     domain.KeyPurpose
 	mu       sync.Mutex
 	policies map[string]domain.FeedPolicy
 }
 
-// Redactor returns a new redactor over the service's store.
+// Redactor returns a new redactor over the service's store, for the feed.
 func (s *Service) Redactor() *Redactor {
-	return &Redactor{s: s, policies: map[string]domain.FeedPolicy{}}
+	return &Redactor{s: s, copy: domain.PurposeLive, policies: map[string]domain.FeedPolicy{}}
+}
+
+// AuditRedactor is Redactor for an audit read of events (the console's
+// message story): plaintext comes from the audit copy, which outlives a
+// recall while the tenant keeps recalled content in its audit log.
+func (s *Service) AuditRedactor() *Redactor {
+	r := s.Redactor()
+	r.copy = domain.PurposeAudit
+	return r
 }
 
 // Redact returns e as the feed carries it, and whether that differs from
@@ -72,14 +84,19 @@ func (r *Redactor) Redact(ctx context.Context, e domain.Event) (domain.Event, bo
 	}
 	mode := f.At(e.Position).Stricter(current.FeedContent)
 	out, redacted := domain.RedactForFeed(e, mode)
-	if sent, ok := out.Data.(domain.MessageSent); ok && mode == domain.FeedPlaintext && sent.ContentLive != nil {
-		// plaintext is decrypted here, at the edge, from the live copy:
-		// never once its key is destroyed
+	sent, ok := out.Data.(domain.MessageSent)
+	sealed := sent.ContentLive
+	if r.copy == domain.PurposeAudit {
+		sealed = sent.ContentAudit
+	}
+	if ok && mode == domain.FeedPlaintext && sealed != nil {
+		// plaintext is decrypted here, at the edge, from the copy this
+		// redactor reads: never once its key is destroyed
 		var opener domain.ContentOpener
 		if r.s.keys != nil {
 			opener = r.s.keys
 		}
-		content, marker, err := domain.Reveal(ctx, opener, t, sent.MsgID, domain.PurposeLive, *sent.ContentLive)
+		content, marker, err := domain.Reveal(ctx, opener, t, sent.MsgID, r.copy, *sealed)
 		if err != nil {
 			return domain.Event{}, false, fmt.Errorf("redact %s: %w", e.ID, err)
 		}
