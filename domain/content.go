@@ -77,11 +77,11 @@ const (
 
 // DataKeyStore is the port of the key store: data keys by tenant and key
 // id, kept apart from the log. Every adapter keeps these promises: Put is
-// durable before it returns and refuses an id the store already holds
-// (live or destroyed); Destroy is atomic and durable — after it returns
+// durable before it returns (its ids are new: the keyring draws them at
+// random, 128 bits); Destroy is atomic and durable — after it returns
 // every id given is destroyed (a tombstone, no key material), and a crash
 // during it leaves each key either live or destroyed, never in between;
-// a destroyed key never comes back (Put and Rewrap leave it destroyed).
+// Rewrap never brings a destroyed key back.
 type DataKeyStore interface {
 	Put(ctx context.Context, t Tenant, keys []StoredKey) error
 	Get(ctx context.Context, t Tenant, id string) (WrappedKey, KeyState, error)

@@ -35,6 +35,28 @@ func sealedEvents(t *testing.T) map[string]Event {
 	return map[string]Event{"MessageSent.stored": sent, "MessageSent.shredded": shredded, "MessageRecalled.shreds-audit": recalled}
 }
 
+// matchGolden holds got to the golden file at path (written there with
+// -update) and returns the file's bytes.
+func matchGolden(t *testing.T, path string, got []byte) []byte {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./domain -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("encoding changed: the event JSON is a public contract\n got %s\nwant %s", got, want)
+	}
+	return want
+}
+
 // The sealed forms are pinned like every other event, and decode back to
 // what was encoded.
 func TestSealedEventsMatchGoldenFiles(t *testing.T) {
@@ -44,23 +66,7 @@ func TestSealedEventsMatchGoldenFiles(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "sealed", name+".golden.json")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./domain -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("encoding changed:\n got %s\nwant %s", got, want)
-			}
+			want := matchGolden(t, filepath.Join("testdata", "sealed", name+".golden.json"), append(got, '\n'))
 			back, err := DecodeEvent(want)
 			if err != nil {
 				t.Fatal(err)

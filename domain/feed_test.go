@@ -3,7 +3,6 @@ package domain
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -142,19 +141,7 @@ func TestRedactedEventsMatchGoldenFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join("testdata", "feed", "MessageSent."+string(mode)+".golden.json")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./domain -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("redacted encoding changed:\n got %s\nwant %s", got, want)
-			}
+			matchGolden(t, filepath.Join("testdata", "feed", "MessageSent."+string(mode)+".golden.json"), got)
 			if strings.Contains(string(got), "bring") {
 				t.Fatal("content in the redacted form")
 			}

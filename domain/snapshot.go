@@ -63,6 +63,9 @@ func (m Message) Snapshot() ([]byte, error) {
 	s := messageSnapshot{Schema: snapshotSchema, Exists: m.Exists, Sent: m.Sent, SentAt: m.SentAt, ReadBy: m.ReadBy,
 		Recalled: m.Recalled, RecalledAt: m.RecalledAt, RecalledBy: m.RecalledBy, Expired: m.Expired}
 	s.Sent.Content = ""
+	// of sealed content, only the keys' ids: a recall or an expiry
+	// destroys them, and no decision reads the ciphertext
+	s.Sent.ContentLive, s.Sent.ContentAudit = keyOnly(s.Sent.ContentLive), keyOnly(s.Sent.ContentAudit)
 	for _, a := range m.Attempts {
 		d := a.Decision
 		s.Attempts = append(s.Attempts, attemptSnapshot{RequestID: a.RequestID, Actor: a.Actor, At: a.At, Recalled: d.Recalled, Reason: d.Reason,
@@ -117,4 +120,12 @@ func (s messageSnapshot) message(version int64) (Message, error) {
 		}})
 	}
 	return m, nil
+}
+
+// keyOnly is c without its ciphertext.
+func keyOnly(c *SealedContent) *SealedContent {
+	if c == nil {
+		return nil
+	}
+	return &SealedContent{KeyID: c.KeyID}
 }

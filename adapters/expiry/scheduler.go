@@ -315,6 +315,11 @@ func (s *Scheduler) sweepTenant(ctx context.Context, tenant string) (time.Time, 
 		if err != nil {
 			return time.Time{}, fmt.Errorf("expire %s %s: %w", tenant, id, err)
 		}
+		if res.ShredErr != nil {
+			// recorded; the content shredder destroys the key from the log
+			s.log.Warn("expiry: destroying the live content key failed; the content shredder retries", slog.String("tenant", tenant),
+				slog.String("msg_id", string(id)), slog.Any("err", res.ShredErr))
+		}
 		if res.Purged && res.Recorded {
 			// its MessageExpired will come through the feed, but the key
 			// goes now: nothing would remove it if the feed never brings it

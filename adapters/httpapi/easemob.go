@@ -95,6 +95,7 @@ func (s *Server) batchRecall(w http.ResponseWriter, r *http.Request, c caller) {
 		if o.Err != nil {
 			continue
 		}
+		s.shredFailed(r, o.Outcome)
 		s.metrics.recallOutcome(o.Outcome)
 		if o.Decision.Reason == domain.ReasonServiceDisabled {
 			disabled++
@@ -213,6 +214,7 @@ func (s *Server) msgRecall(w http.ResponseWriter, r *http.Request, c caller) {
 		writeEasemobErrorBody(w, status, easemobError{Error: code, ErrorDescription: internalError, Message: msg, Reason: reasonInternal})
 		return
 	}
+	s.shredFailed(r, out)
 	s.metrics.recallOutcome(out)
 	d := out.Decision
 	if !d.Recalled {

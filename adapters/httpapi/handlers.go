@@ -3,10 +3,12 @@ package httpapi
 import (
 	"bufio"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/ledger"
 )
 
 type sendRequest struct {
@@ -125,6 +127,7 @@ func (s *Server) recall(w http.ResponseWriter, r *http.Request, c caller) {
 		s.fail(w, r, err)
 		return
 	}
+	s.shredFailed(r, out)
 	s.metrics.recallOutcome(out)
 	d := out.Decision
 	resp := recallResponse{
@@ -220,3 +223,13 @@ func uintParam(s string, def, max uint64) (uint64, error) {
 }
 
 var errBadNumber = &domain.InvalidError{Code: "invalid_query", Msg: "want a whole number in range"}
+
+// shredFailed logs a recall whose content keys could not be destroyed at
+// once: the recall is recorded, and the content shredder destroys them
+// from the log.
+func (s *Server) shredFailed(r *http.Request, out ledger.Outcome) {
+	if out.ShredErr != nil {
+		s.log.Error("recall recorded, but destroying its content keys failed; the content shredder retries",
+			slog.String("msg_id", string(out.MsgID)), slog.String("path", r.URL.Path), slog.Any("err", out.ShredErr))
+	}
+}

@@ -38,7 +38,9 @@ func (s *Server) messageHistory(w http.ResponseWriter, r *http.Request, c caller
 		_, ok := e.Data.(domain.MessageRecalled)
 		recalled = recalled || ok
 	}
-	redactor := s.ledger.Redactor()
+	// an audit read: content from the audit copy, which a recall leaves
+	// while the tenant keeps recalled content
+	redactor := s.ledger.AuditRedactor()
 	for i, e := range evs {
 		if e, _, err = redactor.Redact(r.Context(), e); err != nil {
 			s.fail(w, r, err)

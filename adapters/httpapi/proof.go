@@ -281,7 +281,7 @@ func (s *Server) provePage(ctx context.Context, tenant string, f auditlog.Filter
 		return auditlog.Page{}, auditproof.Manifest{}, err
 	}
 	f.UpTo = tree.Base + cp.Size
-	page, err := auditlog.Query(s.readModels.Store, tenant, f)
+	page, err := s.auditQuery(ctx, tenant, f)
 	if err != nil {
 		return auditlog.Page{}, auditproof.Manifest{}, err
 	}

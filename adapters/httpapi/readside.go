@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -110,6 +111,9 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	v, err := conversation.Query(s.readModels.Store, c.Tenant.String(), conv, string(viewer), locale, r.URL.Query().Get("cursor"), int(limit), since)
+	if err == nil {
+		err = conversation.Open(r.Context(), s.opener(), c.Tenant, &v)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -370,7 +374,7 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request, c caller) {
 		s.auditProven(w, r, c, f, format)
 		return
 	}
-	page, err := auditlog.Query(s.readModels.Store, c.Tenant.String(), f)
+	page, err := s.auditQuery(r.Context(), c.Tenant.String(), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -495,4 +499,28 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 	default:
 		writeError(w, http.StatusBadRequest, "invalid_format", "format: want json or csv")
 	}
+}
+
+// opener opens sealed content at the edge: the ledger's keyring, or nil
+// when content is not sealed (sealed content then reads as
+// key_unavailable).
+func (s *Server) opener() domain.ContentOpener {
+	if k := s.ledger.Keyring(); k != nil {
+		return k
+	}
+	return nil
+}
+
+// auditQuery is a page of the tenant's audit log with its sealed content
+// opened: every answer of the audit log goes through it.
+func (s *Server) auditQuery(ctx context.Context, tenant string, f auditlog.Filter) (auditlog.Page, error) {
+	t, err := domain.ParseTenant(tenant)
+	if err != nil {
+		return auditlog.Page{}, err
+	}
+	page, err := auditlog.Query(s.readModels.Store, tenant, f)
+	if err != nil {
+		return page, err
+	}
+	return page, auditlog.Open(ctx, s.opener(), t, page.Entries)
 }

@@ -29,13 +29,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 
+	"github.com/recallledger/recall/adapters/datadir"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -265,7 +265,7 @@ func AddKey(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return id, writeAtomic(path, append(b, '\n'))
+	return id, writeFile(path, append(b, '\n'))
 }
 
 // RemoveKey removes the key id from the key file; the current key cannot
@@ -286,43 +286,16 @@ func RemoveKey(path, id string) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, append(b, '\n'))
+	return writeFile(path, append(b, '\n'))
 }
 
 // writeAtomic writes b to path by a synced temporary file renamed over it,
 // mode 0600.
-func writeAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+
+// writeFile replaces path with data, whole or not at all.
+func writeFile(path string, data []byte) error {
+	if err := datadir.WriteFile(path, data, 0o600); err != nil {
 		return fmt.Errorf("kek file: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".kek-*")
-	if err != nil {
-		return fmt.Errorf("kek file: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kek file: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kek file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("kek file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("kek file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("kek file: %w", err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("kek file: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/keyring"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
 )
@@ -23,12 +24,49 @@ type Result struct {
 	Entries int    // audit entries
 	Events  int    // events in the store
 	UpTo    uint64 // the anchor's position
+	// Shredded counts the sends whose content keys were destroyed, Held
+	// those whose keys a legal hold kept.
+	Shredded, Held int
 }
 
 // Apply runs the tenant's retention at now.
 func Apply(ctx context.Context, rm projections.Store, store domain.TenantPurger, tenant string, now time.Time) (Result, error) {
+	return ApplyShredding(ctx, rm, store, nil, tenant, now)
+}
+
+// ApplyShredding is Apply that destroys, through keys, the content keys
+// (audit and live) of every send whose audit entry goes, before the entry
+// goes: retention is key destruction, on every event store — on
+// EventStoreDB, whose log keeps the sealed sends, the ciphertext left
+// there no longer opens. A legal hold keeps its content's keys (Shred
+// asks it). keys nil destroys none (content recorded in plaintext).
+func ApplyShredding(ctx context.Context, rm projections.Store, store domain.TenantPurger, keys *keyring.Keyring, tenant string, now time.Time) (Result, error) {
 	var res Result
-	n, _, err := auditlog.Purge(rm, tenant, now)
+	var shred func([]auditlog.Entry) error
+	if keys != nil {
+		tn, err := domain.ParseTenant(tenant)
+		if err != nil {
+			return res, err
+		}
+		shred = func(doomed []auditlog.Entry) error {
+			var items []keyring.ShredItem
+			for _, e := range doomed {
+				if ref, ids, ok := auditlog.ContentKeys(tn, e); ok {
+					items = append(items, keyring.ShredItem{Ref: ref, KeyIDs: ids})
+				}
+			}
+			out, err := keys.ShredAll(ctx, items, domain.ShredRetention)
+			for _, o := range out {
+				if o.Held() {
+					res.Held++
+				} else {
+					res.Shredded++
+				}
+			}
+			return err
+		}
+	}
+	n, _, err := auditlog.PurgeShredding(rm, tenant, now, shred)
 	if err != nil {
 		return res, err
 	}

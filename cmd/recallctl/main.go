@@ -104,7 +104,9 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		cmd.Usage()
 		return errors.New("usage: recallctl " + doc(name).synopsis)
 	case "export events":
-		return exportEvents(ctx, data, *server, *token, rest[2:], stdout, stderr)
+		return exportEvents(ctx, data, *server, *token, getenv, rest[2:], stdout, stderr)
+	case "keys rotate-kek", "keys rewrap", "keys retire-kek":
+		return keysCmd(ctx, data, getenv, rest[1], rest[2:], stdout, stderr)
 	case "audit verify", "audit query", "audit export":
 		return auditCmd(ctx, data, *server, *token, rest[1], rest[2:], stdout, stderr)
 	case "audit key":
@@ -180,8 +182,9 @@ func printJSON(w io.Writer, v any) error {
 // exportPage is how many events one read fetches.
 const exportPage = 1000
 
-func exportEvents(ctx context.Context, data, server, token string, args []string, stdout, stderr io.Writer) error {
+func exportEvents(ctx context.Context, data, server, token string, getenv func(string) string, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("export events", stderr)
+	kekFile := fs.String("kek-file", getenv("RECALL_KEK_FILE"), "the key file recalld reads (default DIR/kek.json, or RECALL_KEK)")
 	from := fs.Uint64("from-position", 0, "first position to export")
 	tenant := fs.String("tenant", "", "only this ORG/APP's events (required with --server)")
 	if err := flaghelp.Parse(fs, args, stdout); err != nil {
@@ -211,8 +214,18 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 	defer store.Close()
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	// content goes out as each tenant's feed_content says, as from a server
-	redactor := ledger.New(store, domain.SystemClock{}).Redactor()
+	// content goes out as each tenant's feed_content says, as from a
+	// server: decrypted under plaintext while its key exists
+	var opts []ledger.Option
+	keys, err := openKeys(data, *kekFile, getenv)
+	if err != nil {
+		return err
+	}
+	if keys != nil {
+		defer keys.Close()
+		opts = append(opts, ledger.WithKeyring(keys.Keyring))
+	}
+	redactor := ledger.New(store, domain.SystemClock{}, opts...).Redactor()
 	pos, head := *from, store.Head()
 	for {
 		evs, err := store.ReadAll(ctx, pos, *tenant, exportPage)

@@ -35,6 +35,18 @@ var commands = []commandDoc{
 		summary: "the event log as JSON lines on stdout, from a position on (a backfill)",
 		detail: "With --data it reads DIR's event store, which a running recalld holds: stop it, or use --server\n" +
 			"(then --tenant is required and the token must be the tenant's auditor or admin token)."},
+	{name: "keys rotate-kek", synopsis: "[--data DIR] keys rotate-kek [--kek-file FILE]",
+		summary: "add a new key-encryption key to the key file, make it current and rewrap every content key under it",
+		detail: "FILE is the key file recalld reads (--kek-file; default DIR/kek.json). The old KEKs stay in the file, so a\n" +
+			"rotation that stops half way loses nothing; once it finished, `keys retire-kek ID` removes an old one.\n" +
+			"Needs recalld stopped (the key store is opened directly); start it again afterwards to use the new KEK.\n" +
+			"With RECALL_KEK instead of a file: put the new key first in the variable and run `keys rewrap`."},
+	{name: "keys rewrap", synopsis: "[--data DIR] keys rewrap [--kek-file FILE]",
+		summary: "rewrap every content key under the current KEK (the key file's current, or RECALL_KEK's first)",
+		detail:  "Needs recalld stopped. Prints how many keys it rewrapped and how many each KEK still wraps."},
+	{name: "keys retire-kek", synopsis: "[--data DIR] keys retire-kek ID [--kek-file FILE]",
+		summary: "remove an old KEK from the key file once no content key is wrapped under it",
+		detail:  "Refused while any live content key still needs it (run `keys rewrap` first) and for the current KEK. Needs recalld stopped."},
 	{name: "projections rebuild", synopsis: "[--data DIR] projections rebuild [NAME...]",
 		summary: "drop read models and rebuild them from position 0 (all, or conversations, audit_log, recall_reports, recall_history)",
 		detail:  "Needs recalld stopped: the event store and the read models are opened directly."},

@@ -51,11 +51,12 @@ func crashCycles(t *testing.T) int {
 }
 
 // TestCrashLoopLosesNothing runs recalld as a child process under
-// concurrent sends, reads, recalls and admin batches, kills it with SIGKILL
-// at a random moment, restarts it, and checks after every cycle that every
-// acknowledged command is in the log exactly once, that positions have no
-// gap, that the audit chain verifies, and that the read models equal a
-// fresh rebuild.
+// concurrent sends, reads, recalls (each shredding a content key) and
+// admin batches, kills it with SIGKILL at a random moment, restarts it,
+// and checks after every cycle that every acknowledged command is in the
+// log exactly once, that positions have no gap, that every recalled
+// message's content is shredded and every other one's opens, that the
+// audit chain verifies, and that the read models equal a fresh rebuild.
 func TestCrashLoopLosesNothing(t *testing.T) {
 	bin := buildRecalld(t)
 	dir, toks := dataWithTenant(t, "crash/test")
@@ -229,6 +230,7 @@ func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *a
 			t.Fatalf("after cycle %d: acknowledged read %s is in the log %d times", cycle, k, reads[k])
 		}
 	}
+	checkShredded(t, base, toks, cycle)
 	eventually(t, func() string {
 		req, _ := http.NewRequest("GET", base+"/v1/crash/test/audit/verify", nil)
 		req.Header.Set("Authorization", "Bearer "+toks[domain.AccessAuditor])
@@ -244,6 +246,34 @@ func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *a
 		_ = json.NewDecoder(resp.Body).Decode(&v)
 		if !v.OK || v.Entries != uint64(len(evs)) {
 			return fmt.Sprintf("after cycle %d: audit chain %+v, want ok with %d entries", cycle, v, len(evs))
+		}
+		return ""
+	})
+}
+
+// checkShredded holds the log to the content keys after a crash: every
+// recalled message's live copy is shredded (the content shredder finishes
+// what a crash cut short) and every other message's content opens as
+// sent — each key is either there or destroyed, never half of either.
+func checkShredded(t *testing.T, base string, toks map[domain.AccessRole]string, cycle int) {
+	t.Helper()
+	eventuallyWithin(t, 30*time.Second, func() string {
+		evs := allEvents(t, base, "crash/test", toks[domain.AccessAuditor])
+		recalled := map[domain.MsgID]bool{}
+		for _, e := range evs {
+			if p, ok := e.Data.(domain.MessageRecalled); ok {
+				recalled[p.MsgID] = true
+			}
+		}
+		for _, e := range evs {
+			p, ok := e.Data.(domain.MessageSent)
+			switch {
+			case !ok:
+			case recalled[p.MsgID] && (p.Content != "" || p.ContentRedacted != domain.ContentShredded):
+				return fmt.Sprintf("after cycle %d: recalled %s reads %q (%q), want shredded", cycle, p.MsgID, p.Content, p.ContentRedacted)
+			case !recalled[p.MsgID] && p.Content != "m "+p.ClientMsgID:
+				return fmt.Sprintf("after cycle %d: %s reads %q (%q), want its content", cycle, p.MsgID, p.Content, p.ContentRedacted)
+			}
 		}
 		return ""
 	})

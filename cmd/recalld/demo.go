@@ -25,9 +25,9 @@ func (c *demoClock) Now() time.Time { return c.now }
 
 // seedDemo records the demo day ending at now in t. The same seed gives
 // the same day, so the README can say what the charts show.
-func seedDemo(ctx context.Context, store domain.EventStore, t domain.Tenant, now time.Time) (int, error) {
+func seedDemo(ctx context.Context, store domain.EventStore, t domain.Tenant, now time.Time, opts ...ledger.Option) (int, error) {
 	clock := &demoClock{}
-	l := ledger.New(store, clock)
+	l := ledger.New(store, clock, opts...)
 	rnd := rand.New(rand.NewPCG(17, 2026))
 	people := []domain.UserID{"lin", "wei", "mei", "jun"}
 	platforms := []string{"ios", "android", "web", "windows"}

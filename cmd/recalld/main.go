@@ -67,6 +67,8 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 	fs.StringVar(&c.ESDBURL, "esdb-url", env("RECALL_ESDB_URL", ""), "EventStoreDB connection string for --store esdb, e.g. esdb://127.0.0.1:2113?tls=false (env RECALL_ESDB_URL)")
 	fs.StringVar(&c.Bus, "bus", env("RECALL_BUS", "inproc"), "event bus: inproc, or nats to forward every event to JetStream (env RECALL_BUS)")
 	fs.StringVar(&c.NATSURL, "nats-url", env("RECALL_NATS_URL", ""), "NATS server URL for --bus nats and for workers (env RECALL_NATS_URL)")
+	fs.StringVar(&c.KEKFile, "kek-file", env("RECALL_KEK_FILE", ""), "the tenants' key-encryption keys: a key file, mode 0600 (env RECALL_KEK_FILE); else env RECALL_KEK (id=base64,… the first current); else DATA/kek.json, created on first start")
+	c.KEKEnv = getenv("RECALL_KEK")
 	fs.StringVar(&c.Demo, "demo", env("RECALL_DEMO", ""), "create this ORG/APP tenant on first start and print its tokens (env RECALL_DEMO)")
 	rate, err := parseRate("RECALL_RATE_PER_TENANT", env("RECALL_RATE_PER_TENANT", "0"))
 	if err != nil {
@@ -217,7 +219,7 @@ func openStore(ctx context.Context, cfg Config, log *slog.Logger, policies *atom
 // tokens. The tokens are also written to DATA/demo.env (mode 0600) so a
 // developer can `source` them on later runs: the registry itself keeps
 // only hashes.
-func ensureDemo(ctx context.Context, reg *tenants.Registry, store domain.EventStore, cfg Config, base string) error {
+func ensureDemo(ctx context.Context, reg *tenants.Registry, store domain.EventStore, cfg Config, base string, opts ...ledger.Option) error {
 	stdout := cfg.Stdout
 	t, err := domain.ParseTenant(cfg.Demo)
 	if err != nil {
@@ -237,7 +239,7 @@ func ensureDemo(ctx context.Context, reg *tenants.Registry, store domain.EventSt
 	if err := os.WriteFile(envFile, []byte(env), 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", envFile, err)
 	}
-	attempts, err := seedDemo(ctx, store, t, cfg.Clock.Now())
+	attempts, err := seedDemo(ctx, store, t, cfg.Clock.Now(), opts...)
 	if err != nil {
 		return err
 	}

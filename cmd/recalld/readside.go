@@ -17,6 +17,7 @@ import (
 	"github.com/recallledger/recall/adapters/httpapi"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/cmd/internal/contentkeys"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
@@ -123,8 +124,11 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 }
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
-// hourly: old audit entries and the events behind them go.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
+// hourly: old audit entries, their content keys and the events behind
+// them go. Then the key store is compacted if any key was destroyed since
+// the last pass (by retention, recalls or expiries), so destroyed keys'
+// bytes leave its files within the hour.
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, keys *contentkeys.Keys, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -133,13 +137,19 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.Tena
 			log.Warn("audit retention", slog.Any("err", err))
 		}
 		for _, tn := range ts {
-			res, err := retention.Apply(ctx, rm, store, tn.String(), clock.Now())
+			res, err := retention.ApplyShredding(ctx, rm, store, keys.Keyring, tn.String(), clock.Now())
 			if err != nil {
 				log.Warn("audit retention", slog.String("tenant", tn.String()), slog.Any("err", err))
 			} else if res.Entries+res.Events > 0 {
 				log.Info("audit retention", slog.String("tenant", tn.String()), slog.Int("entries", res.Entries),
-					slog.Int("events", res.Events), slog.Uint64("up_to_position", res.UpTo))
+					slog.Int("events", res.Events), slog.Uint64("up_to_position", res.UpTo),
+					slog.Int("content_shredded", res.Shredded), slog.Int("content_held", res.Held))
 			}
+		}
+		if compacted, err := keys.Store.CompactIfDestroyed(); err != nil {
+			log.Warn("key store compaction", slog.Any("err", err))
+		} else if compacted {
+			log.Info("key store compacted: destroyed keys' bytes are off the disk's live files")
 		}
 		select {
 		case <-ctx.Done():

@@ -16,6 +16,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/console"
+	"github.com/recallledger/recall/adapters/contentshred"
 	"github.com/recallledger/recall/adapters/expiry"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
@@ -23,6 +24,7 @@ import (
 	"github.com/recallledger/recall/adapters/operators"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/cmd/internal/contentkeys"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
@@ -41,6 +43,12 @@ type Config struct {
 	Bus     string // inproc (default), or nats to forward every event to JetStream
 	NATSURL string // NATS server, for Bus nats
 	Demo    string // ORG/APP: create this tenant on first start and print its tokens
+
+	// The tenants' key-encryption key: from KEKFile if set, else from
+	// KEKEnv (RECALL_KEK's value: id=base64,… the first current), else
+	// from DATA/kek.json, created on the first start (cmd/internal/contentkeys).
+	KEKFile string
+	KEKEnv  string
 
 	RatePerTenant   float64       // requests/s a tenant may make; 0: the API's default
 	HeaderTimeout   time.Duration // how long a client may take to send its headers (default 5 s)
@@ -167,6 +175,7 @@ type Server struct {
 	signIn     *httpapi.SignIn
 	operators  *operators.Registry
 	ledger     *ledger.Service
+	keys       *contentkeys.Keys
 	sched      *expiry.Scheduler
 	rm         *readmodel.Store
 	runners    []*projections.Runner
@@ -280,16 +289,23 @@ func (s *Server) openStores(ctx context.Context) error {
 	}
 	s.store = store
 	s.closeLater("event store", store.Close)
+	kekEnv := func(string) string { return s.cfg.KEKEnv }
+	if s.keys, err = contentkeys.Open(s.cfg.Data, s.cfg.KEKFile, kekEnv, true, nil); err != nil {
+		return err
+	}
+	s.closeLater("key store", s.keys.Close)
+	s.log.Info("content keys", slog.String("kek", s.keys.Source), slog.String("kek_current", s.keys.KEK.IDs()[0]))
+	sealed := ledger.WithKeyring(s.keys.Keyring)
 	if s.reg, err = tenants.Open(s.cfg.Data); err != nil {
 		return err
 	}
 	if s.cfg.Demo != "" {
-		if err := ensureDemo(ctx, s.reg, store, s.cfg, "http://"+s.Addr().String()); err != nil {
+		if err := ensureDemo(ctx, s.reg, store, s.cfg, "http://"+s.Addr().String(), sealed); err != nil {
 			return err
 		}
 	}
 	s.metrics = httpapi.NewMetrics()
-	s.ledger = ledger.New(s.metrics.InstrumentStore(store), s.cfg.Clock)
+	s.ledger = ledger.New(s.metrics.InstrumentStore(store), s.cfg.Clock, sealed)
 	policies.Store(s.ledger)
 	s.policyFrom = store.Head() + 1 // before anything loads a policy into the ledger's cache
 	if s.sched, err = expiry.Open(filepath.Join(s.cfg.Data, "expiry"), s.ledger, s.cfg.Clock, s.log); err != nil {
@@ -323,6 +339,15 @@ func (s *Server) openReadSide() error {
 		}
 		s.runners = append(s.runners, fr)
 	}
+	shredder, err := contentshred.New(s.ledger)
+	if err != nil {
+		return err
+	}
+	sr, err := projections.NewRunner(shredder, s.rm)
+	if err != nil {
+		return err
+	}
+	s.runners = append(s.runners, sr)
 	s.feed = feedbus.New(s.store, s.runners, s.log, feedbus.Options{})
 	registerProjectionMetrics(s.metrics, s.store, s.runners, s.feed)
 	if s.signer, err = s.startCheckpoints(); err != nil {
@@ -393,7 +418,7 @@ func (s *Server) runLoops() {
 	s.run("checkpoint signer", s.signer.Run) // checkpoints are signed off the append path
 	s.run("operator publisher", operators.NewPublisher(s.operators, s.store, s.log).Run)
 	s.run("audit retention", func(ctx context.Context) error {
-		purgeAuditLoop(ctx, s.rm, s.store, s.reg, s.cfg.Clock, s.log)
+		purgeAuditLoop(ctx, s.rm, s.store, s.keys, s.reg, s.cfg.Clock, s.log)
 		return nil
 	})
 	if s.cfg.Store == "esdb" {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/keyring"
 )
 
 // idNamespace makes server-side ids derived from client keys (client_msg_id,
@@ -27,6 +28,9 @@ var idNamespace = uuid.MustParse("5f2b8a0e-6d0c-4c59-9a86-2f1f0c6a4e11")
 type Service struct {
 	store domain.EventStore
 	clock domain.Clock
+	// keys seals content at send and shreds it at recall and expiry; nil
+	// records content in plaintext, as before content protection.
+	keys *keyring.Keyring
 	// snapshots is the store's, when it keeps stream snapshots: commands
 	// then load a message from its snapshot and the events after it.
 	snapshots domain.StreamSnapshots
@@ -40,11 +44,27 @@ type cachedPolicy struct {
 	version int64 // tenant stream version it was read at
 }
 
+// Option configures a Service.
+type Option func(*Service)
+
+// WithKeyring seals every send's content under keys and shreds it by
+// recall and expiry (domain/keyring). Without it content is recorded in
+// plaintext, as it was before content protection.
+func WithKeyring(keys *keyring.Keyring) Option { return func(s *Service) { s.keys = keys } }
+
 // New returns a service over store, deciding by clock.
-func New(store domain.EventStore, clock domain.Clock) *Service {
+func New(store domain.EventStore, clock domain.Clock, opts ...Option) *Service {
 	sn, _ := store.(domain.StreamSnapshots)
-	return &Service{store: store, clock: clock, snapshots: sn, policies: map[domain.Tenant]cachedPolicy{}}
+	s := &Service{store: store, clock: clock, snapshots: sn, policies: map[domain.Tenant]cachedPolicy{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
+
+// Keyring is the keyring content is sealed with; nil when it is recorded
+// in plaintext.
+func (s *Service) Keyring() *keyring.Keyring { return s.keys }
 
 // Store is the event store the service appends to.
 func (s *Service) Store() domain.EventStore { return s.store }
@@ -73,6 +93,15 @@ func MsgIDFor(t domain.Tenant, cmd domain.SendCommand) domain.MsgID {
 func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendCommand) (SendResult, error) {
 	id := MsgIDFor(t, cmd)
 	sent := cmd.Sent(id)
+	if s.keys != nil {
+		// the keys are kept before the send is: an acknowledged send's
+		// content always opens (a retry's keys, unused, stay behind)
+		live, audit, err := s.keys.Seal(ctx, t, id, cmd.Content)
+		if err != nil {
+			return SendResult{}, err
+		}
+		sent.Content, sent.ContentLive, sent.ContentAudit = "", &live, &audit
+	}
 	now := s.clock.Now()
 	ev := domain.NewEvent(uuid.NewString(), t, now, sent)
 	stream := domain.MessageStream(t, id)
@@ -136,6 +165,13 @@ type Outcome struct {
 	// held the attempt, or the store reported the append as an idempotent
 	// retry (an identical request got there first).
 	Replayed bool
+	// Shred is what the recall destroyed of the content: the live key,
+	// and the audit key when the policy does not keep recalled content;
+	// held keys are named by their holds. ShredErr is a failure to
+	// destroy them: the recall is recorded all the same, and the content
+	// shredder (recalld) destroys them from the log.
+	Shred    keyring.ShredOutcome
+	ShredErr error
 }
 
 // Recall decides a recall attempt at the server's time of receipt and
@@ -184,7 +220,29 @@ func (s *Service) Recall(ctx context.Context, t domain.Tenant, cmd domain.Recall
 		}
 		return Outcome{MsgID: cmd.MsgID, Decision: a.Decision, At: a.At, Replayed: true}, nil
 	}
+	if out.Decision.Recalled && !out.Replayed && len(r.stored.Events) > 0 {
+		if p, ok := r.stored.Events[0].Data.(domain.MessageRecalled); ok {
+			out.Shred, out.ShredErr = s.shredRecalled(ctx, t, r.state.message, p)
+		}
+	}
 	return out, nil
+}
+
+// shredRecalled destroys what a recorded recall p of m destroys: the live
+// copy's key, and the audit copy's when p says the policy did not keep it.
+func (s *Service) shredRecalled(ctx context.Context, t domain.Tenant, m domain.Message, p domain.MessageRecalled) (keyring.ShredOutcome, error) {
+	if s.keys == nil || !m.Sent.Sealed() {
+		return keyring.ShredOutcome{}, nil
+	}
+	return s.keys.ShredSent(ctx, t, m.Sent, m.SentAt, domain.ShredRecall, RecallShreds(p)...)
+}
+
+// RecallShreds lists the copies a recorded recall destroys.
+func RecallShreds(p domain.MessageRecalled) []domain.KeyPurpose {
+	if p.ShredsAuditContent {
+		return []domain.KeyPurpose{domain.PurposeLive, domain.PurposeAudit}
+	}
+	return []domain.KeyPurpose{domain.PurposeLive}
 }
 
 // recallState is what a recall is decided against: the tenant's policy
@@ -259,6 +317,10 @@ type ExpireResult struct {
 	// Purged is true when the store no longer holds the message's send:
 	// its retention purge came first.
 	Purged bool
+	// Shred and ShredErr are what destroying the live copy's key came to,
+	// as on Outcome.
+	Shred    keyring.ShredOutcome
+	ShredErr error
 }
 
 // ExpireSent is Expire for a message the caller saw sent at sentAt (the
@@ -307,7 +369,13 @@ func (s *Service) expire(ctx context.Context, t domain.Tenant, id domain.MsgID, 
 	if err != nil {
 		return ExpireResult{}, err
 	}
-	return ExpireResult{Recorded: len(r.stored.Events) > 0, Purged: sentAt != nil && purged(r.state)}, nil
+	res := ExpireResult{Recorded: len(r.stored.Events) > 0, Purged: sentAt != nil && purged(r.state)}
+	if res.Recorded && s.keys != nil && r.state.Sent.Sealed() {
+		// expiry ends the live copy; the audit copy lives until audit
+		// retention. A failure is left to the content shredder.
+		res.Shred, res.ShredErr = s.keys.ShredSent(ctx, t, r.state.Sent, r.state.SentAt, domain.ShredExpiry, domain.PurposeLive)
+	}
+	return res, nil
 }
 
 // purged reports whether a message stream no longer holds the send nor

@@ -44,6 +44,15 @@ type Entry struct {
 	Content        *string     `json:"content,omitempty"`
 	PrevHash       string      `json:"prev_hash"`
 	Hash           string      `json:"hash"`
+	// ContentRedacted says why a send's sealed content is absent from an
+	// answer: its audit key was destroyed ("shredded") or is not here.
+	ContentRedacted string `json:"content_redacted,omitempty"`
+	// Sealed is a send's audit copy of sealed content, and LiveKeyID its
+	// live copy's key, as the read model keeps them (outside the hash,
+	// like Content): the edge opens Sealed into Content (Open), and audit
+	// retention destroys both keys. Never served.
+	Sealed    *domain.SealedContent `json:"content_sealed,omitempty"`
+	LiveKeyID string                `json:"live_key_id,omitempty"`
 }
 
 // Actions and outcomes.
@@ -160,8 +169,13 @@ func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	}
 	switch p := ev.Data.(type) {
 	case domain.MessageSent:
-		content := p.Content
-		e, ok, err := pr.appendEntry(tx, ev, sendEntry(p), &content)
+		var content *string
+		if !p.Sealed() || p.Content != "" {
+			// recorded before content protection, or decrypted by the
+			// bus forwarder for a worker
+			content = &p.Content
+		}
+		e, ok, err := pr.appendEntry(tx, ev, sealedIn(sendEntry(p), p), content)
 		if err != nil || !ok {
 			return err
 		}
@@ -277,6 +291,17 @@ func dropContentIfPolicySaysSo(tx projections.Tx, tenant, msg string) error {
 	if err != nil || !found {
 		return err
 	}
+	// a sealed copy stays: the recall destroyed its key (unless a legal
+	// hold keeps it), and retention still needs the key's id
 	send.Content = nil
 	return projections.SetJSON(tx, entryKey(tenant, info.SendSeq), send)
+}
+
+// sealedIn keeps p's sealed audit copy and its live key's id in e.
+func sealedIn(e Entry, p domain.MessageSent) Entry {
+	e.Sealed = p.ContentAudit
+	if p.ContentLive != nil {
+		e.LiveKeyID = p.ContentLive.KeyID
+	}
+	return e
 }

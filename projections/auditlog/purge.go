@@ -24,13 +24,22 @@ const purgeBatch = 10_000
 // the namespace's Updates one at a time (projections.Store), so a purge
 // never sees a head or an entry the runner is about to change.
 func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
+	return PurgeShredding(store, tenant, now, nil)
+}
+
+// PurgeShredding is Purge that first hands each batch of entries about to
+// go to shred, which destroys their content keys (adapters/retention): a
+// batch's entries are deleted only once shred returned nil, so a crash
+// between the two leaves entries whose keys are gone, and the next run
+// deletes them. shred nil shreds nothing.
+func PurgeShredding(store projections.Store, tenant string, now time.Time, shred func(doomed []Entry) error) (int, uint64, error) {
 	// entries written before the tree existed join it before any goes
 	if _, err := MigrateTree(store, tenant); err != nil {
 		return 0, 0, err
 	}
 	total, lastPos := 0, uint64(0)
 	for {
-		n, pos, err := purgeSome(store, tenant, now)
+		n, pos, err := purgeSome(store, tenant, now, shred)
 		total += n
 		lastPos = max(lastPos, pos)
 		if err != nil || n < purgeBatch {
@@ -39,7 +48,7 @@ func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, 
 	}
 }
 
-func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
+func purgeSome(store projections.Store, tenant string, now time.Time, shred func([]Entry) error) (int, uint64, error) {
 	n, lastPos := 0, uint64(0)
 	err := store.Update(Name, func(tx projections.Tx) error {
 		pol := policyState(domain.DefaultPolicy())
@@ -70,6 +79,11 @@ func purgeSome(store projections.Store, tenant string, now time.Time) (int, uint
 		}
 		if err != nil || len(doomed) == 0 {
 			return err
+		}
+		if shred != nil {
+			if err := shred(doomed); err != nil {
+				return err
+			}
 		}
 		for _, e := range doomed {
 			keys := [][]byte{entryKey(tenant, e.Seq), timeKey(tenant, e.At.UnixMilli(), e.Seq)}

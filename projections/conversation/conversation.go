@@ -5,6 +5,7 @@
 package conversation
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -27,16 +28,19 @@ func (Projection) Name() string { return Name }
 
 // record is a message as stored; the view per viewer is made at read time.
 type record struct {
-	MsgID      string      `json:"msg_id"`
-	From       string      `json:"from"`
-	To         string      `json:"to"`
-	ChatType   string      `json:"chat_type"`
-	Type       string      `json:"type"`
-	SentAt     domain.Time `json:"sent_at"`
-	Content    string      `json:"content,omitempty"`
-	Recalled   bool        `json:"recalled,omitempty"`
-	RecalledBy string      `json:"recalled_by,omitempty"`
-	RecalledAt domain.Time `json:"recalled_at"`
+	MsgID    string      `json:"msg_id"`
+	From     string      `json:"from"`
+	To       string      `json:"to"`
+	ChatType string      `json:"chat_type"`
+	Type     string      `json:"type"`
+	SentAt   domain.Time `json:"sent_at"`
+	Content  string      `json:"content,omitempty"`
+	// Sealed is the live copy of sealed content (Content is then ""):
+	// opened at read time, gone with the recall or once its key is.
+	Sealed     *domain.SealedContent `json:"sealed,omitempty"`
+	Recalled   bool                  `json:"recalled,omitempty"`
+	RecalledBy string                `json:"recalled_by,omitempty"`
+	RecalledAt domain.Time           `json:"recalled_at"`
 	// ReadBy is who had read the message when reads were kept in its
 	// record; a read is now a key of its own (readers.go), so that a
 	// message read by a thousand members is not rewritten a thousand times.
@@ -95,6 +99,11 @@ func (p Projection) Apply(tx projections.Tx, e domain.Event) error {
 	case domain.MessageSent:
 		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
 			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}, Log: []uint64{e.Position}}
+		if p.Content == "" {
+			// sealed in the log; a worker fed by the bus under plaintext
+			// gets the content decrypted, and keeps that
+			r.Sealed = p.ContentLive
+		}
 		if err := countSent(tx, t, p.ConversationID, r); err != nil {
 			return err
 		}
@@ -110,7 +119,7 @@ func (p Projection) Apply(tx projections.Tx, e domain.Event) error {
 	case domain.MessageRecalled:
 		return change(tx, live, t, string(p.MsgID), func(r *record, readBy []string) (string, string, tallyChange) {
 			before := *r
-			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content = true, string(p.Actor), e.OccurredAt, ""
+			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content, r.Sealed = true, string(p.Actor), e.OccurredAt, "", nil
 			return "recalled", string(p.Actor), func(tl *tally) { tl.hide(before, readBy) }
 		}, e)
 	case domain.MessageExpired:
@@ -196,8 +205,14 @@ type Message struct {
 	SentAt  domain.Time `json:"sent_at"`
 	Status  string      `json:"status"` // visible or recalled
 	Content *string     `json:"content,omitempty"`
-	Notice  string      `json:"notice,omitempty"`
-	ReadBy  []string    `json:"read_by"`
+	// ContentRedacted says why a visible message has no content: its
+	// key was destroyed ("shredded") or is not here (domain.Content*).
+	ContentRedacted string   `json:"content_redacted,omitempty"`
+	Notice          string   `json:"notice,omitempty"`
+	ReadBy          []string `json:"read_by"`
+	// Sealed is the sealed live copy a reader opens (Open) before the
+	// message is shown; never served.
+	Sealed *domain.SealedContent `json:"-"`
 }
 
 // View is a page of a conversation as a viewer sees it.
@@ -289,6 +304,8 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: readBy}
 			if r.Recalled {
 				m.Status, m.Notice = "recalled", Notice(locale, r.RecalledBy, viewer)
+			} else if r.Sealed != nil {
+				m.Sealed = r.Sealed
 			} else {
 				c := r.Content
 				m.Content = &c
@@ -305,6 +322,29 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 		return View{}, fmt.Errorf("conversation %s: %w", conv, err)
 	}
 	return v, nil
+}
+
+// Open opens the sealed content of v's messages through o (domain.Reveal):
+// each gets its content, or none and the marker saying why. Only a failing
+// key store or KEK provider fails it.
+func Open(ctx context.Context, o domain.ContentOpener, t domain.Tenant, v *View) error {
+	for i := range v.Messages {
+		m := &v.Messages[i]
+		if m.Sealed == nil {
+			continue
+		}
+		c, marker, err := domain.Reveal(ctx, o, t, domain.MsgID(m.MsgID), domain.PurposeLive, *m.Sealed)
+		if err != nil {
+			return fmt.Errorf("conversation %s: %w", v.ConversationID, err)
+		}
+		if marker != "" {
+			m.ContentRedacted = string(marker)
+		} else {
+			m.Content = &c
+		}
+		m.Sealed = nil
+	}
+	return nil
 }
 
 // Updates calls fn for each update of the conversation after id, in order.

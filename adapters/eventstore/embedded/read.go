@@ -98,6 +98,11 @@ func (s *Store) ReadAll(ctx context.Context, from uint64, tenant string, limit i
 	plen := len(tenantKey(tenant, 0)) - 8
 	for it.First(); it.Valid() && len(out) < limit; it.Next() {
 		e, err := s.eventAt(binary.BigEndian.Uint64(it.Key()[plen:]))
+		if errors.Is(err, pebble.ErrNotFound) {
+			// the retention purge removed it after the index was read:
+			// the read sees the log as it is after the purge
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", tenant, err)
 		}
