@@ -19,6 +19,13 @@ func (s *server) caughtUp() {
 		if r := s.do("GET", "/readyz", "", ""); r.status != http.StatusOK {
 			return "not ready: " + string(r.body)
 		}
+		// ready says the projections caught up once; each must also have
+		// applied what was recorded since
+		for _, line := range strings.Split(string(s.do("GET", "/metrics", "", "").body), "\n") {
+			if strings.HasPrefix(line, "recall_projection_lag_events{") && !strings.HasSuffix(line, " 0") {
+				return "lagging: " + line
+			}
+		}
 		return ""
 	})
 }
