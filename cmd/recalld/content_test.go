@@ -117,34 +117,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 		"expired live": s.wrappedKey(t, x.ContentLive.KeyID), "expired audit": s.wrappedKey(t, x.ContentAudit.KeyID),
 	}
 
-	if m := s.do("POST", "/v1/a/a/messages/"+recalled+"/recall", s.token("a/a", svc), `{"actor":"alice"}`).json(t); m["recalled"] != true {
-		t.Fatalf("recall: %v", m)
-	}
-	clock.Advance(121 * time.Second)
-	eventuallyWithin(t, 60*time.Second, func() string {
-		for _, e := range s.events() {
-			if p, ok := e.Data.(domain.MessageExpired); ok && string(p.MsgID) == expired {
-				return ""
-			}
-		}
-		return "the message did not expire"
-	})
-	// the recall took both copies; the expiry the live one, the audit copy
-	// lives until audit retention
-	eventuallyWithin(t, 30*time.Second, func() string {
-		for where, body := range s.everywhere(t) {
-			if strings.Contains(body, recalledText) {
-				return "recalled content still in " + where
-			}
-			if strings.HasPrefix(where, "audit") != strings.Contains(body, expiredText) {
-				return "expired content: only the audit log keeps it until audit retention; " + where + " disagrees"
-			}
-		}
-		if !strings.Contains(s.everywhere(t)["feed"], `"content_redacted":"shredded"`) {
-			return "the feed does not mark shredded content"
-		}
-		return ""
-	})
+	recallThenExpire(t, s, clock, recalled, expired, recalledText, expiredText)
 
 	// audit retention (one day), applied at start, destroys the rest
 	clock.Advance(48 * time.Hour)
@@ -174,30 +147,7 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 	before := s.everywhere(t)["conversation for bob"]
 	s.shutdown()
 
-	// a flush and a full compaction of the key store, then every file
-	keys, err := keystore.Open(filepath.Join(dir, "keys"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.Compact(); err != nil {
-		t.Fatal(err)
-	}
-	if err := keys.Close(); err != nil {
-		t.Fatal(err)
-	}
-	for _, text := range []string{recalledText, expiredText, keptText} {
-		if files := keystoretest.FilesHolding(t, dir, []byte(text)); len(files) > 0 {
-			t.Errorf("plaintext %q is in %v", text, files)
-		}
-	}
-	for name, b := range doomed {
-		if files := keystoretest.FilesHolding(t, dir, b); len(files) > 0 {
-			t.Errorf("the %s key's wrapped bytes are still in %v", name, files)
-		}
-	}
-	if len(keystoretest.FilesHolding(t, dir, keptKey)) == 0 {
-		t.Error("the kept message's key is in no file: the scan finds nothing")
-	}
+	noFileHolds(t, dir, []string{recalledText, expiredText, keptText}, doomed, keptKey)
 
 	// a rebuild of every read model shows the same, byte for byte
 	if err := os.RemoveAll(filepath.Join(dir, "readmodels")); err != nil {
@@ -211,11 +161,48 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 	}
 	s.shutdown()
 
-	// the log without its key store: answered, marked, never a 500
+	answeredWithoutTheKeyStore(t, dir, clock, tokens, keptText)
+}
+
+// noFileHolds compacts dir's key store fully, then finds no file of dir
+// holding any of texts in plaintext, nor the wrapped bytes of the doomed
+// keys, and the kept key still in one (so the scan finds what is there).
+func noFileHolds(t *testing.T, dir string, texts []string, doomed map[string][]byte, keptKey []byte) {
+	t.Helper()
+	keys, err := keystore.Open(filepath.Join(dir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if err := keys.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range texts {
+		if files := keystoretest.FilesHolding(t, dir, []byte(text)); len(files) > 0 {
+			t.Errorf("plaintext %q is in %v", text, files)
+		}
+	}
+	for name, b := range doomed {
+		if files := keystoretest.FilesHolding(t, dir, b); len(files) > 0 {
+			t.Errorf("the %s key's wrapped bytes are still in %v", name, files)
+		}
+	}
+	if len(keystoretest.FilesHolding(t, dir, keptKey)) == 0 {
+		t.Error("the kept message's key is in no file: the scan finds nothing")
+	}
+}
+
+// answeredWithoutTheKeyStore removes dir's key store and starts recalld
+// on the log alone: every answer is given, marked key_unavailable, and
+// shows no content (keptText included), never a 500.
+func answeredWithoutTheKeyStore(t *testing.T, dir string, clock *clocktest.Clock, tokens map[string]map[domain.AccessRole]string, keptText string) {
+	t.Helper()
 	if err := os.RemoveAll(filepath.Join(dir, "keys")); err != nil {
 		t.Fatal(err)
 	}
-	s = startServerWith(t, dir, clock)
+	s := startServerWith(t, dir, clock)
 	s.tokens = tokens
 	eventuallyWithin(t, 30*time.Second, func() string {
 		for where, body := range s.everywhere(t) {
@@ -225,6 +212,41 @@ func TestShreddedContentIsGoneFromEveryFileAndAnswer(t *testing.T) {
 			if !strings.HasPrefix(where, "audit csv") && !strings.Contains(body, `"content_redacted":"key_unavailable"`) {
 				return where + " does not say the key is unavailable: " + body
 			}
+		}
+		return ""
+	})
+}
+
+// recallThenExpire recalls msg recalled, lets expired expire, and waits
+// until the recall took both its copies from every answer and the expiry
+// the live one (the audit copy lives until audit retention).
+func recallThenExpire(t *testing.T, s *server, clock *clocktest.Clock, recalled, expired, recalledText, expiredText string) {
+	t.Helper()
+	if m := s.do("POST", "/v1/a/a/messages/"+recalled+"/recall", s.token("a/a", svc), `{"actor":"alice"}`).json(t); m["recalled"] != true {
+		t.Fatalf("recall: %v", m)
+	}
+	clock.Advance(121 * time.Second)
+	eventuallyWithin(t, 60*time.Second, func() string {
+		for _, e := range s.events() {
+			if p, ok := e.Data.(domain.MessageExpired); ok && string(p.MsgID) == expired {
+				return ""
+			}
+		}
+		return "the message did not expire"
+	})
+	// the recall took both copies; the expiry the live one, the audit copy
+	// lives until audit retention
+	eventuallyWithin(t, 30*time.Second, func() string {
+		for where, body := range s.everywhere(t) {
+			if strings.Contains(body, recalledText) {
+				return "recalled content still in " + where
+			}
+			if strings.HasPrefix(where, "audit") != strings.Contains(body, expiredText) {
+				return "expired content: only the audit log keeps it until audit retention; " + where + " disagrees"
+			}
+		}
+		if !strings.Contains(s.everywhere(t)["feed"], `"content_redacted":"shredded"`) {
+			return "the feed does not mark shredded content"
 		}
 		return ""
 	})
