@@ -257,7 +257,9 @@ func checkLog(t *testing.T, base string, toks map[domain.AccessRole]string, a *a
 // sent — each key is either there or destroyed, never half of either.
 func checkShredded(t *testing.T, base string, toks map[domain.AccessRole]string, cycle int) {
 	t.Helper()
-	eventuallyWithin(t, 30*time.Second, func() string {
+	// the content shredder catches up after the restart with every
+	// projection: slow on a loaded machine
+	eventuallyWithin(t, 2*time.Minute, func() string {
 		evs := allEvents(t, base, "crash/test", toks[domain.AccessAuditor])
 		recalled := map[domain.MsgID]bool{}
 		for _, e := range evs {
