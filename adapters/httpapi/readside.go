@@ -117,6 +117,19 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 	if s.readSideMissing(w) {
 		return
 	}
+	// the live view is the IM backend's; the view at a time, an auditor's
+	asOf := r.URL.Query().Get("as_of")
+	switch {
+	case c.Role == domain.AccessAuditor && asOf == "":
+		writeError(w, http.StatusForbidden, "forbidden_role", "an auditor reads a conversation as it was at a time: give as_of")
+		return
+	case c.Role != domain.AccessAuditor && asOf != "":
+		writeError(w, http.StatusForbidden, "forbidden_role", "as_of admits the auditor token or an auditor operator, not the "+string(c.Role)+" "+c.kind())
+		return
+	case asOf != "":
+		s.conversationAsOf(w, r, c, asOf)
+		return
+	}
 	conv, viewer, locale, ok := s.viewerParams(w, r)
 	if !ok {
 		return
@@ -251,8 +264,8 @@ func auditFilter(q url.Values) (auditlog.Filter, string, error) {
 		}
 		f.ConversationID = conv
 	}
-	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit, auditlog.ActionOperator}, f.Action) {
-		return bad("invalid_action", "action: want send, read, recall, expire, policy, audit or operator")
+	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit, auditlog.ActionOperator, auditlog.ActionHold, auditlog.ActionErasure}, f.Action) {
+		return bad("invalid_action", "action: want send, read, recall, expire, policy, audit, operator, hold or erasure")
 	}
 	if c := q.Get("cursor"); c != "" {
 		v, err := strconv.ParseUint(c, 10, 64)

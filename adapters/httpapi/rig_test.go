@@ -11,10 +11,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/auditsign"
+	"github.com/recallledger/recall/adapters/erasure"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -40,6 +42,7 @@ type rig struct {
 	tokens  map[domain.AccessRole]string
 	base    string
 	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
+	feedMu  sync.Mutex        // the test and a handler (an erasure) may feed
 }
 
 func newRig(t *testing.T) *rig {
@@ -83,26 +86,40 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
+	r := &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, signer: signer}
+	// erasures wait for the message index: the rig feeds it then
+	compliance := erasure.New(l, rm, nil, func(context.Context, uint64) error { return r.catchUp() }, slog.New(slog.DiscardHandler))
+	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{Compliance: compliance}, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer}
+	r.base = srv.URL
+	return r
 }
 
 // feed applies every stored event the read models have not applied yet.
 func (r *rig) feed() {
 	r.t.Helper()
+	if err := r.catchUp(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// catchUp is feed for a caller off the test's goroutine (a handler).
+func (r *rig) catchUp() error {
+	r.feedMu.Lock()
+	defer r.feedMu.Unlock()
 	for _, run := range r.runners {
 		evs, err := r.store.ReadAll(context.Background(), run.Position()+1, "", 1_000_000)
 		if err != nil {
-			r.t.Fatal(err)
+			return err
 		}
 		for _, e := range evs {
 			if err := run.Handle(e); err != nil {
-				r.t.Fatal(err)
+				return err
 			}
 		}
 	}
+	return nil
 }
 
 func (r *rig) send(from, to, chat, content string) domain.MsgID {

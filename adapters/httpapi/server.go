@@ -30,6 +30,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// SignIn is the console's operator sign-in; nil: bearer tokens only.
 	SignIn *SignIn
+	// Compliance serves legal holds and erasure requests; nil: those
+	// routes answer 503.
+	Compliance Compliance
 }
 
 func (c Config) withDefaults() Config {

@@ -23,16 +23,21 @@ type Result struct {
 	Entries int    // audit entries
 	Events  int    // events in the store
 	UpTo    uint64 // the anchor's position
+	// HeldBy names the legal holds that kept entries past retention: the
+	// purge stopped at the first one they keep.
+	HeldBy []string
 }
 
-// Apply runs the tenant's retention at now.
-func Apply(ctx context.Context, rm projections.Store, store domain.TenantPurger, tenant string, now time.Time) (Result, error) {
+// Apply runs the tenant's retention at now. What a legal hold covers
+// (holds asks) is kept, with its events, until the hold is released.
+func Apply(ctx context.Context, rm projections.Store, store domain.TenantPurger, holds domain.HoldChecker, tenant string, now time.Time) (Result, error) {
 	var res Result
-	n, _, err := auditlog.Purge(rm, tenant, now)
+	held := func(ref domain.ContentRef) ([]string, error) { return holds.Held(ctx, ref) }
+	n, _, heldBy, err := auditlog.PurgeHeld(rm, tenant, now, held)
 	if err != nil {
 		return res, err
 	}
-	res.Entries = n
+	res.Entries, res.HeldBy = n, heldBy
 	if res.UpTo, err = auditlog.Anchor(rm, tenant); err != nil || res.UpTo == 0 {
 		return res, err
 	}

@@ -123,8 +123,9 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 }
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
-// hourly: old audit entries and the events behind them go.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
+// hourly: old audit entries and the events behind them go, but for what a
+// legal hold keeps.
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, holds domain.HoldChecker, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -133,12 +134,12 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.Tena
 			log.Warn("audit retention", slog.Any("err", err))
 		}
 		for _, tn := range ts {
-			res, err := retention.Apply(ctx, rm, store, tn.String(), clock.Now())
+			res, err := retention.Apply(ctx, rm, store, holds, tn.String(), clock.Now())
 			if err != nil {
 				log.Warn("audit retention", slog.String("tenant", tn.String()), slog.Any("err", err))
-			} else if res.Entries+res.Events > 0 {
+			} else if res.Entries+res.Events > 0 || len(res.HeldBy) > 0 {
 				log.Info("audit retention", slog.String("tenant", tn.String()), slog.Int("entries", res.Entries),
-					slog.Int("events", res.Events), slog.Uint64("up_to_position", res.UpTo))
+					slog.Int("events", res.Events), slog.Uint64("up_to_position", res.UpTo), slog.Any("held_by", res.HeldBy))
 			}
 		}
 		select {

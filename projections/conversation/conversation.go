@@ -37,6 +37,8 @@ type record struct {
 	RecalledBy string      `json:"recalled_by,omitempty"`
 	RecalledAt domain.Time `json:"recalled_at"`
 	ReadBy     []string    `json:"read_by"`
+	// Erased is a message whose content an erasure request destroyed.
+	Erased bool `json:"erased,omitempty"`
 	// Log is the position of every update logged about the message, so
 	// its expiry can take them out of the change log too.
 	Log []uint64 `json:"log,omitempty"`
@@ -111,8 +113,27 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 		}, e)
 	case domain.MessageExpired:
 		return expire(tx, t, string(p.MsgID), e)
+	case domain.ContentErased:
+		// an erasure request destroyed the content: the message stays in
+		// the view, its content does not
+		for _, id := range p.Erased {
+			if err := erase(tx, t, string(id)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// erase drops a message's content from its record; nothing is logged for
+// live clients (the message is still there, as it was, without content).
+func erase(tx projections.Tx, tenant, msg string) error {
+	ptr, r, found, err := find(tx, tenant, msg)
+	if err != nil || !found || r.Erased {
+		return err
+	}
+	r.Content, r.Erased = "", true
+	return projections.SetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), r)
 }
 
 // expire takes a message out of the view: its record, its pointer and
@@ -169,6 +190,9 @@ type Message struct {
 	Content *string     `json:"content,omitempty"`
 	Notice  string      `json:"notice,omitempty"`
 	ReadBy  []string    `json:"read_by"`
+	// ContentErased is a visible message whose content an erasure
+	// request destroyed: it has no content.
+	ContentErased bool `json:"content_erased,omitempty"`
 }
 
 // View is a page of a conversation as a viewer sees it.
@@ -247,9 +271,12 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 				return true
 			}
 			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: r.ReadBy}
-			if r.Recalled {
+			switch {
+			case r.Recalled:
 				m.Status, m.Notice = "recalled", Notice(locale, r.RecalledBy, viewer)
-			} else {
+			case r.Erased:
+				m.ContentErased = true
+			default:
 				c := r.Content
 				m.Content = &c
 			}
