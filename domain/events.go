@@ -73,8 +73,16 @@ type MessageSent struct {
 	Platform       string      `json:"platform"`
 	ClientMsgID    string      `json:"client_msg_id,omitempty"`
 	// ContentRedacted is "sha256" or "none" on the feed when content (and
-	// under none content_sha256) was withheld; absent otherwise.
+	// under none content_sha256) was withheld, "shredded" (or
+	// "key_unavailable", "undecryptable") when the live copy's key is
+	// gone; absent otherwise.
 	ContentRedacted FeedContent `json:"content_redacted,omitempty"`
+	// ContentLive and ContentAudit are the content sealed under the
+	// message's live and audit data keys (content.go); when they are
+	// present the log's Content is "". Absent from sends recorded before
+	// content protection, which carry Content in plaintext.
+	ContentLive  *SealedContent `json:"content_live,omitempty"`
+	ContentAudit *SealedContent `json:"content_audit,omitempty"`
 }
 
 // MessageRead records the first time a reader read a message.
@@ -103,6 +111,11 @@ type MessageRecalled struct {
 	// RequestedBy is the named operator who asked for a tenant admin's
 	// recall in the console ("operator:alice"); absent for API tokens.
 	RequestedBy string `json:"requested_by,omitempty"`
+	// ShredsAuditContent records that the tenant's policy did not keep
+	// recalled content in the audit log (audit_keeps_recalled_content
+	// false): the recall destroys the audit copy's key as well as the
+	// live one's. Absent when the audit copy is kept.
+	ShredsAuditContent bool `json:"shreds_audit_content,omitempty"`
 }
 
 // RecallRejected records a refused recall; refusals are facts too.

@@ -109,6 +109,25 @@ type ChangeWatcher interface {
 	Changed() <-chan struct{}
 }
 
+// StreamSnapshots is a store that keeps, beside a stream, a snapshot of
+// the state its events fold into (Snapshot), so that a command loads a
+// long stream's state from the snapshot and the few events after it
+// instead of from every event. A snapshot is a rebuildable cache, never
+// the truth: it names the last event it covers, and the store hands it
+// out only while the stream still holds that event at that version
+// (after a purge it does not); losing one costs a replay.
+type StreamSnapshots interface {
+	// ReadStreamSnapshot returns the stream's snapshot, when it has one
+	// that matches the stream, and the stream's durable events after it
+	// in version order; without one, the snapshot's Version is NoStream
+	// and the events are the whole stream, as ReadStream returns them.
+	ReadStreamSnapshot(ctx context.Context, stream string) (Snapshot, []Event, error)
+	// SaveSnapshot keeps snap for stream in place of the one it had. It
+	// need not be durable, and may be dropped (a store that is closing,
+	// or out of disk space): the stream rebuilds it.
+	SaveSnapshot(ctx context.Context, stream string, snap Snapshot) error
+}
+
 // Appended is what an append stored.
 type Appended struct {
 	// Events are the events as stored, in order: stream, version and

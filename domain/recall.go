@@ -108,6 +108,7 @@ func DecideRecall(cmd RecallCommand, m Message, p Policy, now time.Time) (Decisi
 			MsgID: cmd.MsgID, Actor: cmd.Actor, ActorRole: cmd.Role, Platform: cmd.Platform,
 			ReasonText: cmd.ReasonText, RequestID: cmd.RequestID, ElapsedMs: d.ElapsedMs,
 			WindowMs: d.WindowMs, PolicyVersion: d.PolicyVersion, ReadBy: d.ReadBy, Forced: forced, RequestedBy: cmd.RequestedBy,
+			ShredsAuditContent: !p.AuditKeepsRecalledContent && m.Sent.Sealed(),
 		}
 	}
 	return d, RecallRejected{

@@ -78,11 +78,25 @@ func (m *Metrics) ObserveAppend(d time.Duration, err error) {
 }
 
 // InstrumentStore wraps an event store so each append's latency is
-// observed. A store that can hand over raw JSON still can.
+// observed. A store that can hand over raw JSON, or keeps stream
+// snapshots, still can.
 func (m *Metrics) InstrumentStore(s domain.EventStore) domain.EventStore {
 	is := instrumentedStore{EventStore: s, m: m}
-	if rf, ok := s.(domain.RawFollower); ok {
+	rf, raw := s.(domain.RawFollower)
+	sn, snaps := s.(domain.StreamSnapshots)
+	switch {
+	case raw && snaps:
+		return struct {
+			instrumentedRawStore
+			domain.StreamSnapshots
+		}{instrumentedRawStore{instrumentedStore: is, raw: rf}, sn}
+	case raw:
 		return instrumentedRawStore{instrumentedStore: is, raw: rf}
+	case snaps:
+		return struct {
+			instrumentedStore
+			domain.StreamSnapshots
+		}{is, sn}
 	}
 	return is
 }

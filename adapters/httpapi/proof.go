@@ -1,12 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/domain"
@@ -129,11 +131,11 @@ func (s *Server) postCheckpoint(w http.ResponseWriter, r *http.Request, c caller
 	writeJSON(w, http.StatusOK, cp)
 }
 
-// recordProofRequest audits a proof or an export request, like a query:
+// recordAuditRead audits a proof, verification or export request, like a query:
 // the answer waits until it is recorded.
-func (s *Server) recordProofRequest(r *http.Request, c caller, format string, results int) error {
+func (s *Server) recordAuditRead(r *http.Request, c caller, format string, results int) error {
 	return s.ledger.RecordAuditQuery(r.Context(), c.Tenant, domain.AuditQueried{
-		Viewer: string(c.Role), Query: r.URL.Query().Encode(), Format: format, Results: results,
+		Viewer: c.viewer(), Query: r.URL.Query().Encode(), Format: format, Results: results,
 	})
 }
 
@@ -163,7 +165,7 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request, c caller
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, "inclusion_proof", 1); err != nil {
+	if err := s.recordAuditRead(r, c, "inclusion_proof", 1); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -206,7 +208,7 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, c call
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, "consistency_proof", 1); err != nil {
+	if err := s.recordAuditRead(r, c, "consistency_proof", 1); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -242,7 +244,7 @@ func (s *Server) auditProven(w http.ResponseWriter, r *http.Request, c caller, f
 		return
 	}
 	if format != "json" {
-		writeError(w, http.StatusBadRequest, "invalid_format", "proofs=true comes with format=json (recallctl audit export --format csv|jsonl writes those with a manifest beside them)")
+		writeError(w, http.StatusBadRequest, "invalid_format", "proofs=true comes with format=json (GET …/audit/export, or recallctl audit export, gives csv and jsonl with their manifest)")
 		return
 	}
 	q := r.URL.Query()
@@ -251,22 +253,37 @@ func (s *Server) auditProven(w http.ResponseWriter, r *http.Request, c caller, f
 		s.fail(w, r, err)
 		return
 	}
-	tenant := c.Tenant.String()
-	tree, err := auditlog.Tree(s.readModels.Store, tenant)
+	page, m, err := s.provePage(r.Context(), c.Tenant.String(), f, size, exportFilter(q))
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	cp, err := s.covering(r.Context(), tenant, size, tree.Base+tree.Size)
-	if err != nil {
+	if err := s.recordAuditRead(r, c, "json+proofs", len(page.Entries)); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if page.NextCursor != 0 {
+		w.Header().Set("X-Next-Cursor", strconv.FormatUint(page.NextCursor, 10))
+	}
+	writeJSON(w, http.StatusOK, provenPage{Page: page, Manifest: m})
+}
+
+// provePage is one page of the filtered log and its manifest, proven
+// against the checkpoint of size (0: the latest covering the log, signed
+// now if need be).
+func (s *Server) provePage(ctx context.Context, tenant string, f auditlog.Filter, size uint64, filter string) (auditlog.Page, auditproof.Manifest, error) {
+	tree, err := auditlog.Tree(s.readModels.Store, tenant)
+	if err != nil {
+		return auditlog.Page{}, auditproof.Manifest{}, err
+	}
+	cp, err := s.covering(ctx, tenant, size, tree.Base+tree.Size)
+	if err != nil {
+		return auditlog.Page{}, auditproof.Manifest{}, err
 	}
 	f.UpTo = tree.Base + cp.Size
 	page, err := auditlog.Query(s.readModels.Store, tenant, f)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return auditlog.Page{}, auditproof.Manifest{}, err
 	}
 	mp := auditproof.ManifestPage{After: f.After, Next: page.NextCursor}
 	leaves := make([]uint64, len(page.Entries))
@@ -274,27 +291,100 @@ func (s *Server) auditProven(w http.ResponseWriter, r *http.Request, c caller, f
 		mp.Rows = append(mp.Rows, auditproof.ManifestRowOf(e))
 		leaves[i] = e.Seq - tree.Base - 1
 	}
-	filter := exportFilter(q)
 	if mp.Statement, err = s.readModels.Checkpoints.SignStatement(auditproof.StatementText(auditproof.Checkpoint{Origin: cp.Origin, Size: cp.Size, Root: cp.Root}, filter, mp)); err != nil {
-		s.fail(w, r, err)
-		return
+		return auditlog.Page{}, auditproof.Manifest{}, err
 	}
 	hashes, err := auditlog.ProofHashes(s.readModels.Store, tenant, cp.Size, leaves)
+	if err != nil {
+		return auditlog.Page{}, auditproof.Manifest{}, err
+	}
+	return page, auditproof.Manifest{
+		Format: auditproof.ManifestFormat, Tenant: tenant, Filter: filter, TreeSize: cp.Size, TreeBase: tree.Base,
+		Checkpoint: cp.Checkpoint, Pages: []auditproof.ManifestPage{mp}, Hashes: auditproof.HashesFor(hashes),
+	}, nil
+}
+
+// maxExportRows bounds one verified export over HTTP: it is built in
+// memory before it is sent, so that a failure is an error answer rather
+// than a cut download. recallctl audit export has no such bound.
+const maxExportRows = 100_000
+
+// auditExport serves GET …/audit/export: the filtered log as one verified
+// export, every page proven against one signed checkpoint, as a zip
+// archive holding the file (csv, jsonl or json) and its manifest — what
+// `recallctl audit export` writes, and what `recallctl audit
+// verify-export` checks, the archive itself or unzipped.
+func (s *Server) auditExport(w http.ResponseWriter, r *http.Request, c caller) {
+	if s.readSideMissing(w) || s.proofsMissing(w) {
+		return
+	}
+	q := r.URL.Query()
+	for _, name := range []string{"cursor", "limit", "proofs", "size"} {
+		if q.Has(name) {
+			writeError(w, http.StatusBadRequest, "invalid_"+name, name+": an export is the whole filtered log; it takes only the filter and format")
+			return
+		}
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = "csv"
+	}
+	if _, ok := auditproof.FormatOf("." + format); !ok {
+		writeError(w, http.StatusBadRequest, "invalid_format", "format: want csv, jsonl or json")
+		return
+	}
+	q.Del("format")
+	f, _, err := auditFilter(q)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if err := s.recordProofRequest(r, c, "json+proofs", len(page.Entries)); err != nil {
+	rows, m, err := s.proveAll(r.Context(), c.Tenant.String(), f, exportFilter(r.URL.Query()))
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if page.NextCursor != 0 {
-		w.Header().Set("X-Next-Cursor", strconv.FormatUint(page.NextCursor, 10))
+	if err := s.recordAuditRead(r, c, format+"+manifest", len(rows)); err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	writeJSON(w, http.StatusOK, provenPage{Page: page, Manifest: auditproof.Manifest{
-		Format: auditproof.ManifestFormat, Tenant: tenant, Filter: filter, TreeSize: cp.Size, TreeBase: tree.Base,
-		Checkpoint: cp.Checkpoint, Pages: []auditproof.ManifestPage{mp}, Hashes: auditproof.HashesFor(hashes),
-	}})
+	name := fmt.Sprintf("audit-%s-%s-%d", c.Tenant.Org(), c.Tenant.App(), m.TreeSize)
+	var buf bytes.Buffer
+	if err := auditproof.WriteZip(&buf, name, format, time.Now(), rows, m); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.zip"`)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	_, err = w.Write(buf.Bytes())
+	s.responseCut(r, err)
+}
+
+// proveAll pages through the filtered log as a client would, every page
+// proven against the first page's checkpoint, and merges the manifests.
+func (s *Server) proveAll(ctx context.Context, tenant string, f auditlog.Filter, filter string) ([]auditlog.Entry, auditproof.Manifest, error) {
+	f.Limit = 1000
+	var rows []auditlog.Entry
+	var m auditproof.Manifest
+	for first := true; ; first = false {
+		page, pm, err := s.provePage(ctx, tenant, f, m.TreeSize, filter)
+		if err != nil {
+			return nil, m, err
+		}
+		if first {
+			m = pm
+		} else if err := m.Merge(pm); err != nil {
+			return nil, m, err
+		}
+		if rows = append(rows, page.Entries...); len(rows) > maxExportRows {
+			return nil, m, &domain.InvalidError{Code: "export_too_large", Msg: fmt.Sprintf("the filter matches over %d rows: narrow it (from, to, action…), or use recallctl audit export, which has no bound", maxExportRows)}
+		}
+		if page.NextCursor == 0 {
+			return rows, m, nil
+		}
+		f.After = page.NextCursor
+	}
 }
 
 // verifiedLog is GET …/audit/verify's body with checkpoints: the chain and

@@ -187,3 +187,95 @@ func TestAuditPagesWithProofsMakeAnExportTheVerifierAccepts(t *testing.T) {
 		t.Fatalf("export pages audited: %+v", page.Entries)
 	}
 }
+
+// The verified export is one download: every row the filter matches, over
+// as many internal pages as it takes, proven against one signed
+// checkpoint, as a zip the offline verifier accepts in each format — and
+// refuses once a cell is changed.
+func TestVerifiedExportIsOneZipOfEveryMatchingRowProvenAgainstOneCheckpoint(t *testing.T) {
+	r := newRig(t)
+	const sends = 1050 // more than one internal page of 1000
+	for i := 0; i < sends; i++ {
+		r.send("alice", "bob", "chat", fmt.Sprintf("=SUM(A%d)", i))
+	}
+	r.send("carol", "dave", "chat", "not alice's")
+	r.feed()
+	for _, format := range []string{"csv", "jsonl", "json"} {
+		status, body := r.get(domain.AccessAuditor, "/audit/export?action=send&actor=alice&format="+format)
+		if status != 200 {
+			t.Fatalf("%s export: %d %s", format, status, body)
+		}
+		ex, err := auditproof.ReadZip(body)
+		if err != nil || ex.Format != format {
+			t.Fatalf("%s export: %+v %v", format, ex.Name, err)
+		}
+		var m auditproof.Manifest
+		if ex.Manifest == nil { // json: the manifest is inside
+			var whole struct {
+				Manifest auditproof.Manifest `json:"manifest"`
+			}
+			err = json.Unmarshal(ex.Data, &whole)
+			m = whole.Manifest
+		} else {
+			err = json.Unmarshal(ex.Manifest, &m)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := auditproof.ParseRows(format, ex.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := auditproof.VerifyExport(m, rows, r.verifierKeys())
+		if err != nil || rep.Rows != sends || !rep.Complete || len(m.Pages) != 2 {
+			t.Fatalf("%s export: %+v, %d pages, %v", format, rep, len(m.Pages), err)
+		}
+		if format == "csv" {
+			changed := strings.Replace(string(ex.Data), "alice", "mallory", 1)
+			rows, err := auditproof.ParseRows(format, []byte(changed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := auditproof.VerifyExport(m, rows, r.verifierKeys()); err == nil || !strings.Contains(err.Error(), "row 1") {
+				t.Errorf("a changed cell: %v, want the first row named", err)
+			}
+		}
+	}
+	r.feed()
+	page, _ := auditlog.Query(r.rm, "acme/chat", auditlog.Filter{Action: auditlog.ActionAudit, Limit: 10})
+	if len(page.Entries) != 3 || !strings.Contains(page.Entries[0].Detail, "format=csv+manifest results=1050") {
+		t.Fatalf("exports audited: %+v", page.Entries)
+	}
+	for _, bad := range []struct{ query, code string }{
+		{"format=xml", "invalid_format"},
+		{"cursor=3", "invalid_cursor"},
+		{"limit=10", "invalid_limit"},
+		{"proofs=true", "invalid_proofs"},
+		{"action=nope", "invalid_action"},
+	} {
+		status, body := r.get(domain.AccessAuditor, "/audit/export?"+bad.query)
+		if status != 400 || !strings.Contains(string(body), `"`+bad.code+`"`) {
+			t.Errorf("%s: %d %s, want 400 %s", bad.query, status, body, bad.code)
+		}
+	}
+	if status, _ := r.get(domain.AccessService, "/audit/export"); status != 403 {
+		t.Errorf("a service token exports the audit log: %d", status)
+	}
+}
+
+// Verifying the log reads every entry: it is recorded like a search, under
+// the caller, before the answer.
+func TestAuditVerificationIsItselfAudited(t *testing.T) {
+	r := newRig(t)
+	r.send("alice", "bob", "chat", "hello")
+	r.feed()
+	status, body := r.get(domain.AccessAuditor, "/audit/verify")
+	if status != 200 || !strings.Contains(string(body), `"ok":true`) {
+		t.Fatalf("verify: %d %s", status, body)
+	}
+	r.feed()
+	page, _ := auditlog.Query(r.rm, "acme/chat", auditlog.Filter{Action: auditlog.ActionAudit, Limit: 10})
+	if len(page.Entries) != 1 || page.Entries[0].Actor != "auditor" || !strings.Contains(page.Entries[0].Detail, "format=verify results=1") {
+		t.Fatalf("the verification in the audit log: %+v", page.Entries)
+	}
+}

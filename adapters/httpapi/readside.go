@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/text/language"
@@ -30,27 +29,6 @@ type ReadSide struct {
 	// Checkpoints signs and keeps the audit log's checkpoints; nil: the
 	// proof endpoints answer 503.
 	Checkpoints Checkpoints
-}
-
-// notifier wakes every waiter after each commit of the conversation view.
-type notifier struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newNotifier() *notifier { return &notifier{ch: make(chan struct{})} }
-
-func (n *notifier) wait() <-chan struct{} {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.ch
-}
-
-func (n *notifier) wake() {
-	n.mu.Lock()
-	close(n.ch)
-	n.ch = make(chan struct{})
-	n.mu.Unlock()
 }
 
 func (s *Server) readSideMissing(w http.ResponseWriter) bool {
@@ -158,9 +136,21 @@ type streamUpdate struct {
 	Notice string `json:"notice,omitempty"`
 }
 
+// streamGather is how long a woken stream waits for more updates before
+// it writes what is queued.
+const streamGather = 10 * time.Millisecond
+
 // conversationStream pushes the conversation's updates as server-sent
 // events. The event id is the update's position: a client reconnecting
 // with Last-Event-ID is sent every later update, so none is missed.
+//
+// The stream first sends what the view logged after Last-Event-ID, then
+// what the stream hub queues for it as the projection commits (it
+// subscribes before reading, so no commit falls between the two; an
+// update both read and queued is sent once). A viewer that falls more
+// than the hub's buffer behind is sent a "lagged" event naming the last
+// id it was sent and the stream ends: it reconnects with that
+// Last-Event-ID and reads the rest from the view.
 func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c caller) {
 	if s.readSideMissing(w) {
 		return
@@ -184,6 +174,16 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 		return
 	default:
 	}
+	var ls *liveStream
+	if s.streams != nil {
+		var err error
+		if ls, err = s.streams.subscribe(c.Tenant.String(), conv); err != nil {
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusTooManyRequests, "too_many_streams", err.Error()+"; try again later")
+			return
+		}
+		defer s.streams.unsubscribe(ls)
+	}
 	rc := http.NewResponseController(w)
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil { // a stream outlives the server's write timeout
 		s.log.Warn("conversation stream: the write timeout cannot be lifted; the stream ends when it passes", "err", err)
@@ -193,32 +193,32 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriter(w)
+	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
+	if err != nil {
+		s.log.Warn("conversation stream", "err", err)
+		return
+	}
+	err = conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, since, func(u conversation.Update) error {
+		frame, err := (&hubUpdate{Logged: conversation.Logged{Update: u}}).frame(locale, string(viewer))
+		if err == nil {
+			_, err = bw.Write(frame)
+			last = u.ID
+		}
+		return err
+	})
+	if err != nil {
+		s.log.Warn("conversation stream", "err", err)
+		return
+	}
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
+	gather := time.NewTimer(streamGather)
+	defer gather.Stop()
+	var wake <-chan struct{}
+	if ls != nil {
+		wake = ls.wake
+	}
 	for {
-		wake := s.notify.wait() // before reading, so no commit is missed
-		since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
-		if err != nil {
-			s.log.Warn("conversation stream", "err", err)
-			return
-		}
-		err = conversation.Updates(s.readModels.Store, c.Tenant.String(), conv, last, since, func(u conversation.Update) error {
-			su := streamUpdate{Update: u}
-			if u.Kind == "recalled" {
-				su.Notice = conversation.Notice(locale, u.Actor, string(viewer))
-			}
-			data, err := json.Marshal(su)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(bw, "id: %d\nevent: %s\ndata: %s\n\n", u.ID, u.Kind, data)
-			last = u.ID
-			return nil
-		})
-		if err != nil {
-			s.log.Warn("conversation stream", "err", err)
-			return
-		}
 		if bw.Flush() != nil || rc.Flush() != nil {
 			return
 		}
@@ -227,9 +227,49 @@ func (s *Server) conversationStream(w http.ResponseWriter, r *http.Request, c ca
 			return
 		case <-s.streamsEnd: // shutting down: the viewer sees the stream end
 			return
-		case <-wake:
 		case <-heartbeat.C:
 			fmt.Fprint(bw, ": keep-alive\n\n")
+			continue
+		case <-wake:
+			// let a busy conversation's updates gather for a moment: one
+			// write for many, so a thousand viewers of one group wake a
+			// bounded number of times a second, not once per commit each
+			gather.Reset(streamGather)
+			select {
+			case <-r.Context().Done():
+				return
+			case <-s.streamsEnd:
+				return
+			case <-gather.C:
+			}
+		}
+		queued, lagged := ls.take()
+		if lagged {
+			fmt.Fprintf(bw, "event: lagged\ndata: {\"last_event_id\":%d}\n\n", last)
+			_ = bw.Flush()
+			_ = rc.Flush()
+			return
+		}
+		if len(queued) == 0 {
+			continue
+		}
+		if since, err = s.ledger.RetainedSince(r.Context(), c.Tenant); err != nil {
+			s.log.Warn("conversation stream", "err", err)
+			return
+		}
+		for _, u := range queued {
+			if u.ID <= last || !u.Retained(since) {
+				continue
+			}
+			frame, err := u.frame(locale, string(viewer))
+			if err != nil {
+				s.log.Warn("conversation stream", "err", err)
+				return
+			}
+			if _, err := bw.Write(frame); err != nil {
+				return
+			}
+			last = u.ID
 		}
 	}
 }
@@ -354,6 +394,12 @@ func (s *Server) auditVerify(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	res, err := auditlog.Verify(s.readModels.Store, c.Tenant.String())
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	// a verification reads every entry: it is an audit read like a search,
+	// recorded under the caller before the answer
+	if err := s.recordAuditRead(r, c, "verify", int(res.Entries)); err != nil {
 		s.fail(w, r, err)
 		return
 	}

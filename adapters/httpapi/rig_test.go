@@ -42,10 +42,17 @@ type rig struct {
 	tokens  map[domain.AccessRole]string
 	base    string
 	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
-	feedMu  sync.Mutex        // the test and a handler (an erasure) may feed
+	api     *Server
+	feedMu  sync.Mutex // the test and a handler (an erasure) may feed
 }
 
 func newRig(t *testing.T) *rig {
+	t.Helper()
+	return newRigWith(t, Config{})
+}
+
+// newRigWith is newRig with the API configured by cfg.
+func newRigWith(t *testing.T, cfg Config) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	clock := clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
@@ -87,10 +94,12 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	r := &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, signer: signer}
-	// erasures wait for the message index: the rig feeds it then
-	compliance := erasure.New(l, rm, nil, func(context.Context, uint64) error { return r.catchUp() }, slog.New(slog.DiscardHandler))
-	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{Compliance: compliance}, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
-	srv := httptest.NewServer(api)
+	if cfg.Compliance == nil {
+		// erasures wait for the message index: the rig feeds it then
+		cfg.Compliance = erasure.New(l, rm, nil, func(context.Context, uint64) error { return r.catchUp() }, slog.New(slog.DiscardHandler))
+	}
+	r.api = New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
+	srv := httptest.NewServer(r.api)
 	t.Cleanup(srv.Close)
 	r.base = srv.URL
 	return r

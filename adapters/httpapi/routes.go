@@ -82,6 +82,7 @@ func (s *Server) register() {
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/messages", roles: serviceAuditor, handle: s.conversationMessages},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/stream", roles: service, handle: s.conversationStream},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit", roles: adminAuditor, handle: s.audit},
+		{method: "GET", pattern: "/v1/{org}/{app}/audit/export", roles: adminAuditor, handle: s.auditExport},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/verify", roles: adminAuditor, handle: s.auditVerify},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/checkpoint", roles: adminAuditor, handle: s.getCheckpoint},
 		{method: "POST", pattern: "/v1/{org}/{app}/audit/checkpoint", roles: admin, handle: s.postCheckpoint},

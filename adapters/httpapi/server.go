@@ -17,6 +17,7 @@ import (
 
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
+	"github.com/recallledger/recall/projections/conversation"
 )
 
 // Config tunes the server; the zero value of a field takes its default.
@@ -33,6 +34,14 @@ type Config struct {
 	// Compliance serves legal holds and erasure requests; nil: those
 	// routes answer 503.
 	Compliance Compliance
+	// MaxStreams and MaxStreamsPerTenant cap the live conversation
+	// streams open at once in this server (default 10000) and for one
+	// tenant (default 2000): beyond them a new stream gets 429.
+	MaxStreams, MaxStreamsPerTenant int
+	// StreamBuffer is how many updates a live stream may have queued and
+	// not yet sent before it is dropped, told where to resume (default
+	// 1024).
+	StreamBuffer int
 }
 
 func (c Config) withDefaults() Config {
@@ -44,6 +53,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 256 << 10
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 10000
+	}
+	if c.MaxStreamsPerTenant <= 0 {
+		c.MaxStreamsPerTenant = 2000
+	}
+	if c.StreamBuffer <= 0 {
+		c.StreamBuffer = 1024
 	}
 	return c
 }
@@ -68,7 +86,7 @@ type Server struct {
 	metrics    *Metrics
 	ready      Readiness
 	readModels *ReadSide
-	notify     *notifier
+	streams    *streamHub // nil: no live pushes (the read side has no conversation.Live)
 
 	streamsEnd chan struct{} // closed by EndStreams
 	endOnce    sync.Once
@@ -87,10 +105,19 @@ type Server struct {
 func New(l *ledger.Service, auth Authenticator, metrics *Metrics, log *slog.Logger, cfg Config, ready Readiness, read *ReadSide) *Server {
 	s := &Server{
 		ledger: l, auth: auth, log: log, cfg: cfg.withDefaults(), metrics: metrics, ready: ready, readModels: read,
-		notify: newNotifier(), streamsEnd: make(chan struct{}), limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
+		streamsEnd: make(chan struct{}), limiters: map[domain.Tenant]*rate.Limiter{}, mux: http.NewServeMux(),
 	}
 	if read != nil && read.Conversations != nil {
-		read.Conversations.Watch(func(domain.Event) { s.notify.wake() })
+		if p, ok := read.Conversations.Projection().(conversation.Projection); ok && p.Live != nil {
+			// the projection hands each commit's updates to the hub, which
+			// queues them on the streams of their conversations only
+			s.streams = newStreamHub(s.cfg.StreamBuffer, s.cfg.MaxStreamsPerTenant, s.cfg.MaxStreams)
+			if metrics != nil {
+				metrics.MustRegister(s.streams.collectors()...)
+			}
+			p.Live.Follow(s.streams.publish)
+			read.Conversations.Watch(func(e domain.Event) { p.Live.Committed(e.Position) })
+		}
 	}
 	s.register()
 	return s

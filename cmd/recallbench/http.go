@@ -28,11 +28,25 @@ type target struct {
 	client      *http.Client
 	stop        func()
 	startedHere bool
+	pid         int // of the recalld started here; 0 with --addr
+}
+
+// targetOpts change how startTargetWith starts recalld.
+type targetOpts struct {
+	// prepare fills the data directory (the tenants are in it already)
+	// before recalld starts; startTargetWith then waits until recalld's
+	// projections caught up (/readyz).
+	prepare func(dir string) error
+	// args are more recalld flags.
+	args []string
 }
 
 // startTarget starts the recalld binary with a fresh data directory and a
 // tenant bench/app, or uses --addr.
-func startTarget(c *config) (*target, error) {
+func startTarget(c *config) (*target, error) { return startTargetWith(c, targetOpts{}) }
+
+// startTargetWith is startTarget as o says.
+func startTargetWith(c *config, o targetOpts) (*target, error) {
 	transport := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256, IdleConnTimeout: time.Minute}
 	t := &target{client: &http.Client{Transport: transport, Timeout: 30 * time.Second}, stop: func() {}}
 	if c.addr != "" {
@@ -75,7 +89,13 @@ func startTarget(c *config) (*target, error) {
 			t.lateSvc, t.lateAdmin = toks[domain.AccessService], toks[domain.AccessAdmin]
 		}
 	}
-	cmd := exec.Command(bin, "--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000")
+	if o.prepare != nil {
+		if err := o.prepare(dir); err != nil {
+			cleanup()
+			return nil, err
+		}
+	}
+	cmd := exec.Command(bin, append([]string{"--data", dir, "--addr", "127.0.0.1:0", "--log-level", "error", "--rate-per-tenant", "1000000000"}, o.args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		cleanup()
@@ -100,13 +120,38 @@ func startTarget(c *config) (*target, error) {
 		return nil, fmt.Errorf("%s did not start", bin)
 	}
 	go func() { _, _ = io.Copy(io.Discard, out) }()
-	t.startedHere = true
+	t.startedHere, t.pid = true, cmd.Process.Pid
 	t.stop = func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		cleanup()
 	}
+	if o.prepare != nil {
+		if err := t.waitReady(c); err != nil {
+			t.stop()
+			return nil, err
+		}
+	}
 	return t, nil
+}
+
+// waitReady waits until recalld says its projections caught up.
+func (t *target) waitReady(c *config) error {
+	start := time.Now()
+	for {
+		resp, err := t.client.Get(t.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Since(start) > 30*time.Minute {
+			return fmt.Errorf("recalld not ready after %s", time.Since(start).Round(time.Second))
+		}
+		c.progress.Show("waiting for recalld to catch up: %s", time.Since(start).Round(time.Second))
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func fileExists(p string) bool {
@@ -116,12 +161,24 @@ func fileExists(p string) bool {
 
 // post sends one request and returns its status and body.
 func (t *target) post(ctx context.Context, path, token, body string) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.base+path, strings.NewReader(body))
+	return t.do(ctx, http.MethodPost, path, token, body)
+}
+
+// do sends one request (a body only when not empty) and returns its
+// status and body.
+func (t *target) do(ctx context.Context, method, path, token, body string) (int, string, error) {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.base+path, rd)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -149,13 +206,17 @@ func (t *target) put(ctx context.Context, path, token, body string) error {
 	return nil
 }
 
-func sendBody(i int, chat string) string {
+// sendBody is the i-th send of a run. Its client_msg_id carries the run's
+// id: a second run against the same recalld (--addr) records new sends
+// instead of replaying the first run's, which the server would answer 200
+// (a repeat) rather than 201.
+func sendBody(run string, i int, chat string) string {
 	to := fmt.Sprint("u", (i+1)%997)
 	if chat == "groupchat" {
 		to = fmt.Sprint("g", i%53)
 	}
-	return fmt.Sprintf(`{"from":"u%d","to":%q,"chat_type":%q,"type":"txt","content":%q,"platform":"ios","client_msg_id":"c%d"}`,
-		i%997, to, chat, benchContent, i)
+	return fmt.Sprintf(`{"from":"u%d","to":%q,"chat_type":%q,"type":"txt","content":%q,"platform":"ios","client_msg_id":"%s-%d"}`,
+		i%997, to, chat, benchContent, run, i)
 }
 
 // benchSendHTTP records sends over HTTP from 64 connections, as fast as
@@ -180,7 +241,7 @@ func benchSendHTTP(ctx context.Context, c *config) error {
 			chat = "groupchat"
 		}
 		t0 := time.Now()
-		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, sendBody(i+1, chat))
+		status, _, err := t.post(ctx, "/v1/bench/app/messages", t.svc, sendBody(c.runID, i+1, chat))
 		if err != nil || status != http.StatusCreated {
 			errs.Add(1)
 			return nil
@@ -288,7 +349,7 @@ func benchRecallHTTP(ctx context.Context, c *config) error {
 // their msg_ids.
 func preSend(ctx context.Context, c *config, t *target, tenant, token string, ids []string, offset int) error {
 	return pool(ctx, 64, len(ids), func(_, i int) error {
-		status, body, err := t.post(ctx, "/v1/"+tenant+"/messages", token, sendBody(offset+i, "chat"))
+		status, body, err := t.post(ctx, "/v1/"+tenant+"/messages", token, sendBody(c.runID, offset+i, "chat"))
 		if err != nil || status != http.StatusCreated {
 			return fmt.Errorf("send: %d %v %s", status, err, body)
 		}

@@ -7,8 +7,13 @@
 // beside the raw storage engine doing the same writes), send-http and
 // recall-http (a real recalld on a loopback port: started from the recalld
 // binary next to this one with a fresh data directory, or the one at
-// --addr), rebuild, lag, audit-query and memory. Progress goes to a
-// terminal on stderr; the JSON lines go to stdout.
+// --addr), rebuild, lag, audit-query and memory; and the costs that must
+// stay flat as the work grows (flat.go), each at a small and a large
+// point with their ratio: conversation-size (the first page against the
+// conversation's length), group-reads (reads and recalls against the
+// reads a message has), viewers (sends against open live streams) and
+// tenants (registry changes against the tenants registered). Progress
+// goes to a terminal on stderr; the JSON lines go to stdout.
 package main
 
 import (
@@ -26,6 +31,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/vfs"
+	"github.com/google/uuid"
 
 	"github.com/recallledger/recall/cmd/internal/flaghelp"
 	"github.com/recallledger/recall/cmd/internal/progress"
@@ -55,9 +61,12 @@ type config struct {
 	fs        vfs.FS        // the event stores' file system; nil is the real disk
 	out       io.Writer
 	progress  *progress.Line
+	// runID makes this run's client_msg_ids its own (sendBody).
+	runID string
 }
 
-var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory"}
+var allScenarios = []string{"append", "send-http", "recall-http", "rebuild", "lag", "audit-query", "memory",
+	"conversation-size", "group-reads", "viewers", "tenants"}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c, err := parseConfig(args, stdout, stderr)
@@ -108,6 +117,7 @@ func parseConfig(args []string, stdout, stderr io.Writer) (*config, error) {
 	}
 	c.out = stdout
 	c.progress = progress.New(stderr)
+	c.runID = "r" + uuid.NewString()[:8]
 	return &c, nil
 }
 
@@ -130,6 +140,14 @@ func (c *config) runScenarios(ctx context.Context) error {
 			err = benchAuditQuery(ctx, c)
 		case "memory":
 			err = benchMemory(ctx, c)
+		case "conversation-size":
+			err = benchConversationSize(ctx, c)
+		case "group-reads":
+			err = benchGroupReads(ctx, c)
+		case "viewers":
+			err = benchViewers(ctx, c)
+		case "tenants":
+			err = benchTenants(ctx, c)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", s, err)
@@ -168,8 +186,13 @@ type result struct {
 	P50Ms           float64 `json:"p50_ms,omitempty"`
 	P99Ms           float64 `json:"p99_ms,omitempty"`
 	RSSMB           float64 `json:"rss_mb,omitempty"`
-	Errors          int     `json:"errors,omitempty"`
-	Note            string  `json:"note,omitempty"`
+	// CPUPerRequestUs is recalld's CPU (user and system) over the run per
+	// request acknowledged, in µs.
+	CPUPerRequestUs float64 `json:"server_cpu_us_per_request,omitempty"`
+	// Ratio is a flat-cost scenario's large point over its small one.
+	Ratio  float64 `json:"ratio,omitempty"`
+	Errors int     `json:"errors,omitempty"`
+	Note   string  `json:"note,omitempty"`
 }
 
 func (c *config) emit(r result) error {

@@ -86,7 +86,7 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("missing command after %q (see the list above)", group)
 	}
 	switch name := rest[0] + " " + rest[1]; name {
-	case "tenant create", "tenant rotate", "projections rebuild":
+	case "tenant create", "tenant rotate", "tenant disable", "tenant enable", "projections rebuild":
 		// positional arguments only: a flag set of none still answers --help
 		cmd := newFlagSet(name, stderr)
 		if err := flaghelp.Parse(cmd, rest[2:], stdout); err != nil {
@@ -100,6 +100,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return tenantCreate(data, args[0], stdout)
 		case name == "tenant rotate" && len(args) == 2:
 			return tenantRotate(data, args[0], args[1], stdout)
+		case (name == "tenant disable" || name == "tenant enable") && len(args) == 1:
+			return tenantDisable(data, args[0], name == "tenant disable", stdout)
 		}
 		cmd.Usage()
 		return errors.New("usage: recallctl " + doc(name).synopsis)
@@ -162,6 +164,23 @@ func tenantRotate(data, name, roleName string, stdout io.Writer) error {
 		return err
 	}
 	return printJSON(stdout, map[string]any{"tenant": t.String(), "role": role, "token": tok})
+}
+
+// tenantDisable disables a tenant (its tokens stop working at once, in a
+// running recalld too; its history stays) or enables it again.
+func tenantDisable(data, name string, disabled bool, stdout io.Writer) error {
+	t, err := domain.ParseTenant(name)
+	if err != nil {
+		return err
+	}
+	reg, err := tenants.Open(data)
+	if err != nil {
+		return err
+	}
+	if err := reg.SetDisabled(t, disabled); err != nil {
+		return err
+	}
+	return printJSON(stdout, map[string]any{"tenant": t.String(), "disabled": disabled})
 }
 
 func printJSON(w io.Writer, v any) error {

@@ -233,29 +233,81 @@ func verifyConsistency(ctx context.Context, server, token string, args []string,
 	return printJSON(stdout, map[string]any{"ok": true, "origin": cur.Origin, "from": from.Size, "to": cur.Size, "from_root": from.Root.String(), "to_root": cur.Root.String()})
 }
 
-// ManifestSuffix names an export's manifest beside it.
-const ManifestSuffix = ".manifest.json"
+// writeFileWith writes path (0600) with write, and reports the close's
+// error too: a full disk shows at the close.
+func writeFileWith(path string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // exportFormat is an export file's format, from --format or its name.
 func exportFormat(flagValue, path string) (string, error) {
 	if flagValue != "" {
 		return flagValue, nil
 	}
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".csv":
-		return "csv", nil
-	case ".jsonl", ".ndjson":
-		return "jsonl", nil
-	case ".json":
-		return "json", nil
+	if f, ok := auditproof.FormatOf(path); ok {
+		return f, nil
 	}
 	return "", fmt.Errorf("%s: say --format csv, jsonl or json", path)
 }
 
+// readExport reads what verify-export checks: a .zip as the server's
+// verified export downloads (the file and its manifest inside), or the
+// file with its manifest inside (json), named by --manifest, or beside it.
+func readExport(file, format, manifestPath string) (auditproof.ExportFile, auditproof.Manifest, error) {
+	var ex auditproof.ExportFile
+	var m auditproof.Manifest
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return ex, m, err
+	}
+	if strings.EqualFold(filepath.Ext(file), ".zip") && format == "" {
+		if ex, err = auditproof.ReadZip(data); err != nil {
+			return ex, m, fmt.Errorf("%s: %w", file, err)
+		}
+	} else {
+		if format, err = exportFormat(format, file); err != nil {
+			return ex, m, err
+		}
+		ex = auditproof.ExportFile{Name: file, Format: format, Data: data}
+		if format != "json" || manifestPath != "" {
+			if manifestPath == "" {
+				manifestPath = file + auditproof.ManifestSuffix
+			}
+			if ex.Manifest, err = os.ReadFile(manifestPath); err != nil {
+				return ex, m, fmt.Errorf("manifest: %w", err)
+			}
+		}
+	}
+	if ex.Manifest != nil {
+		err = json.Unmarshal(ex.Manifest, &m)
+	} else {
+		var whole struct {
+			Manifest *auditproof.Manifest `json:"manifest"`
+		}
+		if err = json.Unmarshal(ex.Data, &whole); err == nil && whole.Manifest == nil {
+			err = errors.New("the JSON export has no manifest")
+		} else if err == nil {
+			m = *whole.Manifest
+		}
+	}
+	if err != nil {
+		return ex, m, fmt.Errorf("manifest: %w", err)
+	}
+	return ex, m, nil
+}
+
 func verifyExport(ctx context.Context, server, token string, args []string, stdout, stderr io.Writer) error {
 	p := newProofFlags("audit verify-export", stderr)
-	format := p.fs.String("format", "", "csv, jsonl or json (default: from the file's name)")
-	manifestPath := p.fs.String("manifest", "", "the manifest (default: inside a JSON export, else FILE"+ManifestSuffix+")")
+	format := p.fs.String("format", "", "csv, jsonl or json (default: from the file's name; a .zip is the server's verified export, file and manifest inside)")
+	manifestPath := p.fs.String("manifest", "", "the manifest (default: inside a JSON export or the .zip, else FILE"+auditproof.ManifestSuffix+")")
 	// FILE may come before the flags, as the README writes it
 	var file string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -270,39 +322,16 @@ func verifyExport(ctx context.Context, server, token string, args []string, stdo
 		p.fs.Usage()
 		return errors.New("usage: recallctl " + doc("audit verify-export").synopsis)
 	}
-	f, err := exportFormat(*format, file)
+	ex, m, err := readExport(file, *format, *manifestPath)
 	if err != nil {
 		return err
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return err
-	}
-	var m auditproof.Manifest
-	switch {
-	case *manifestPath != "":
-		err = readJSONFile(*manifestPath, &m)
-	case f == "json":
-		var whole struct {
-			Manifest *auditproof.Manifest `json:"manifest"`
-		}
-		if err = json.Unmarshal(data, &whole); err == nil && whole.Manifest == nil {
-			err = errors.New("the JSON export has no manifest")
-		} else if err == nil {
-			m = *whole.Manifest
-		}
-	default:
-		err = readJSONFile(file+ManifestSuffix, &m)
-	}
-	if err != nil {
-		return fmt.Errorf("manifest: %w", err)
 	}
 	if *p.tenant != "" && m.Tenant != *p.tenant {
 		return fmt.Errorf("the export is of %s, not of %s", m.Tenant, *p.tenant)
 	}
-	rows, err := auditproof.ParseRows(f, data)
+	rows, err := auditproof.ParseRows(ex.Format, ex.Data)
 	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+		return fmt.Errorf("%s: %w", ex.Name, err)
 	}
 	rep, err := auditproof.VerifyExport(m, rows, p.keys.keys)
 	if err != nil {
@@ -478,54 +507,14 @@ func exportProven(ctx context.Context, server, token, tenant string, q url.Value
 		q.Set("cursor", strconv.FormatUint(p.NextCursor, 10))
 		fmt.Fprintf(stderr, "\rexported %d rows", len(rows))
 	}
-	m.FileFormat = format
-	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	switch format {
-	case "csv":
-		cw, err := auditlog.NewCSV(f)
-		if err != nil {
-			return err
-		}
-		for _, e := range rows {
-			if err := cw.Write(e); err != nil {
-				return err
-			}
-		}
-		err = cw.Flush()
-		if err != nil {
-			return err
-		}
-	case "jsonl":
-		enc := json.NewEncoder(f)
-		enc.SetEscapeHTML(false)
-		for _, e := range rows {
-			if err := enc.Encode(e); err != nil {
-				return err
-			}
-		}
-	case "json":
-		enc := json.NewEncoder(f)
-		enc.SetEscapeHTML(false)
-		enc.SetIndent("", " ")
-		if err := enc.Encode(map[string]any{"entries": rows, "manifest": m}); err != nil {
-			return err
-		}
-	default:
+	if _, ok := auditproof.FormatOf("." + format); !ok {
 		return fmt.Errorf("--format %s: want csv, jsonl or json", format)
 	}
-	if err := f.Close(); err != nil {
+	if err := writeFileWith(out, func(w io.Writer) error { return auditproof.WriteRows(w, format, rows, m) }); err != nil {
 		return err
 	}
 	if format != "json" {
-		b, err := json.MarshalIndent(m, "", " ")
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(out+ManifestSuffix, b, 0o600); err != nil {
+		if err := writeFileWith(out+auditproof.ManifestSuffix, func(w io.Writer) error { return auditproof.WriteManifest(w, format, m) }); err != nil {
 			return err
 		}
 	}

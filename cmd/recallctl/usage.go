@@ -21,11 +21,16 @@ type commandDoc struct {
 var commands = []commandDoc{
 	{name: "tenant create", synopsis: "[--data DIR] tenant create ORG/APP",
 		summary: "register a tenant and print its service, admin and auditor tokens, once, as JSON",
-		detail: "Only the tokens' SHA-256 is kept (DIR/tenants.json): save them now. Works while recalld runs on DIR:\n" +
+		detail: "Only the tokens' SHA-256 is kept (DIR/tenants.jsonl): save them now. Works while recalld runs on DIR:\n" +
 			"the token registry is a file recalld and recallctl share, and recalld serves the new tenant at once."},
 	{name: "tenant rotate", synopsis: "[--data DIR] tenant rotate ORG/APP ROLE",
 		summary: "replace one role's token (service, admin or auditor) and print the new one",
 		detail:  "The old token stops working at once, also in a recalld running on DIR."},
+	{name: "tenant disable", synopsis: "[--data DIR] tenant disable ORG/APP",
+		summary: "stop every token of a tenant from working (its history and audit log stay)",
+		detail:  "Takes effect at once, also in a recalld running on DIR; 'tenant enable' undoes it with the same tokens."},
+	{name: "tenant enable", synopsis: "[--data DIR] tenant enable ORG/APP",
+		summary: "let a disabled tenant's tokens work again"},
 	{name: "export events", synopsis: "[--data DIR | --server URL --token T] export events [--tenant ORG/APP] [--from-position N]",
 		summary: "the event log as JSON lines on stdout, from a position on (a backfill)",
 		detail: "With --data it reads DIR's event store, which a running recalld holds: stop it, or use --server\n" +

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,10 +14,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/console/consoletest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
+	"github.com/recallledger/recall/projections/auditlog"
+	"github.com/recallledger/recall/projections/auditlog/auditproof"
 )
 
 // Browser tests: the built console served by a real recalld, in Debian's
@@ -55,6 +59,51 @@ func (c *consoleRig) page(allowed ...string) *consoletest.Page {
 	p := c.b.NewPage(c.t)
 	p.AllowFailedRequests(append([]string{"/console/api/session", "/v1/a/a/audit/checkpoint"}, allowed...)...)
 	return p
+}
+
+// download fetches what the link with test id testID downloads, in the
+// page with its session cookie, and opens it as a verified export.
+func (c *consoleRig) download(p *consoletest.Page, testID string) auditproof.ExportFile {
+	c.t.Helper()
+	b64 := consoletest.Eval[string](p, fmt.Sprintf(`fetch(document.querySelector('[data-testid=%q]').href)
+		.then((r) => r.ok ? r.arrayBuffer() : r.text().then((t) => { throw new Error('HTTP ' + r.status + ' ' + t) }))
+		.then((b) => { let s = ''; for (const x of new Uint8Array(b)) s += String.fromCharCode(x); return btoa(s) })`, testID))
+	zipped, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	ex, err := auditproof.ReadZip(zipped)
+	if err != nil {
+		c.t.Fatalf("%s downloads no verified export: %v", testID, err)
+	}
+	return ex
+}
+
+// verifyExport checks a downloaded export as an auditor would, with the
+// deployment's verifier keys alone, and returns its rows.
+func (c *consoleRig) verifyExport(ex auditproof.ExportFile) []auditlog.Entry {
+	c.t.Helper()
+	key, err := auditsign.LoadKey(c.s.dir)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	keys, err := auditproof.ParseKeys(strings.Join(key.VerifierKeys(), "\n"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	var m auditproof.Manifest
+	if err := json.Unmarshal(ex.Manifest, &m); err != nil {
+		c.t.Fatalf("%s's manifest: %v", ex.Name, err)
+	}
+	rows, err := auditproof.ParseRows(ex.Format, ex.Data)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	rep, err := auditproof.VerifyExport(m, rows, keys)
+	if err != nil || !rep.Complete {
+		c.t.Fatalf("%s does not verify: %v (complete: %v)", ex.Name, err, rep.Complete)
+	}
+	return rows
 }
 
 func selectValue(p *consoletest.Page, sel, value string) {
@@ -360,25 +409,27 @@ func TestConsoleSearchesTheAuditLogAndExportsIt(t *testing.T) {
 	}
 	p.DocScreenshot("audit")
 
-	// the export link downloads the same entries, with the session cookie
-	csv := consoletest.Eval[string](p, `fetch(document.querySelector('[data-testid="export-csv"]').href).then((r) => r.ok ? r.text() : 'HTTP ' + r.status)`)
-	lines := strings.Split(strings.TrimSpace(csv), "\n")
-	if len(lines) != 5 || !strings.HasPrefix(lines[0], "seq,") {
-		t.Fatalf("CSV export: %d lines:\n%s", len(lines), csv)
+	// the export links download every matching entry, with the session
+	// cookie, as a verified export: a zip that proves itself offline
+	csv := c.download(p, "export-csv")
+	if csv.Format != "csv" || !strings.HasPrefix(string(csv.Data), "seq,") {
+		t.Fatalf("CSV export: %s (%s):\n%s", csv.Name, csv.Format, csv.Data)
+	}
+	if n := len(c.verifyExport(csv)); n != 4 {
+		t.Errorf("CSV export: %d rows, want alice's 4 recalls", n)
 	}
 	for _, msg := range []string{k.quick, k.late} {
-		if !strings.Contains(csv, msg) {
+		if !strings.Contains(string(csv.Data), msg) {
 			t.Errorf("the export lacks %s", msg)
 		}
 	}
-	jsonl := consoletest.Eval[string](p, `fetch(document.querySelector('[data-testid="export-jsonl"]').href).then((r) => r.text())`)
-	if n := len(strings.Split(strings.TrimSpace(jsonl), "\n")); n != 4 {
-		t.Errorf("JSONL export: %d lines", n)
+	if n := len(c.verifyExport(c.download(p, "export-jsonl"))); n != 4 {
+		t.Errorf("JSONL export: %d rows, want 4", n)
 	}
 	// each search and export is audited under the operator's name
 	until(t, "the export in the audit log", func() bool {
 		for _, e := range c.s.auditEntries("audit") {
-			if e["actor"] == "operator:alice" && strings.Contains(e["detail"].(string), "format=csv results=4") {
+			if e["actor"] == "operator:alice" && strings.Contains(e["detail"].(string), "format=csv+manifest results=4") {
 				return true
 			}
 		}

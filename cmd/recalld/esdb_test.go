@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/recallledger/recall/adapters/eventstore/esdbstore/esdbtest"
+	"github.com/recallledger/recall/adapters/tenants"
 )
 
 // TestRecalldOnEventStoreDBProtocol runs recalld with --store esdb through
@@ -68,12 +69,12 @@ func TestRecalldOnEventStoreDBProtocol(t *testing.T) {
 func TestTwoNodesShareOneEventStoreDB(t *testing.T) {
 	_, url := esdbtest.Start(t)
 	a := startServer(t, "--store", "esdb", "--esdb-url", url)
-	reg, err := os.ReadFile(filepath.Join(a.dir, "tenants.json"))
+	reg, err := os.ReadFile(filepath.Join(a.dir, tenants.FileName))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bdir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(bdir, "tenants.json"), reg, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(bdir, tenants.FileName), reg, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	b := startServerIn(t, bdir, "--store", "esdb", "--esdb-url", url)

@@ -82,6 +82,8 @@ func parseFlags(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return c, err
 	}
 	fs.BoolVar(&c.TLSProxy, "tls-proxy", tlsProxy, "browsers reach recalld through a TLS-terminating proxy: console session cookies are marked Secure (env RECALL_TLS_PROXY)")
+	fs.IntVar(&c.MaxStreams, "max-streams", 10000, "live conversation streams this server keeps open at once; more get 429")
+	fs.IntVar(&c.MaxStreamsPerTenant, "max-streams-per-tenant", 2000, "live conversation streams one tenant may keep open at once; more get 429")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 30*time.Minute, "a console session nobody uses for this long ends")
 	fs.DurationVar(&c.SessionMax, "session-max", 8*time.Hour, "every console session ends this long after sign-in")
 	if err := checkpointFlags(fs, &c, env); err != nil {

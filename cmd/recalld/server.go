@@ -48,6 +48,10 @@ type Config struct {
 	HeaderTimeout   time.Duration // how long a client may take to send its headers (default 5 s)
 	ShutdownTimeout time.Duration // how long run lets Shutdown take (default 10 s)
 	DebugAddr       string        // a loopback address to serve pprof on; off when empty
+	// MaxStreams and MaxStreamsPerTenant cap the live conversation
+	// streams open at once, in all and for one tenant; 0: the API's
+	// defaults (10000 and 2000).
+	MaxStreams, MaxStreamsPerTenant int
 
 	// TLSProxy says browsers reach recalld through a TLS-terminating
 	// proxy: console session cookies are then marked Secure.
@@ -331,7 +335,8 @@ func (s *Server) openReadSide() error {
 		return err
 	}
 	s.erasures = erasure.New(s.ledger, s.rm, nil, s.indexCaughtUp, s.log)
-	s.api = httpapi.New(s.ledger, s.reg, s.metrics, s.log, httpapi.Config{RatePerTenant: s.cfg.RatePerTenant, SignIn: s.signIn, Compliance: s.erasures},
+	s.api = httpapi.New(s.ledger, s.reg, s.metrics, s.log, httpapi.Config{RatePerTenant: s.cfg.RatePerTenant, SignIn: s.signIn,
+		MaxStreams: s.cfg.MaxStreams, MaxStreamsPerTenant: s.cfg.MaxStreamsPerTenant, Compliance: s.erasures},
 		readiness(s.store, s.runners, s.feed), &httpapi.ReadSide{Store: s.rm, Conversations: s.runner(conversation.Name), Checkpoints: s.signer})
 	return nil
 }

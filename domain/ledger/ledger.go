@@ -27,6 +27,9 @@ var idNamespace = uuid.MustParse("5f2b8a0e-6d0c-4c59-9a86-2f1f0c6a4e11")
 type Service struct {
 	store domain.EventStore
 	clock domain.Clock
+	// snapshots is the store's, when it keeps stream snapshots: commands
+	// then load a message from its snapshot and the events after it.
+	snapshots domain.StreamSnapshots
 
 	mu       sync.Mutex
 	policies map[domain.Tenant]cachedPolicy
@@ -39,7 +42,8 @@ type cachedPolicy struct {
 
 // New returns a service over store, deciding by clock.
 func New(store domain.EventStore, clock domain.Clock) *Service {
-	return &Service{store: store, clock: clock, policies: map[domain.Tenant]cachedPolicy{}}
+	sn, _ := store.(domain.StreamSnapshots)
+	return &Service{store: store, clock: clock, snapshots: sn, policies: map[domain.Tenant]cachedPolicy{}}
 }
 
 // Store is the event store the service appends to.
@@ -94,16 +98,26 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 // Read records a read receipt. It reports whether anything new was
 // recorded: a repeat, the sender's own read or a read of a recalled or
 // expired message records nothing.
+//
+// Reads of one message by different readers commute, so a read does not
+// expect the stream's version: a thousand members reading a group message
+// at once do not retry on each other's reads. A repeat by the same reader
+// is caught by the event id, derived from the message and the reader,
+// which the store's idempotency turns into a no-op even when two repeats
+// race. A recall still expects the version it decided on, so every read
+// stored before it is in its exposure.
 func (s *Service) Read(ctx context.Context, t domain.Tenant, cmd domain.ReadCommand) (bool, error) {
 	stream := domain.MessageStream(t, cmd.MsgID)
 	r, err := run(ctx, s, command[domain.Message]{
 		tenant: t, what: "read " + string(cmd.MsgID), load: s.message(stream),
-		decide: func(m domain.Message, version int64, _ time.Time) (change, error) {
+		decide: func(m domain.Message, _ int64, _ time.Time) (change, error) {
 			read, err := domain.DecideRead(cmd, m)
-			return appendTo(stream, version, read...), err
+			c := appendTo(stream, domain.AnyVersion, read...)
+			c.id = uuid.NewSHA1(idNamespace, []byte("read\x00"+t.String()+"\x00"+string(cmd.MsgID)+"\x00"+string(cmd.Reader))).String()
+			return c, err
 		},
 	})
-	return len(r.stored.Events) > 0, err
+	return len(r.stored.Events) > 0 && !r.stored.AlreadyStored, err
 }
 
 // Outcome is the result of a recall attempt.
@@ -306,23 +320,79 @@ func (s *Service) RetainedSince(ctx context.Context, t domain.Tenant) (time.Time
 	return p.RetainedSince(s.clock.Now()), nil
 }
 
-// Message returns the current state of a message.
+// Message returns the current state of a message, from every event of its
+// stream (its content included).
 func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID) (domain.Message, error) {
-	return s.load(ctx, domain.MessageStream(t, id))
+	return s.replay(ctx, domain.MessageStream(t, id))
 }
 
+// snapshotEvery is how many events a command's load may apply after the
+// stream's snapshot before it saves a newer one: a stream of any length is
+// then loaded from one snapshot and fewer than this many events.
+const snapshotEvery = 32
+
+// load is a message's state for deciding a command: from the stream's
+// snapshot and the events after it when the store keeps snapshots
+// (without the message's content, which no decision reads), else from
+// every event.
 func (s *Service) load(ctx context.Context, stream string) (domain.Message, error) {
+	if s.snapshots == nil {
+		return s.replay(ctx, stream)
+	}
+	snap, evs, err := s.snapshots.ReadStreamSnapshot(ctx, stream)
+	if err != nil {
+		return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
+	}
+	var m domain.Message
+	if snap.Version != domain.NoStream {
+		if m, err = domain.MessageFromSnapshot(snap.State, snap.Version); err != nil {
+			// one this version cannot read: the stream makes a new one
+			if evs, err = s.store.ReadStream(ctx, stream); err != nil {
+				return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
+			}
+			m = domain.Message{}
+		}
+	}
+	if err := applyAll(&m, evs, stream); err != nil {
+		return domain.Message{}, err
+	}
+	if len(evs) >= snapshotEvery {
+		s.saveSnapshot(ctx, stream, m, evs[len(evs)-1].ID)
+	}
+	return m, nil
+}
+
+// saveSnapshot keeps m, whose last event is lastID, as its stream's
+// snapshot. It is a cache: a failure costs the next load a longer replay,
+// and fails nothing.
+func (s *Service) saveSnapshot(ctx context.Context, stream string, m domain.Message, lastID string) {
+	state, err := m.Snapshot()
+	if err != nil {
+		return
+	}
+	_ = s.snapshots.SaveSnapshot(ctx, stream, domain.Snapshot{Version: m.Version(), EventID: lastID, State: state})
+}
+
+// replay is a message's state from every event of its stream.
+func (s *Service) replay(ctx context.Context, stream string) (domain.Message, error) {
 	evs, err := s.store.ReadStream(ctx, stream)
 	if err != nil {
 		return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
 	}
 	var m domain.Message
-	for _, e := range evs {
-		if err := m.Apply(e); err != nil {
-			return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
-		}
+	if err := applyAll(&m, evs, stream); err != nil {
+		return domain.Message{}, err
 	}
 	return m, nil
+}
+
+func applyAll(m *domain.Message, evs []domain.Event, stream string) error {
+	for _, e := range evs {
+		if err := m.Apply(e); err != nil {
+			return fmt.Errorf("read %s: %w", stream, err)
+		}
+	}
+	return nil
 }
 
 // RecordAuditQuery records that the audit log was searched or exported.

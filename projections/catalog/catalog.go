@@ -17,10 +17,15 @@ func Projections() []projections.Projection {
 	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}, recallhistory.Projection{}, messageindex.Projection{}}
 }
 
-// Runners opens a runner for each projection over store.
+// Runners opens a runner for each projection over store, as a server
+// runs them: the conversation view with a conversation.Live, which the
+// HTTP API's live streams follow.
 func Runners(store projections.Store) ([]*projections.Runner, error) {
 	var out []*projections.Runner
 	for _, p := range Projections() {
+		if _, ok := p.(conversation.Projection); ok {
+			p = conversation.Projection{Live: conversation.NewLive()}
+		}
 		r, err := projections.NewRunner(p, store)
 		if err != nil {
 			return nil, err

@@ -19,8 +19,10 @@ import (
 // Name is the projection's name.
 const Name = "conversations"
 
-// Projection builds the conversation view.
-type Projection struct{}
+// Projection builds the conversation view. Live, when set, is told every
+// update it logs, for the live streams (catalog.Runners sets one; a
+// rebuild needs none).
+type Projection struct{ Live *Live }
 
 func (Projection) Name() string { return Name }
 
@@ -85,34 +87,39 @@ type pointer struct {
 }
 
 // Apply implements projections.Projection.
-func (Projection) Apply(tx projections.Tx, e domain.Event) error {
+func (p Projection) Apply(tx projections.Tx, e domain.Event) error {
+	live := p.Live
 	t := e.Tenant
 	switch p := e.Data.(type) {
 	case domain.MessageSent:
 		r := record{MsgID: string(p.MsgID), From: string(p.From), To: string(p.To), ChatType: string(p.ChatType),
 			Type: string(p.MsgType), SentAt: e.OccurredAt, Content: p.Content, ReadBy: []string{}, Log: []uint64{e.Position}}
+		if err := countSent(tx, t, p.ConversationID, r); err != nil {
+			return err
+		}
 		if err := projections.SetJSON(tx, key('c', t, p.ConversationID, e.Position), r); err != nil {
 			return err
 		}
 		if err := projections.SetJSON(tx, pointerKey(t, r.MsgID), pointer{Conv: p.ConversationID, Pos: e.Position}); err != nil {
 			return err
 		}
-		return logUpdate(tx, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt}, r.SentAt)
+		return logUpdate(tx, live, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt}, r.SentAt)
 	case domain.MessageRead:
-		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
+		return change(tx, live, t, string(p.MsgID), func(r *record) (string, string, tallyChange) {
 			if slices.Contains(r.ReadBy, string(p.Reader)) {
-				return "", "", false
+				return "", "", nil
 			}
 			r.ReadBy = append(r.ReadBy, string(p.Reader))
-			return "read", string(p.Reader), true
+			return "read", string(p.Reader), func(tl *tally) { tl.read(*r, string(p.Reader)) }
 		}, e)
 	case domain.MessageRecalled:
-		return change(tx, t, string(p.MsgID), func(r *record) (string, string, bool) {
+		return change(tx, live, t, string(p.MsgID), func(r *record) (string, string, tallyChange) {
+			before := *r
 			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content = true, string(p.Actor), e.OccurredAt, ""
-			return "recalled", string(p.Actor), true
+			return "recalled", string(p.Actor), func(tl *tally) { tl.hide(before) }
 		}, e)
 	case domain.MessageExpired:
-		return expire(tx, t, string(p.MsgID), e)
+		return expire(tx, live, t, string(p.MsgID), e)
 	case domain.ContentErased:
 		// an erasure request destroyed the content: the message stays in
 		// the view, its content does not
@@ -139,9 +146,12 @@ func erase(tx projections.Tx, tenant, msg string) error {
 // expire takes a message out of the view: its record, its pointer and
 // every update logged about it, so that nothing of it is served again;
 // what stays is the "expired" update that tells live clients to drop it.
-func expire(tx projections.Tx, tenant, msg string, e domain.Event) error {
+func expire(tx projections.Tx, live *Live, tenant, msg string, e domain.Event) error {
 	ptr, r, found, err := find(tx, tenant, msg)
 	if err != nil || !found {
+		return err
+	}
+	if err := countChange(tx, tenant, ptr.Conv, func(tl *tally) { tl.hide(r) }); err != nil {
 		return err
 	}
 	// a record written before Log existed still has its "sent" update at
@@ -157,28 +167,37 @@ func expire(tx projections.Tx, tenant, msg string, e domain.Event) error {
 	if err := tx.Delete(pointerKey(tenant, msg)); err != nil {
 		return err
 	}
-	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: "expired", ConversationID: ptr.Conv, MsgID: msg, Actor: "system", At: e.OccurredAt}, r.SentAt)
+	return logUpdate(tx, live, tenant, Update{ID: e.Position, Kind: "expired", ConversationID: ptr.Conv, MsgID: msg, Actor: "system", At: e.OccurredAt}, r.SentAt)
 }
 
-// change rewrites a message's record with fn and logs the update it names.
-func change(tx projections.Tx, tenant, msg string, fn func(*record) (kind, actor string, changed bool), e domain.Event) error {
+// change rewrites a message's record with fn and logs the update it names;
+// the tally change fn returns (nil: nothing changed) is applied to the
+// conversation's counts.
+func change(tx projections.Tx, live *Live, tenant, msg string, fn func(*record) (kind, actor string, counts tallyChange), e domain.Event) error {
 	ptr, r, found, err := find(tx, tenant, msg)
 	if err != nil || !found {
 		return err
 	}
-	kind, actor, changed := fn(&r)
-	if !changed {
+	kind, actor, counts := fn(&r)
+	if counts == nil {
 		return nil
+	}
+	if err := countChange(tx, tenant, ptr.Conv, counts); err != nil {
+		return err
 	}
 	r.Log = append(r.Log, e.Position)
 	if err := projections.SetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), r); err != nil {
 		return err
 	}
-	return logUpdate(tx, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt}, r.SentAt)
+	return logUpdate(tx, live, tenant, Update{ID: e.Position, Kind: kind, ConversationID: ptr.Conv, MsgID: msg, Actor: actor, At: e.OccurredAt}, r.SentAt)
 }
 
-func logUpdate(tx projections.Tx, tenant string, u Update, sentAt domain.Time) error {
-	return projections.SetJSON(tx, key('u', tenant, u.ConversationID, u.ID), logged{Update: u, SentAt: sentAt})
+func logUpdate(tx projections.Tx, live *Live, tenant string, u Update, sentAt domain.Time) error {
+	if err := projections.SetJSON(tx, key('u', tenant, u.ConversationID, u.ID), logged{Update: u, SentAt: sentAt}); err != nil {
+		return err
+	}
+	live.logged(tenant, u, sentAt)
+	return nil
 }
 
 // Message is one message as a viewer sees it.
@@ -234,10 +253,15 @@ func Notice(locale, actor, viewer string) string {
 // messages from others that the viewer has not read; a recall of an unread
 // message lowers it).
 //
+// It costs the page, not the conversation: the unread count comes from
+// the counts the projection keeps (tally.go), and the page is read from
+// the cursor on.
+//
 // Messages sent before retainedSince (domain.Policy.RetainedSince: past
 // the tenant's message retention) are left out even while their
 // MessageExpired is not recorded yet — the expiry scheduler may be behind
-// or stopped — so the view never serves a message past its retention.
+// or stopped — so the view never serves a message past its retention, nor
+// counts it unread.
 func Query(store projections.Store, tenant, conv, viewer, locale, cursor string, limit int, retainedSince time.Time) (View, error) {
 	v := View{ConversationID: conv, Messages: []Message{}}
 	after := uint64(0)
@@ -251,7 +275,15 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 	var decodeErr error
 	var lastPos uint64
 	err := store.View(Name, func(tx projections.Tx) error {
-		return tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
+		var err error
+		if v.Unread, err = unread(tx, tenant, conv, viewer, retainedSince); err != nil {
+			return err
+		}
+		from := prefix
+		if after > 0 {
+			from = key('c', tenant, conv, after+1)
+		}
+		return tx.Scan(from, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
 			var r record
 			if decodeErr = codec.Unmarshal(b, &r); decodeErr != nil {
 				return false
@@ -259,16 +291,9 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 			if r.SentAt.Time().Before(retainedSince) {
 				return true
 			}
-			if !r.Recalled && r.From != viewer && !slices.Contains(r.ReadBy, viewer) {
-				v.Unread++
-			}
-			pos := binary.BigEndian.Uint64(k[len(prefix):])
-			if pos <= after {
-				return true
-			}
 			if len(v.Messages) == limit {
 				v.NextCursor = strconv.FormatUint(lastPos, 10) // more follow
-				return true
+				return false
 			}
 			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: r.ReadBy}
 			switch {
@@ -281,7 +306,7 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 				m.Content = &c
 			}
 			v.Messages = append(v.Messages, m)
-			lastPos = pos
+			lastPos = binary.BigEndian.Uint64(k[len(prefix):])
 			return true
 		})
 	})

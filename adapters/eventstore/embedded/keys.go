@@ -10,6 +10,8 @@ import "encoding/binary"
 //	t <tenant> 0x00 <position>      -> nothing (the tenant's feed)
 //	v <stream>                      -> the stream's last version
 //	p <tenant>                      -> the position the tenant was purged up to
+//	n <stream>                      -> the stream's snapshot (snapshot.go): version,
+//	                                   the id of the event at it, the state
 
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), v) }
 
@@ -45,3 +47,5 @@ func prefixEnd(prefix []byte) []byte {
 }
 
 func purgedKey(tenant string) []byte { return append([]byte{'p'}, tenant...) }
+
+func snapshotKey(stream string) []byte { return append([]byte{'n'}, stream...) }

@@ -58,7 +58,9 @@ func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (in
 		if domain.IsKeptStream(tenant, e.Stream) {
 			continue
 		}
-		for _, k := range [][]byte{eventKey(pos), tenantKey(tenant, pos), streamKey(e.Stream, uint64(e.StreamVersion)), idKey(e.ID)} {
+		// the stream's snapshot goes too: it would no longer match the
+		// stream, and it holds what was purged
+		for _, k := range [][]byte{eventKey(pos), tenantKey(tenant, pos), streamKey(e.Stream, uint64(e.StreamVersion)), idKey(e.ID), snapshotKey(e.Stream)} {
 			if err := b.Delete(k, nil); err != nil {
 				// the batch is partial: it is dropped, nothing is purged
 				it.Close()

@@ -31,8 +31,13 @@ func (s *Store) EventByID(id string) (domain.Event, bool, error) {
 
 // ReadStream implements domain.EventStore.
 func (s *Store) ReadStream(ctx context.Context, stream string) ([]domain.Event, error) {
+	return s.readStreamFrom(ctx, stream, 0)
+}
+
+// readStreamFrom returns the stream's durable events from version on.
+func (s *Store) readStreamFrom(ctx context.Context, stream string, version uint64) ([]domain.Event, error) {
 	prefix := streamPrefix(stream)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: streamKey(stream, version), UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", stream, err)
 	}

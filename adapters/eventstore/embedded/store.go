@@ -58,6 +58,10 @@ type Store struct {
 	versions map[string]int64 // owned by the committer goroutine
 
 	diskFull atomic.Bool
+
+	// snapMu keeps SaveSnapshot's writes, which do not go through the
+	// committer, off a closed database: Close takes it to close.
+	snapMu sync.RWMutex
 }
 
 // ErrDiskFull is returned for appends while the disk is full.
@@ -129,6 +133,8 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		<-s.done
+		s.snapMu.Lock()
+		defer s.snapMu.Unlock()
 		s.closeErr = s.db.Close()
 	})
 	return s.closeErr

@@ -51,13 +51,14 @@ func openIndex(dir string) (Index, error) { return embedded.Open(dir) }
 
 // contract runs the suite. The store copies the log into its index itself
 // and hands its readers the index's own answers, so it offers no batch of
-// ordered writes, no lookup by id and no change signal of its own.
+// ordered writes, no lookup by id, no change signal and no stream snapshots
+// of its own (the ledger replays its streams).
 func contract(t *testing.T, url string) {
 	eventstoretest.Run(t, func(t *testing.T) domain.EventStore {
 		s := open(t, url, namespace(), t.TempDir())
 		t.Cleanup(func() { s.Close() })
 		return s
-	}, eventstoretest.OrderedAppender, eventstoretest.EventLookup, eventstoretest.ChangeWatcher)
+	}, eventstoretest.OrderedAppender, eventstoretest.EventLookup, eventstoretest.ChangeWatcher, eventstoretest.StreamSnapshots)
 }
 
 func TestContractAgainstEventStoreDB(t *testing.T) { contract(t, esdbURL(t)) }

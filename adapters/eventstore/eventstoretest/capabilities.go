@@ -48,11 +48,16 @@ var (
 	ChangeWatcher = Capability{"domain.ChangeWatcher", implements[domain.ChangeWatcher], []contractCase{
 		{"Changed is closed once new events are durable", changed},
 	}}
+	StreamSnapshots = Capability{"domain.StreamSnapshots", implements[domain.StreamSnapshots], []contractCase{
+		{"a stream without a snapshot is read whole", snapshotAbsent},
+		{"a saved snapshot comes back with the events after it", snapshotAndTail},
+		{"a snapshot that does not match its stream is not handed out", snapshotMismatch},
+	}}
 )
 
 // capabilities lists every Capability, so that Run checks each store for
 // all of them.
-var capabilities = []Capability{RawFollower, TenantPurger, OrderedAppender, EventLookup, ChangeWatcher}
+var capabilities = []Capability{RawFollower, TenantPurger, OrderedAppender, EventLookup, ChangeWatcher, StreamSnapshots}
 
 func implements[T any](s domain.EventStore) bool {
 	_, ok := s.(T)
@@ -269,5 +274,81 @@ func changed(t *testing.T, s domain.EventStore) {
 	case <-ch:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Changed was not closed by a durable append")
+	}
+}
+
+// readSnapshot reads stream's snapshot and the events after it.
+func readSnapshot(t *testing.T, s domain.EventStore, stream string) (domain.Snapshot, []domain.Event) {
+	t.Helper()
+	snap, evs, err := s.(domain.StreamSnapshots).ReadStreamSnapshot(context.Background(), stream)
+	if err != nil {
+		t.Fatalf("ReadStreamSnapshot %s: %v", stream, err)
+	}
+	return snap, evs
+}
+
+func saveSnapshot(t *testing.T, s domain.EventStore, stream string, snap domain.Snapshot) {
+	t.Helper()
+	if err := s.(domain.StreamSnapshots).SaveSnapshot(context.Background(), stream, snap); err != nil {
+		t.Fatalf("SaveSnapshot %s: %v", stream, err)
+	}
+}
+
+func snapshotAbsent(t *testing.T, s domain.EventStore) {
+	if snap, evs := readSnapshot(t, s, "message-a/a.none"); snap.Version != domain.NoStream || len(evs) != 0 {
+		t.Fatalf("a stream that does not exist: %+v, %d events", snap, len(evs))
+	}
+	stored := mustAppend(t, s, "message-a/a.1", domain.NoStream, events(t, "a/a", 3)...)
+	snap, evs := readSnapshot(t, s, "message-a/a.1")
+	if snap.Version != domain.NoStream || len(evs) != 3 || evs[0].ID != stored[0].ID || evs[2].StreamVersion != 2 {
+		t.Fatalf("no snapshot: %+v, %v; want every event", snap, evs)
+	}
+}
+
+func snapshotAndTail(t *testing.T, s domain.EventStore) {
+	stored := mustAppend(t, s, "message-a/a.1", domain.NoStream, events(t, "a/a", 4)...)
+	mustAppend(t, s, "message-a/a.2", domain.NoStream, Event(t, "a/a", 9)) // another stream
+	saveSnapshot(t, s, "message-a/a.1", domain.Snapshot{Version: 1, EventID: stored[1].ID, State: []byte(`{"n":2}`)})
+	snap, evs := readSnapshot(t, s, "message-a/a.1")
+	if snap.Version != 1 || snap.EventID != stored[1].ID || string(snap.State) != `{"n":2}` {
+		t.Fatalf("snapshot %+v, want the one saved at version 1", snap)
+	}
+	if len(evs) != 2 || evs[0].ID != stored[2].ID || evs[1].ID != stored[3].ID {
+		t.Fatalf("events after the snapshot: %v, want versions 2 and 3", evs)
+	}
+	// a newer one replaces it; the stream grows past it
+	saveSnapshot(t, s, "message-a/a.1", domain.Snapshot{Version: 3, EventID: stored[3].ID, State: []byte(`{"n":4}`)})
+	more := mustAppend(t, s, "message-a/a.1", 3, Event(t, "a/a", 5))
+	snap, evs = readSnapshot(t, s, "message-a/a.1")
+	if snap.Version != 3 || string(snap.State) != `{"n":4}` || len(evs) != 1 || evs[0].ID != more[0].ID {
+		t.Fatalf("after a newer snapshot and one more event: %+v, %v", snap, evs)
+	}
+	if snap, evs := readSnapshot(t, s, "message-a/a.2"); snap.Version != domain.NoStream || len(evs) != 1 {
+		t.Fatalf("the other stream: %+v, %d events", snap, len(evs))
+	}
+}
+
+func snapshotMismatch(t *testing.T, s domain.EventStore) {
+	stored := mustAppend(t, s, "message-a/a.1", domain.NoStream, events(t, "a/a", 3)...)
+	for name, snap := range map[string]domain.Snapshot{
+		"another event's id":    {Version: 1, EventID: stored[2].ID, State: []byte(`{}`)},
+		"an unknown id":         {Version: 1, EventID: "no-such-event", State: []byte(`{}`)},
+		"past the stream's end": {Version: 7, EventID: stored[2].ID, State: []byte(`{}`)},
+	} {
+		saveSnapshot(t, s, "message-a/a.1", snap)
+		got, evs := readSnapshot(t, s, "message-a/a.1")
+		if got.Version != domain.NoStream || len(evs) != 3 {
+			t.Errorf("%s: handed out %+v with %d events; want no snapshot and the whole stream", name, got, len(evs))
+		}
+	}
+	if _, ok := s.(domain.TenantPurger); !ok {
+		return
+	}
+	saveSnapshot(t, s, "message-a/a.1", domain.Snapshot{Version: 2, EventID: stored[2].ID, State: []byte(`{}`)})
+	if _, err := s.(domain.TenantPurger).PurgeTenant(context.Background(), "a/a", stored[2].Position); err != nil {
+		t.Fatal(err)
+	}
+	if got, evs := readSnapshot(t, s, "message-a/a.1"); got.Version != domain.NoStream || len(evs) != 0 {
+		t.Fatalf("after the purge: %+v with %d events; the snapshot of a purged stream must go with it", got, len(evs))
 	}
 }

@@ -192,10 +192,12 @@ export async function auditPage(tenant: string, f: AuditFilter): Promise<AuditPa
 }
 
 // auditExportURL is a same-origin link the browser downloads with the
-// session cookie: no token ever goes into a URL.
+// session cookie (no token ever goes into a URL): the server's verified
+// export of every entry the filters match, a .zip of the file and its
+// manifest that `recallctl audit verify-export` checks offline.
 export function auditExportURL(tenant: string, f: AuditFilter, format: 'csv' | 'jsonl'): string {
-  const { cursor: _cursor, ...rest } = f;
-  return tenantPath(tenant, '/audit') + queryString({ ...rest, limit: 1000, format });
+  const { cursor: _cursor, limit: _limit, ...rest } = f;
+  return tenantPath(tenant, '/audit/export') + queryString({ ...rest, format });
 }
 
 export interface VerifyResult {

@@ -229,7 +229,7 @@ export const en = {
   'audit.signedNote': 'Signed note',
   'audit.exportCsv': 'Export CSV',
   'audit.exportJsonl': 'Export JSONL',
-  'audit.exportHint': 'Exports take the filters above, up to 1,000 entries a file.',
+  'audit.exportHint': 'Exports hold every entry the filters match (up to 100,000), as a .zip with the manifest that proves them: an auditor checks it offline with recallctl audit verify-export FILE.zip --key KEY.',
   'audit.entries': 'Entries',
   'audit.empty': 'No entries match',
   'audit.emptyHint': 'Widen the time range or clear a filter.',

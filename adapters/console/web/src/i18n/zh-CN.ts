@@ -231,7 +231,7 @@ export const zhCN: Record<MessageKey, string> = {
   'audit.signedNote': '签名记录',
   'audit.exportCsv': '导出 CSV',
   'audit.exportJsonl': '导出 JSONL',
-  'audit.exportHint': '导出使用上方的筛选条件，每个文件最多 1,000 条。',
+  'audit.exportHint': '导出包含符合上方筛选条件的全部条目（最多 100,000 条），打包为附带证明清单的 .zip：审计员可离线用 recallctl audit verify-export FILE.zip --key KEY 验证。',
   'audit.entries': '记录',
   'audit.empty': '没有符合条件的记录',
   'audit.emptyHint': '请扩大时间范围或清除筛选条件。',

@@ -1,5 +1,5 @@
 // Audit (auditor and admin): the audit API's filters, a paged table with
-// an entry's details, CSV/JSONL export of the filtered entries, the
+// an entry's details, verified CSV/JSONL exports of the filtered entries, the
 // chain's verification, and the latest signed checkpoint once the server
 // has one.
 import { Fragment } from 'preact';
@@ -21,10 +21,10 @@ export function AuditPage(props: { session: Session; query: URLSearchParams }) {
 
   const exports = (
     <>
-      <a class="btn" href={auditExportURL(tenant, filter, 'csv')} download="audit.csv" data-testid="export-csv">
+      <a class="btn" href={auditExportURL(tenant, filter, 'csv')} download data-testid="export-csv">
         {t('audit.exportCsv')}
       </a>
-      <a class="btn" href={auditExportURL(tenant, filter, 'jsonl')} download="audit.jsonl" data-testid="export-jsonl">
+      <a class="btn" href={auditExportURL(tenant, filter, 'jsonl')} download data-testid="export-jsonl">
         {t('audit.exportJsonl')}
       </a>
     </>
