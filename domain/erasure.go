@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"context"
 	"fmt"
 	"slices"
 )
@@ -54,14 +53,6 @@ type ContentErased struct {
 
 func (ErasureRequested) EventType() string { return TypeErasureRequested }
 func (ContentErased) EventType() string    { return TypeContentErased }
-
-// ContentShredder destroys the content of one message: its keys, in every
-// copy (content encryption's key store). It asks the HoldChecker first
-// itself and destroys nothing a hold covers: held lists the holds that
-// kept it. Destroying what is destroyed already is not an error.
-type ContentShredder interface {
-	Shred(ctx context.Context, ref ContentRef) (held []string, err error)
-}
 
 // Erasure is one erasure's state, rebuilt from its stream.
 type Erasure struct {

@@ -7,8 +7,9 @@
 // short and the deferrals whose holds were released meanwhile.
 //
 // The decisions are the domain's (domain.PlanErasure); destroying a
-// message's content is the ContentShredder's (content encryption's key
-// store, which asks the hold checker again itself).
+// message's content is the Shredder's: content encryption's keyring
+// (domain/keyring), the one destroyer of data keys, which asks the hold
+// checker again itself. A chunk's keys go in one durable write.
 package erasure
 
 import (
@@ -20,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/recallledger/recall/domain"
+	"github.com/recallledger/recall/domain/keyring"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/messageindex"
@@ -32,11 +34,18 @@ const chunk = 1000
 // position (or ctx ends, or it waited too long: an error).
 type CaughtUp func(ctx context.Context, position uint64) error
 
+// Shredder destroys the data keys of many messages' content, asking the
+// hold checker first for each: what a hold covers is kept and the holds
+// named. *keyring.Keyring is the one; outcomes are in the items' order.
+type Shredder interface {
+	ShredAll(ctx context.Context, items []keyring.ShredItem, reason domain.ShredReason) ([]keyring.ShredOutcome, error)
+}
+
 // Service carries out erasures and releases holds.
 type Service struct {
 	ledger   *ledger.Service
 	rm       projections.Store
-	shredder domain.ContentShredder
+	shredder Shredder
 	caughtUp CaughtUp
 	log      *slog.Logger
 
@@ -44,25 +53,33 @@ type Service struct {
 	running map[string]*sync.Mutex // one pass of an erasure at a time in this process
 }
 
-// New returns the service. shredder destroys content (nil: NoKeys over
-// the ledger's hold check).
-func New(l *ledger.Service, rm projections.Store, shredder domain.ContentShredder, caughtUp CaughtUp, log *slog.Logger) *Service {
+// New returns the service. shredder destroys content keys (nil: NoKeys
+// over the ledger's hold check).
+func New(l *ledger.Service, rm projections.Store, shredder Shredder, caughtUp CaughtUp, log *slog.Logger) *Service {
 	if shredder == nil {
 		shredder = NoKeys{Holds: l}
 	}
 	return &Service{ledger: l, rm: rm, shredder: shredder, caughtUp: caughtUp, log: log, running: map[string]*sync.Mutex{}}
 }
 
-// NoKeys is the shredder of a deployment whose content has no keys to
-// destroy: it asks the hold checker, as every shredder does, and destroys
-// nothing itself. What an erasure then removes is every read model's copy
-// of the content (the conversation view's and the audit log's), which
-// each drops on the erasure's ContentErased events.
+// NoKeys is the shredder of a deployment without a key store (content
+// recorded in plain text): it asks the hold checker, as the keyring does,
+// and destroys nothing itself. What an erasure then removes is every read
+// model's copy of the content (the conversation view's and the audit
+// log's), which each drops on the erasure's ContentErased events.
 type NoKeys struct{ Holds domain.HoldChecker }
 
-// Shred implements domain.ContentShredder.
-func (n NoKeys) Shred(ctx context.Context, ref domain.ContentRef) ([]string, error) {
-	return n.Holds.Held(ctx, ref)
+// ShredAll implements Shredder.
+func (n NoKeys) ShredAll(ctx context.Context, items []keyring.ShredItem, _ domain.ShredReason) ([]keyring.ShredOutcome, error) {
+	out := make([]keyring.ShredOutcome, len(items))
+	for i, it := range items {
+		ids, err := n.Holds.Held(ctx, it.Ref)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = keyring.ShredOutcome{HeldBy: ids, Destroyed: 0}
+	}
+	return out, nil
 }
 
 // Request records an erasure request, or finds the same one recorded
@@ -219,12 +236,8 @@ func (s *Service) firstPass(ctx context.Context, p *passState) error {
 		if err != nil {
 			return err
 		}
-		refs := make([]domain.ContentRef, len(sent))
-		for i, m := range sent {
-			refs[i] = m.Ref
-		}
 		last := len(sent) < chunk
-		if err := p.record(ctx, refs, last); err != nil || last {
+		if err := p.record(ctx, sent, last); err != nil || last {
 			return err
 		}
 		after = sent[len(sent)-1].Position
@@ -239,12 +252,12 @@ func (s *Service) deferredPass(ctx context.Context, p *passState) error {
 	}
 	for first := true; first || len(ids) > 0; first = false { // a pass records at least its final chunk
 		n := min(chunk, len(ids))
-		refs, err := messageindex.Refs(s.rm, p.t, ids[:n])
+		msgs, err := messageindex.Messages(s.rm, p.t, ids[:n])
 		if err != nil {
 			return err
 		}
 		ids = ids[n:]
-		if err := p.record(ctx, refs, len(ids) == 0); err != nil {
+		if err := p.record(ctx, msgs, len(ids) == 0); err != nil {
 			return err
 		}
 	}
@@ -264,22 +277,27 @@ type passState struct {
 // record decides a chunk, destroys what it may and records what it did:
 // a message the shredder finds held (a hold placed since the pass read
 // the holds) is recorded as held, with the holds it names.
-func (p *passState) record(ctx context.Context, refs []domain.ContentRef, final bool) error {
+func (p *passState) record(ctx context.Context, msgs []messageindex.Sent, final bool) error {
+	refs := make([]domain.ContentRef, len(msgs))
+	keys := make(map[domain.MsgID][]string, len(msgs))
+	for i, m := range msgs {
+		refs[i], keys[m.Ref.MsgID] = m.Ref, m.KeyIDs
+	}
 	erase, held := domain.PlanErasure(p.e, refs, p.holds)
 	ch := domain.ContentErased{ErasureID: p.e.ID, User: p.e.User, Erased: []domain.MsgID{}, Held: held, Final: final, ReleasedHold: p.released}
 	if ch.Held == nil {
 		ch.Held = []domain.HeldContent{}
 	}
-	for _, r := range erase {
-		ids, err := p.s.shredder.Shred(ctx, r)
-		if err != nil {
-			return fmt.Errorf("shred %s: %w", r.MsgID, err)
-		}
-		if len(ids) > 0 {
-			ch.Held = append(ch.Held, domain.HeldContent{MsgID: r.MsgID, HoldIDs: ids})
+	outcomes, err := p.s.shred(ctx, erase, keys)
+	if err != nil {
+		return err
+	}
+	for i, o := range outcomes {
+		if o.Held() {
+			ch.Held = append(ch.Held, domain.HeldContent{MsgID: erase[i].MsgID, HoldIDs: o.HeldBy})
 			continue
 		}
-		ch.Erased = append(ch.Erased, r.MsgID)
+		ch.Erased = append(ch.Erased, erase[i].MsgID)
 	}
 	v, err := p.s.ledger.RecordErased(ctx, p.t, p.version, ch)
 	if err != nil {
@@ -287,4 +305,39 @@ func (p *passState) record(ctx context.Context, refs []domain.ContentRef, final 
 	}
 	p.version = v
 	return nil
+}
+
+// shred destroys the keys of refs through the shredder, their outcomes in
+// refs' order. Content recorded before content protection has no keys:
+// the keyring would have nothing to ask the hold checker about, so those
+// messages are asked of it here (NoKeys), and a hold placed during the
+// pass still keeps them.
+func (s *Service) shred(ctx context.Context, refs []domain.ContentRef, keys map[domain.MsgID][]string) ([]keyring.ShredOutcome, error) {
+	var keyed, plain []keyring.ShredItem
+	var keyedAt, plainAt []int
+	for i, r := range refs {
+		if ids := keys[r.MsgID]; len(ids) > 0 {
+			keyed, keyedAt = append(keyed, keyring.ShredItem{Ref: r, KeyIDs: ids}), append(keyedAt, i)
+		} else {
+			plain, plainAt = append(plain, keyring.ShredItem{Ref: r}), append(plainAt, i)
+		}
+	}
+	out := make([]keyring.ShredOutcome, len(refs))
+	for _, part := range []struct {
+		shredder Shredder
+		items    []keyring.ShredItem
+		at       []int
+	}{{s.shredder, keyed, keyedAt}, {NoKeys{Holds: s.ledger}, plain, plainAt}} {
+		if len(part.items) == 0 {
+			continue
+		}
+		got, err := part.shredder.ShredAll(ctx, part.items, domain.ShredErasure)
+		if err != nil {
+			return nil, fmt.Errorf("shred %d messages: %w", len(part.items), err)
+		}
+		for j, o := range got {
+			out[part.at[j]] = o
+		}
+	}
+	return out, nil
 }

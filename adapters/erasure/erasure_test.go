@@ -1,7 +1,10 @@
 package erasure_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -14,9 +17,12 @@ import (
 
 	"github.com/recallledger/recall/adapters/erasure"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
+	"github.com/recallledger/recall/adapters/kek"
+	"github.com/recallledger/recall/adapters/keystore"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
+	"github.com/recallledger/recall/domain/keyring"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -26,7 +32,8 @@ import (
 
 // rig is an embedded store, every read model of the catalog fed when the
 // erasure service waits for them (and when the test says), a ledger on a
-// clock the test advances, and tenant acme/chat.
+// clock the test advances, the keyring over a real key store (asking the
+// ledger's hold check) and tenant acme/chat.
 type rig struct {
 	t       testing.TB
 	ctx     context.Context
@@ -35,11 +42,15 @@ type rig struct {
 	rm      *readmodel.Store
 	runners []*projections.Runner
 	l       *ledger.Service
+	keys    *keystore.Store
+	ring    *keyring.Keyring
 	svc     *erasure.Service
 	tn      domain.Tenant
 }
 
-func newRig(t testing.TB, shredder func(l *ledger.Service) domain.ContentShredder) *rig {
+// newRig's shredder, when given, wraps the keyring; else the keyring
+// shreds, as in production.
+func newRig(t testing.TB, shredder func(r *rig) erasure.Shredder) *rig {
 	dir := t.TempDir()
 	r := &rig{t: t, ctx: context.Background(), clock: clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))}
 	var err error
@@ -56,9 +67,18 @@ func newRig(t testing.TB, shredder func(l *ledger.Service) domain.ContentShredde
 	}
 	r.l = ledger.New(r.store, r.clock)
 	r.tn, _ = domain.ParseTenant("acme/chat")
-	var sh domain.ContentShredder
+	if r.keys, err = keystore.Open(filepath.Join(dir, "keys")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.keys.Close() })
+	master, err := kek.NewSet("k1", map[string][]byte{"k1": bytes.Repeat([]byte{7}, kek.KeySize)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ring = keyring.New(r.keys, master, r.l)
+	var sh erasure.Shredder = r.ring
 	if shredder != nil {
-		sh = shredder(r.l)
+		sh = shredder(r)
 	}
 	r.svc = erasure.New(r.l, r.rm, sh, func(ctx context.Context, pos uint64) error { r.feed(); return nil }, slog.New(slog.DiscardHandler))
 	return r
@@ -86,6 +106,44 @@ func (r *rig) send(from, to, chat, content string) domain.MsgID {
 	}
 	r.clock.Advance(time.Second)
 	return res.MsgID
+}
+
+// sendSealed records a send whose content is sealed under its own live
+// and audit keys, as content protection records one; it returns the
+// message and its key ids.
+func (r *rig) sendSealed(from, to, chat, content string) (domain.MsgID, []string) {
+	r.t.Helper()
+	cmd, err := domain.NewSendCommand(from, to, chat, "txt", content, "", "")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	id := domain.MsgID(uuid.NewString())
+	sent := cmd.Sent(id)
+	live, audit, err := r.ring.Seal(r.ctx, r.tn, id, content)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(content))
+	sent.Content, sent.ContentSHA256, sent.ContentLive, sent.ContentAudit = "", hex.EncodeToString(sum[:]), &live, &audit
+	if _, err := r.store.Append(r.ctx, domain.MessageStream(r.tn, id), domain.NoStream, []domain.Event{domain.NewEvent(uuid.NewString(), r.tn, r.clock.Now(), sent)}); err != nil {
+		r.t.Fatal(err)
+	}
+	r.clock.Advance(time.Second)
+	return id, []string{live.KeyID, audit.KeyID}
+}
+
+// keyStates is the state of each key: live or destroyed.
+func (r *rig) keyStates(ids []string) []string {
+	r.t.Helper()
+	var out []string
+	for _, id := range ids {
+		_, st, err := r.keys.Get(r.ctx, r.tn, id)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out = append(out, map[domain.KeyState]string{domain.KeyLive: "live", domain.KeyDestroyed: "destroyed", domain.KeyUnknown: "unknown"}[st])
+	}
+	return out
 }
 
 func (r *rig) hold(scope, id string) string {
@@ -150,12 +208,27 @@ func TestAnErasureDestroysTheUsersContentButWhatAHoldKeepsAndTheReleaseFinishesI
 	direct := r.send("alice", "bob", "chat", "alice to bob")
 	group := r.send("alice", "g1", "groupchat", "alice in the group")
 	bobs := r.send("bob", "alice", "chat", "bob to alice")
+	sealed, sealedKeys := r.sendSealed("alice", "bob", "chat", "sealed, to bob")
+	sealedInGroup, groupKeys := r.sendSealed("alice", "g1", "groupchat", "sealed, in the group")
+	_, bobsKeys := r.sendSealed("bob", "alice", "chat", "bob's, sealed")
 	h := r.hold("conversation", "groupchat:g1")
 
 	e, created := r.erase("alice", "GDPR art. 17")
-	if !created || e.Status() != domain.ErasureDeferred || !reflect.DeepEqual(e.Erased, []domain.MsgID{direct}) ||
-		!reflect.DeepEqual(e.Held, []domain.HeldContent{{MsgID: group, HoldIDs: []string{h}}}) {
+	if !created || e.Status() != domain.ErasureDeferred || !reflect.DeepEqual(e.Erased, []domain.MsgID{direct, sealed}) ||
+		!reflect.DeepEqual(e.Held, []domain.HeldContent{{MsgID: group, HoldIDs: []string{h}}, {MsgID: sealedInGroup, HoldIDs: []string{h}}}) {
 		t.Fatalf("erasure: created %v, %s, erased %v, held %v", created, e.Status(), e.Erased, e.Held)
+	}
+	// the keys of what was erased are destroyed, live and audit copies
+	// both; what the hold covers and what bob sent keep theirs
+	for what, want := range map[string][]string{
+		"erased": r.keyStates(sealedKeys), "held": r.keyStates(groupKeys), "another sender's": r.keyStates(bobsKeys),
+	} {
+		if wantState := map[string]string{"erased": "destroyed", "held": "live", "another sender's": "live"}[what]; !reflect.DeepEqual(want, []string{wantState, wantState}) {
+			t.Fatalf("the %s message's keys: %v, want both %s", what, want, wantState)
+		}
+	}
+	if _, err := r.ring.Open(r.ctx, r.tn, sealed, domain.PurposeAudit, domain.SealedContent{KeyID: sealedKeys[1]}); err == nil {
+		t.Fatal("the erased message's audit copy still opens")
 	}
 	if c, erased := r.content("chat:alice:bob", direct); c != "" || !erased {
 		t.Fatalf("the erased message still shows %q (erased %v)", c, erased)
@@ -185,8 +258,11 @@ func TestAnErasureDestroysTheUsersContentButWhatAHoldKeepsAndTheReleaseFinishesI
 	}
 	r.feed()
 	if len(resumed) != 1 || resumed[0].ID != e.ID || resumed[0].Status() != domain.ErasureDone ||
-		!reflect.DeepEqual(resumed[0].Erased, []domain.MsgID{direct, group}) {
+		!reflect.DeepEqual(resumed[0].Erased, []domain.MsgID{direct, sealed, group, sealedInGroup}) {
 		t.Fatalf("resumed %+v", resumed)
+	}
+	if got := r.keyStates(groupKeys); !reflect.DeepEqual(got, []string{"destroyed", "destroyed"}) {
+		t.Fatalf("after the release the held message's keys are %v", got)
 	}
 	if c, erased := r.content("groupchat:g1", group); c != "" || !erased {
 		t.Fatalf("after the release the held message still shows %q", c)
@@ -233,34 +309,35 @@ func TestOverlappingHoldsDeferAnErasureUntilTheLastIsReleased(t *testing.T) {
 	}
 }
 
-// failingShredder destroys content until it is told to fail, and
-// remembers what it destroyed.
-type failingShredder struct {
-	holds    domain.HoldChecker
-	failFrom int
-	shredded []domain.MsgID
+// crashingShredder destroys keys through the keyring, then fails as a
+// process killed before the erasure recorded them would: the keys are
+// gone, the chunk is not recorded.
+type crashingShredder struct {
+	next   erasure.Shredder
+	crash  bool
+	called int
 }
 
-func (f *failingShredder) Shred(ctx context.Context, ref domain.ContentRef) ([]string, error) {
-	if len(f.shredded) >= f.failFrom {
-		return nil, errors.New("key store unreachable")
+func (c *crashingShredder) ShredAll(ctx context.Context, items []keyring.ShredItem, reason domain.ShredReason) ([]keyring.ShredOutcome, error) {
+	c.called++
+	out, err := c.next.ShredAll(ctx, items, reason)
+	if err == nil && c.crash {
+		return nil, errors.New("killed after the keys were destroyed")
 	}
-	if ids, err := f.holds.Held(ctx, ref); err != nil || len(ids) > 0 {
-		return ids, err
-	}
-	f.shredded = append(f.shredded, ref.MsgID)
-	return nil, nil
+	return out, err
 }
 
 func TestAnErasureCutShortIsFinishedAtStartWithoutErasingTwice(t *testing.T) {
-	var sh *failingShredder
-	r := newRig(t, func(l *ledger.Service) domain.ContentShredder {
-		sh = &failingShredder{holds: l, failFrom: 1}
+	var sh *crashingShredder
+	r := newRig(t, func(r *rig) erasure.Shredder {
+		sh = &crashingShredder{next: r.ring, crash: true}
 		return sh
 	})
 	var sent []domain.MsgID
+	var keys []string
 	for range 3 {
-		sent = append(sent, r.send("alice", "bob", "chat", "x"))
+		id, k := r.sendSealed("alice", "bob", "chat", "x")
+		sent, keys = append(sent, id), append(keys, k...)
 	}
 	cmd, _ := domain.NewErasureCommand("alice", "request", "dsr-7", "token:admin")
 	if _, _, err := r.svc.Request(r.ctx, r.tn, cmd); err == nil {
@@ -268,9 +345,9 @@ func TestAnErasureCutShortIsFinishedAtStartWithoutErasingTwice(t *testing.T) {
 	}
 	e, err := r.svc.Erasure(r.ctx, r.tn, ledger.ErasureIDFor(r.tn, cmd))
 	if err != nil || e.Status() != domain.ErasurePending || len(e.Erased) != 0 {
-		t.Fatalf("after the failure: %s %v %v", e.Status(), e.Erased, err)
+		t.Fatalf("after the crash: %s %v %v", e.Status(), e.Erased, err)
 	}
-	sh.failFrom = 100
+	sh.crash = false
 	if err := r.svc.Run(r.ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -278,35 +355,43 @@ func TestAnErasureCutShortIsFinishedAtStartWithoutErasingTwice(t *testing.T) {
 	if err != nil || e.Status() != domain.ErasureDone || !reflect.DeepEqual(e.Erased, sent) {
 		t.Fatalf("after the start: %s erased %v, want %v (%v)", e.Status(), e.Erased, sent, err)
 	}
-	// the first message was destroyed before the failure, not recorded:
-	// destroying it again is the shredder's no-op; nothing else twice
-	if !reflect.DeepEqual(sh.shredded, append([]domain.MsgID{sent[0]}, sent...)) {
-		t.Fatalf("shredded %v", sh.shredded)
+	// the keys destroyed before the crash are shredded again (a no-op),
+	// and the chunk recorded once
+	evs, err := r.store.ReadStream(r.ctx, domain.ErasureStream(r.tn, e.ID))
+	if err != nil || len(evs) != 2 || sh.called != 2 {
+		t.Fatalf("the erasure's stream holds %d events (want the request and one chunk), the shredder was called %d times (%v)", len(evs), sh.called, err)
+	}
+	for _, st := range r.keyStates(keys) {
+		if st != "destroyed" {
+			t.Fatalf("keys after the erasure: %v", r.keyStates(keys))
+		}
 	}
 }
 
 func TestAHoldPlacedDuringAPassIsHonouredByTheShredder(t *testing.T) {
 	var placed string
-	var r *rig
-	r = newRig(t, func(l *ledger.Service) domain.ContentShredder {
-		return shredFunc(func(ctx context.Context, ref domain.ContentRef) ([]string, error) {
+	r := newRig(t, func(r *rig) erasure.Shredder {
+		return shredFunc(func(ctx context.Context, items []keyring.ShredItem, reason domain.ShredReason) ([]keyring.ShredOutcome, error) {
 			if placed == "" {
 				placed = r.hold("user", "alice") // after the pass read the holds
 			}
-			return l.Held(ctx, ref)
+			return r.ring.ShredAll(ctx, items, reason)
 		})
 	})
-	m := r.send("alice", "bob", "chat", "x")
+	m, keys := r.sendSealed("alice", "bob", "chat", "x")
 	e, _ := r.erase("alice", "request")
 	if !reflect.DeepEqual(e.Held, []domain.HeldContent{{MsgID: m, HoldIDs: []string{placed}}}) || len(e.Erased) != 0 {
 		t.Fatalf("held %v erased %v", e.Held, e.Erased)
 	}
+	if got := r.keyStates(keys); !reflect.DeepEqual(got, []string{"live", "live"}) {
+		t.Fatalf("a held message's keys: %v", got)
+	}
 }
 
-type shredFunc func(ctx context.Context, ref domain.ContentRef) ([]string, error)
+type shredFunc func(ctx context.Context, items []keyring.ShredItem, reason domain.ShredReason) ([]keyring.ShredOutcome, error)
 
-func (f shredFunc) Shred(ctx context.Context, ref domain.ContentRef) ([]string, error) {
-	return f(ctx, ref)
+func (f shredFunc) ShredAll(ctx context.Context, items []keyring.ShredItem, reason domain.ShredReason) ([]keyring.ShredOutcome, error) {
+	return f(ctx, items, reason)
 }
 
 func TestAnErasureCoversOnlyWhatWasSentBeforeIt(t *testing.T) {

@@ -51,6 +51,20 @@ type msgInfo struct {
 	From   string `json:"f"`
 	SentAt int64  `json:"t"` // unix ms
 	Pos    uint64 `json:"p"`
+	// Keys are the ids of the data keys of its sealed copies (live, audit);
+	// none for a send recorded before content protection.
+	Keys []string `json:"k,omitempty"`
+}
+
+// keyIDs lists the data keys of a send's sealed copies.
+func keyIDs(p domain.MessageSent) []string {
+	var ids []string
+	for _, c := range []*domain.SealedContent{p.ContentLive, p.ContentAudit} {
+		if c != nil {
+			ids = append(ids, c.KeyID)
+		}
+	}
+	return ids
 }
 
 // Apply implements projections.Projection.
@@ -58,11 +72,11 @@ func (Projection) Apply(tx projections.Tx, e domain.Event) error {
 	t := e.Tenant
 	switch p := e.Data.(type) {
 	case domain.MessageSent:
-		info := msgInfo{Conv: p.ConversationID, From: string(p.From), SentAt: e.OccurredAt.UnixMilli(), Pos: e.Position}
+		info := msgInfo{Conv: p.ConversationID, From: string(p.From), SentAt: e.OccurredAt.UnixMilli(), Pos: e.Position, Keys: keyIDs(p)}
 		if err := projections.SetJSON(tx, key('m', t, string(p.MsgID)), info); err != nil {
 			return err
 		}
-		if err := projections.SetJSON(tx, posKey('s', t, string(p.From), e.Position), sent{Msg: string(p.MsgID), Conv: info.Conv, SentAt: info.SentAt}); err != nil {
+		if err := projections.SetJSON(tx, posKey('s', t, string(p.From), e.Position), sent{Msg: string(p.MsgID), Conv: info.Conv, SentAt: info.SentAt, Keys: info.Keys}); err != nil {
 			return err
 		}
 		return logConv(tx, t, info.Conv, e)
@@ -117,15 +131,18 @@ func logConv(tx projections.Tx, t, conv string, e domain.Event) error {
 
 // sent is a message in its sender's index.
 type sent struct {
-	Msg    string `json:"m"`
-	Conv   string `json:"c"`
-	SentAt int64  `json:"t"`
+	Msg    string   `json:"m"`
+	Conv   string   `json:"c"`
+	SentAt int64    `json:"t"`
+	Keys   []string `json:"k,omitempty"`
 }
 
-// Sent is one message of a sender, with the position of its send.
+// Sent is one message as the index holds it: the position of its send,
+// what a hold matches it on, and the ids of its content's data keys.
 type Sent struct {
 	Position uint64
 	Ref      domain.ContentRef
+	KeyIDs   []string
 }
 
 // BySender returns up to limit messages user sent, at positions after
@@ -145,7 +162,7 @@ func BySender(store projections.Store, tenant domain.Tenant, user domain.UserID,
 				return false
 			}
 			out = append(out, Sent{Position: pos, Ref: domain.ContentRef{Tenant: tenant, MsgID: domain.MsgID(s.Msg), From: user,
-				ConversationID: s.Conv, SentAt: time.UnixMilli(s.SentAt).UTC()}})
+				ConversationID: s.Conv, SentAt: time.UnixMilli(s.SentAt).UTC()}, KeyIDs: s.Keys})
 			return len(out) < limit
 		})
 	})
@@ -220,14 +237,14 @@ func splitKey(k []byte) []string {
 	return parts
 }
 
-// Refs returns the content refs of the messages ids names that the index
-// holds, in the order given; ids it does not hold are left out.
-func Refs(store projections.Store, tenant domain.Tenant, ids []domain.MsgID) ([]domain.ContentRef, error) {
+// Messages returns the messages ids names that the index holds, in the
+// order given; ids it does not hold are left out.
+func Messages(store projections.Store, tenant domain.Tenant, ids []domain.MsgID) ([]Sent, error) {
 	keys := make([][]byte, len(ids))
 	for i, id := range ids {
 		keys[i] = key('m', tenant.String(), string(id))
 	}
-	var out []domain.ContentRef
+	var out []Sent
 	err := store.View(Name, func(tx projections.Tx) error {
 		vals, err := tx.GetMany(keys)
 		if err != nil {
@@ -241,8 +258,8 @@ func Refs(store projections.Store, tenant domain.Tenant, ids []domain.MsgID) ([]
 			if err := codec.Unmarshal(v, &info); err != nil {
 				return err
 			}
-			out = append(out, domain.ContentRef{Tenant: tenant, MsgID: ids[i], From: domain.UserID(info.From),
-				ConversationID: info.Conv, SentAt: time.UnixMilli(info.SentAt).UTC()})
+			out = append(out, Sent{Position: info.Pos, Ref: domain.ContentRef{Tenant: tenant, MsgID: ids[i], From: domain.UserID(info.From),
+				ConversationID: info.Conv, SentAt: time.UnixMilli(info.SentAt).UTC()}, KeyIDs: info.Keys})
 		}
 		return nil
 	})
