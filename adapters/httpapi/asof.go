@@ -28,9 +28,8 @@ func (s *Server) conversationAsOf(w http.ResponseWriter, r *http.Request, c call
 		return
 	}
 	q := r.URL.Query()
-	limit, err := uintParam(q.Get("limit"), 50, 500)
-	if err != nil || limit == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
+	limit, ok := conversationLimit(w, r)
+	if !ok {
 		return
 	}
 	p, err := s.ledger.Policy(r.Context(), c.Tenant)
@@ -40,7 +39,7 @@ func (s *Server) conversationAsOf(w http.ResponseWriter, r *http.Request, c call
 	}
 	v, err := asof.Build(r.Context(), s.ledger.Store(), s.readModels.Store, s.ledger, asof.Request{
 		Tenant: c.Tenant, ConversationID: conv, Viewer: string(viewer), Locale: locale, Cursor: q.Get("cursor"),
-		Limit: int(limit), At: at, Retention: p.MessageRetention(),
+		Limit: limit, At: at, Retention: p.MessageRetention(),
 	})
 	if err != nil {
 		s.fail(w, r, err)

@@ -73,15 +73,8 @@ func (s *Server) listHolds(w http.ResponseWriter, r *http.Request, c caller) {
 	}
 	q := r.URL.Query()
 	var from, to time.Time
-	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "invalid_"+name, name+": want RFC 3339, e.g. 2026-11-24T10:00:00Z")
-				return
-			}
-			*dst = t
-		}
+	if !timeParams(w, q, map[string]*time.Time{"from": &from, "to": &to}) {
+		return
 	}
 	active := q.Get("active")
 	if active != "" && active != "true" && active != "false" {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,27 +14,6 @@ import (
 	"github.com/recallledger/recall/projections/asof"
 	"github.com/recallledger/recall/projections/auditlog"
 )
-
-// post calls path (after /v1/acme/chat) with method and a JSON body.
-func (r *rig) post(method string, role domain.AccessRole, path, body string) (int, []byte) {
-	r.t.Helper()
-	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, strings.NewReader(body))
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+r.tokens[role])
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return resp.StatusCode, b
-}
 
 func decodeAs(t *testing.T, what string, status, want int, body []byte, v any) {
 	t.Helper()

@@ -112,9 +112,8 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 	if !ok {
 		return
 	}
-	limit, err := uintParam(r.URL.Query().Get("limit"), 50, 500)
-	if err != nil || limit == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
+	limit, ok := conversationLimit(w, r)
+	if !ok {
 		return
 	}
 	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
@@ -128,6 +127,33 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// conversationLimit reads a conversation page's limit: 1 to 500, 50 when
+// not given; false once it answered 400.
+func conversationLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	limit, err := uintParam(r.URL.Query().Get("limit"), 50, 500)
+	if err != nil || limit == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
+		return 0, false
+	}
+	return int(limit), true
+}
+
+// timeParams reads the RFC 3339 instants named into their destinations,
+// leaving those not given as they are; false once it answered 400.
+func timeParams(w http.ResponseWriter, q url.Values, dst map[string]*time.Time) bool {
+	for name, d := range dst {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_"+name, name+": want RFC 3339, e.g. 2026-11-24T10:00:00Z")
+				return false
+			}
+			*d = t
+		}
+	}
+	return true
 }
 
 // streamUpdate is an update as one viewer is told it.
@@ -422,15 +448,8 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 	q := r.URL.Query()
 	to := time.Now()
 	from := to.Add(-24 * time.Hour)
-	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "invalid_"+name, name+": want RFC 3339")
-				return
-			}
-			*dst = t
-		}
+	if !timeParams(w, q, map[string]*time.Time{"from": &from, "to": &to}) {
+		return
 	}
 	loc := time.UTC
 	if tz := q.Get("tz"); tz != "" {

@@ -164,11 +164,21 @@ func (r *rig) get(role domain.AccessRole, path string) (int, []byte) {
 // do calls path (after /v1/acme/chat) with method, without a body.
 func (r *rig) do(method string, role domain.AccessRole, path string) (int, []byte) {
 	r.t.Helper()
-	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, nil)
+	return r.post(method, role, path, "")
+}
+
+// post calls path (after /v1/acme/chat) with method and a JSON body
+// (none when body is empty).
+func (r *rig) post(method string, role domain.AccessRole, path, body string) (int, []byte) {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, strings.NewReader(body))
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+r.tokens[role])
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		r.t.Fatal(err)

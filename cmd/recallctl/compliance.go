@@ -128,8 +128,25 @@ func complianceCmd(ctx context.Context, server, token, name string, args []strin
 }
 
 // call sends one request to a running recalld and prints its JSON answer
-// (a 2xx); any other status is an error with the server's message.
+// (a 2xx), indented; any other status is an error with the server's
+// message.
 func call(ctx context.Context, server, token, method, path string, q url.Values, body any, stdout io.Writer) error {
+	raw, err := request(ctx, server, token, method, path, q, body)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, raw, "", "  "); err != nil {
+		return fmt.Errorf("%s %s: the server's answer: %w", method, path, err)
+	}
+	_, err = fmt.Fprintln(stdout, strings.TrimSpace(out.String()))
+	return err
+}
+
+// request sends one request, body (if any) as JSON, to a running recalld
+// with the bearer token, and returns the answer of a 2xx; any other
+// status is an error with the server's message.
+func request(ctx context.Context, server, token, method, path string, q url.Values, body any) ([]byte, error) {
 	u := strings.TrimRight(server, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -138,13 +155,13 @@ func call(ctx context.Context, server, token, method, path string, q url.Values,
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	if body != nil {
@@ -152,20 +169,15 @@ func call(ctx context.Context, server, token, method, path string, q url.Values,
 	}
 	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, err
 	}
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, strings.TrimSpace(string(raw)))
+		return nil, fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(raw)))
 	}
-	var out bytes.Buffer
-	if err := json.Indent(&out, raw, "", "  "); err != nil {
-		return fmt.Errorf("%s %s: the server's answer: %w", method, path, err)
-	}
-	_, err = fmt.Fprintln(stdout, strings.TrimSpace(out.String()))
-	return err
+	return raw, nil
 }
