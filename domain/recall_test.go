@@ -8,8 +8,17 @@ import (
 )
 
 func TestDecideRecall(t *testing.T) {
+	for _, scenarios := range [][]recallScenario{windowScenarios(), typeAndReadScenarios(), existenceScenarios(), orderScenarios()} {
+		for _, s := range scenarios {
+			t.Run(s.name, s.check)
+		}
+	}
+}
+
+// windowScenarios: the recall windows (rule 8) and who may recall (rule 6), by role.
+func windowScenarios() []recallScenario {
 	def := policyWith(nil)
-	scenarios := []recallScenario{
+	return []recallScenario{
 		// rule 8: the boundary of the sender window
 		{"sender within window is allowed", []recorded{sentToBob()}, def, recall("alice", ActorMember), 1000, recalled(1000, 120_000)},
 		{"elapsed equals window is allowed", []recorded{sentToBob()}, def, recall("alice", ActorMember), 120_000, recalled(120_000, 120_000)},
@@ -17,7 +26,6 @@ func TestDecideRecall(t *testing.T) {
 		{"a custom sender window applies", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.SenderWindowS = 5 }), recall("alice", ""), 5001,
 			refused(ReasonExceedTimeLimit, 5001, 5000)},
 		{"a send in the future (clock step back) counts as 0 elapsed", []recorded{sentToBob()}, def, recall("alice", ActorMember), -1000, recalled(0, 120_000)},
-
 		// rule 6 and the admin window, by role
 		{"group owner gets the admin window in a group", []recorded{sentToGroup()}, def, recall("owner", ActorGroupOwner), 3_600_000, recalled(3_600_000, 86_400_000)},
 		{"group admin gets the admin window in a chat room", []recorded{sentTo(ChatRoom, "r1", "txt")}, def, recall("mod", ActorGroupAdmin), 86_400_000,
@@ -34,7 +42,13 @@ func TestDecideRecall(t *testing.T) {
 			recall("alice", ActorMember), 10, refused(ReasonForbidden, 10, 120_000)},
 		{"the deny list forbids a tenant admin too", []recorded{sentToBob()}, policyWith(func(p *Policy) { p.DenyRecallUsers = []UserID{"root"} }),
 			recall("root", ActorTenantAdmin), 10, refused(ReasonForbidden, 10, 86_400_000)},
+	}
+}
 
+// typeAndReadScenarios: what may be recalled (rule 7) and after whose read (rule 9).
+func typeAndReadScenarios() []recallScenario {
+	def := policyWith(nil)
+	return []recallScenario{
 		// rule 7
 		{"red packets are never recallable", []recorded{sentTo(ChatSingle, "bob", "red_packet")}, def, recall("alice", ActorMember), 10,
 			refused(ReasonTypeNotRecallable, 10, 120_000)},
@@ -43,7 +57,6 @@ func TestDecideRecall(t *testing.T) {
 		{"files are recallable by default", []recorded{sentTo(ChatSingle, "bob", "file")}, def, recall("alice", ActorMember), 10, recalled(10, 120_000)},
 		{"files are not recallable when the policy leaves them out", []recorded{sentTo(ChatSingle, "bob", "file")},
 			policyWith(func(p *Policy) { p.RecallableTypes = []MessageType{"txt"} }), recall("alice", ActorMember), 10, refused(ReasonTypeNotRecallable, 10, 120_000)},
-
 		// rule 9
 		{"block_after_read refuses once a recipient read it", []recorded{sentToBob(), readBy(5, "bob")}, policyWith(func(p *Policy) { p.BlockAfterRead = true }),
 			recall("alice", ActorMember), 10, refused(ReasonReadByRecipient, 10, 120_000)},
@@ -51,7 +64,13 @@ func TestDecideRecall(t *testing.T) {
 			recall("alice", ActorMember), 10, recalled(10, 120_000, "alice")},
 		{"a read message is recallable without block_after_read, its readers the exposure", []recorded{sentToBob(), readBy(5, "bob")}, def,
 			recall("alice", ActorMember), 10, recalled(10, 120_000, "bob")},
+	}
+}
 
+// existenceScenarios: the tenant, the message and its state (rules 1 to 5).
+func existenceScenarios() []recallScenario {
+	def := policyWith(nil)
+	return []recallScenario{
 		// rules 1 to 5
 		{"a disabled tenant refuses first", nil, policyWith(func(p *Policy) { p.RecallEnabled = false }), recall("alice", ActorMember), 10,
 			refused(ReasonServiceDisabled, 0, 0)},
@@ -69,7 +88,13 @@ func TestDecideRecall(t *testing.T) {
 			refused(ReasonRecipientMismatch, 10, 86_400_000)},
 		{"the right recipient passes rule 5", []recorded{sentToBob()}, def, RecallCommand{MsgID: "m1", Actor: "admin", Role: ActorTenantAdmin, To: "bob"}, 10,
 			recalled(10, 86_400_000)},
+	}
+}
 
+// orderScenarios: the order of the rules, and what an attempt records besides its outcome.
+func orderScenarios() []recallScenario {
+	def := policyWith(nil)
+	return []recallScenario{
 		// order: the earlier rule wins
 		{"disabled beats not found", nil, policyWith(func(p *Policy) { p.RecallEnabled = false }), recall("bob", ActorMember), 10, refused(ReasonServiceDisabled, 0, 0)},
 		{"expired beats already recalled", []recorded{sentToBob(), recalledBy(5, "alice"), expiredAt(6)}, def, recall("alice", ActorMember), 10,
@@ -84,7 +109,6 @@ func TestDecideRecall(t *testing.T) {
 			refused(ReasonTypeNotRecallable, 999_999, 120_000)},
 		{"timeout beats read by recipient", []recorded{sentToBob(), readBy(5, "bob")}, policyWith(func(p *Policy) { p.BlockAfterRead = true }),
 			recall("alice", ActorMember), 120_001, refused(ReasonExceedTimeLimit, 120_001, 120_000)},
-
 		// what an attempt records besides the outcome
 		{"the reason text and request id are recorded, accepted", []recorded{sentToGroup(), readBy(5, "bob"), readBy(6, "carol")}, DefaultPolicy(),
 			RecallCommand{MsgID: "m1", Actor: "alice", Role: ActorMember, Platform: "web", ReasonText: "typo", RequestID: "r-1"}, 1500,
@@ -92,9 +116,6 @@ func TestDecideRecall(t *testing.T) {
 		{"the reason text and request id are recorded, refused", []recorded{sentToGroup()}, def,
 			RecallCommand{MsgID: "m1", Actor: "bob", Role: ActorMember, Platform: "web", ReasonText: "not mine", RequestID: "r-2"}, 1500,
 			refused(ReasonForbidden, 1500, 120_000)},
-	}
-	for _, s := range scenarios {
-		t.Run(s.name, s.check)
 	}
 }
 

@@ -79,6 +79,30 @@ func MessageFromSnapshot(state []byte, version int64) (Message, error) {
 	if err := codec.Unmarshal(state, &s); err != nil {
 		return Message{}, fmt.Errorf("message snapshot: %w", err)
 	}
+	return s.message(version)
+}
+
+// MessageFromSnapshotWithoutReaders is MessageFromSnapshot leaving
+// ReadBy out (those read after the snapshot are in it): for a decision
+// that does not need the readers of a message read by thousands — a read
+// receipt, whose repeat the store's idempotency catches by its event id.
+func MessageFromSnapshotWithoutReaders(state []byte, version int64) (Message, error) {
+	var s struct {
+		messageSnapshot
+		ReadBy skipped `json:"read_by"`
+	}
+	if err := codec.Unmarshal(state, &s); err != nil {
+		return Message{}, fmt.Errorf("message snapshot: %w", err)
+	}
+	return s.messageSnapshot.message(version)
+}
+
+// skipped is a JSON value decoded into nothing.
+type skipped struct{}
+
+func (*skipped) UnmarshalJSON([]byte) error { return nil }
+
+func (s messageSnapshot) message(version int64) (Message, error) {
 	if s.Schema != snapshotSchema {
 		return Message{}, fmt.Errorf("message snapshot: schema %d, want %d", s.Schema, snapshotSchema)
 	}

@@ -54,6 +54,18 @@ func TestAMessageFromASnapshotAndTheEventsAfterItEqualsTheWholeStream(t *testing
 		if g, w := fmt.Sprintf("%#v", got), fmt.Sprintf("%#v", whole); g != w {
 			t.Fatalf("snapshot after event %d, then the rest:\n%s\nthe whole stream:\n%s", cut, g, w)
 		}
+		// without its readers: the same message but for those read before it
+		light, err := MessageFromSnapshotWithoutReaders(state, m.Version())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(light.ReadBy) != 0 {
+			t.Fatalf("snapshot after event %d decoded without readers has %v", cut, light.ReadBy)
+		}
+		light.ReadBy, m.ReadBy, m.Sent.Content = nil, nil, ""
+		if g, w := fmt.Sprintf("%#v", light), fmt.Sprintf("%#v", m); g != w {
+			t.Fatalf("snapshot after event %d without readers:\n%s\nwith them, their readers left out:\n%s", cut, g, w)
+		}
 	}
 	if _, err := MessageFromSnapshot([]byte(`{"schema":99}`), 3); err == nil {
 		t.Fatal("a snapshot of an unknown schema was read")

@@ -13,6 +13,7 @@ import (
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -40,18 +41,8 @@ type rig struct {
 func newRig(t *testing.T, cfg auditsign.Config) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, err := projections.NewRunner(auditlog.Projection{}, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stores := readmodeltest.OpenStores(t, dir, auditlog.Projection{})
+	store, rm, audit := stores.Events, stores.Models, stores.Runners[0]
 	clock := clocktest.New(start)
 	tn, _ := domain.ParseTenant("acme/chat")
 	if _, _, err := auditsign.LoadOrCreateKey(dir, "test-deployment"); err != nil {
@@ -73,8 +64,7 @@ func newRig(t *testing.T, cfg auditsign.Config) *rig {
 		if err := signer.Close(); err != nil { // idempotent
 			t.Error(err)
 		}
-		rm.Close()
-		store.Close()
+		stores.Close()
 	})
 	return r
 }

@@ -7,6 +7,10 @@
 // DIR/recalld.lock and writes the holder's pid into it; a second Acquire
 // fails with an InUseError naming that pid. The kernel releases a flock
 // when its process dies, so a crash leaves no stale lock behind.
+//
+// The small files in a data directory that recalld and recallctl both
+// change are locked and replaced whole the same way (files.go: LockFile,
+// WriteFile).
 package datadir
 
 import (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -57,18 +58,9 @@ type purgeRig struct {
 func newPurgeRig(t *testing.T) *purgeRig {
 	dir := t.TempDir()
 	r := &purgeRig{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)), logged: &bytes.Buffer{}}
+	stores := readmodeltest.OpenStores(t, dir, conversation.Projection{})
+	r.store, r.rm, r.convs = stores.Events, stores.Models, stores.Runners[0]
 	var err error
-	if r.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.store.Close() })
-	if r.rm, err = readmodel.Open(filepath.Join(dir, "rm")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.rm.Close() })
-	if r.convs, err = projections.NewRunner(conversation.Projection{}, r.rm); err != nil {
-		t.Fatal(err)
-	}
 	r.counted = &readCounter{Store: r.store}
 	r.l = ledger.New(r.counted, r.clock)
 	if r.s, err = Open(filepath.Join(dir, "expiry"), r.l, r.clock, slog.New(slog.NewTextHandler(r.logged, &slog.HandlerOptions{Level: slog.LevelDebug}))); err != nil {

@@ -87,6 +87,26 @@ func (r *rig) expiredCount(tn domain.Tenant) int {
 	return n
 }
 
+// sweep runs one sweep and returns when the next is due.
+func (r *rig) sweep() time.Time {
+	r.t.Helper()
+	next, err := r.s.Sweep(context.Background())
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return next
+}
+
+// expired reports whether msg of tn is expired, as the ledger sees it.
+func (r *rig) expired(tn domain.Tenant, msg domain.MsgID) bool {
+	r.t.Helper()
+	m, err := r.l.Message(context.Background(), tn, msg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return m.Expired
+}
+
 func TestExpiresStrictlyAfterRetentionOnceAndAcrossRestarts(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -110,10 +130,7 @@ func TestExpiresStrictlyAfterRetentionOnceAndAcrossRestarts(t *testing.T) {
 	r.catchUp()
 
 	clock.Advance(50 * time.Minute) // first is exactly at sent_at + retention: not yet expired
-	next, err := r.s.Sweep(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	next := r.sweep()
 	if n := r.expiredCount(tn); n != 0 {
 		t.Fatalf("at exactly the retention %d messages expired, want 0", n)
 	}
@@ -122,20 +139,12 @@ func TestExpiresStrictlyAfterRetentionOnceAndAcrossRestarts(t *testing.T) {
 	}
 
 	clock.Advance(time.Millisecond)
-	if _, err := r.s.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err := r.l.Message(ctx, tn, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.Expired || r.expiredCount(tn) != 1 {
-		t.Fatalf("1 ms past retention: first expired=%v, %d expiries", m.Expired, r.expiredCount(tn))
+	r.sweep()
+	if !r.expired(tn, first) || r.expiredCount(tn) != 1 {
+		t.Fatalf("1 ms past retention: first expired=%v, %d expiries", r.expired(tn, first), r.expiredCount(tn))
 	}
 	// a sweep before the feed caught up with the expiry must not expire it twice
-	if _, err := r.s.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
+	r.sweep()
 	if n := r.expiredCount(tn); n != 1 {
 		t.Fatalf("%d expiries after a repeated sweep, want 1", n)
 	}
@@ -150,15 +159,9 @@ func TestExpiresStrictlyAfterRetentionOnceAndAcrossRestarts(t *testing.T) {
 	}
 	clock.Advance(10 * time.Minute)
 	r.catchUp()
-	if _, err := r.s.Sweep(ctx); err != nil {
-		t.Fatal(err)
-	}
-	m, err = r.l.Message(ctx, tn, second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !m.Expired || r.expiredCount(tn) != 2 {
-		t.Fatalf("after restart: second expired=%v, %d expiries; want true, 2", m.Expired, r.expiredCount(tn))
+	r.sweep()
+	if !r.expired(tn, second) || r.expiredCount(tn) != 2 {
+		t.Fatalf("after restart: second expired=%v, %d expiries; want true, 2", r.expired(tn, second), r.expiredCount(tn))
 	}
 	if n := r.expiredCount(other); n != 0 {
 		t.Fatalf("other tenant (7-day retention) had %d expiries", n)

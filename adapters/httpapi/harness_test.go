@@ -47,15 +47,7 @@ func newTestAPI(t *testing.T, wrap func(domain.EventStore) domain.EventStore) *t
 			t.Error(err)
 		}
 	})
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant("a/a")
-	tokens, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, _, tokens := registerTenant(t, dir, "a/a")
 	clock := clocktest.New(testStart)
 	var es domain.EventStore = store
 	if wrap != nil {
@@ -65,6 +57,25 @@ func newTestAPI(t *testing.T, wrap func(domain.EventStore) domain.EventStore) *t
 	srv := httptest.NewServer(New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), Config{}, nil, nil))
 	t.Cleanup(srv.Close)
 	return &testAPI{t: t, url: srv.URL, clock: clock, store: store, ledger: l, tokens: tokens}
+}
+
+// registerTenant opens dir's token registry with tenant name in it and
+// returns the tenant's tokens, by role.
+func registerTenant(t *testing.T, dir, name string) (*tenants.Registry, domain.Tenant, map[domain.AccessRole]string) {
+	t.Helper()
+	reg, err := tenants.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := domain.ParseTenant(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := reg.Create(tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, tn, tokens
 }
 
 type reply struct {

@@ -163,8 +163,9 @@ type streamUpdate struct {
 }
 
 // streamGather is how long a woken stream waits for more updates before
-// it writes what is queued.
-const streamGather = 10 * time.Millisecond
+// it writes what is queued: a viewer sees an update up to this late, and a
+// busy conversation's viewers write many at once.
+const streamGather = 50 * time.Millisecond
 
 // conversationStream pushes the conversation's updates as server-sent
 // events. The event id is the update's position: a client reconnecting

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +18,7 @@ import (
 	"github.com/recallledger/recall/adapters/erasure"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -34,6 +33,7 @@ import (
 type rig struct {
 	t       *testing.T
 	clock   *clocktest.Clock
+	stores  *readmodeltest.Stores
 	store   *embedded.Store
 	rm      *readmodel.Store
 	l       *ledger.Service
@@ -56,35 +56,9 @@ func newRigWith(t *testing.T, cfg Config) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	clock := clocktest.New(time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = rm.Close() })
-	runners, err := catalog.Runners(rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant("acme/chat")
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conv *projections.Runner
-	for _, r := range runners {
-		if r.Name() == conversation.Name {
-			conv = r
-		}
-	}
+	stores := readmodeltest.OpenStores(t, dir, catalog.Served()...) // the live streams follow the conversation view's Live
+	store, rm := stores.Events, stores.Models
+	reg, tn, toks := registerTenant(t, dir, "acme/chat")
 	l := ledger.New(store, clock)
 	if _, _, err := auditsign.LoadOrCreateKey(dir, "test-deployment"); err != nil {
 		t.Fatal(err)
@@ -93,12 +67,12 @@ func newRigWith(t *testing.T, cfg Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, clock: clock, store: store, rm: rm, l: l, runners: runners, tenant: tn, tokens: toks, signer: signer}
+	r := &rig{t: t, clock: clock, stores: stores, store: store, rm: rm, l: l, runners: stores.Runners, tenant: tn, tokens: toks, signer: signer}
 	if cfg.Compliance == nil {
 		// erasures wait for the message index: the rig feeds it then
 		cfg.Compliance = erasure.New(l, rm, nil, func(context.Context, uint64) error { return r.catchUp() }, slog.New(slog.DiscardHandler))
 	}
-	r.api = New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: conv, Checkpoints: signer})
+	r.api = New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: stores.Runner(conversation.Name), Checkpoints: signer})
 	srv := httptest.NewServer(r.api)
 	t.Cleanup(srv.Close)
 	r.base = srv.URL
@@ -113,7 +87,9 @@ func (r *rig) feed() {
 	}
 }
 
-// catchUp is feed for a caller off the test's goroutine (a handler).
+// catchUp is feed for a caller off the test's goroutine (a handler
+// carrying out an erasure): it reports what failed instead of failing
+// the test, and takes turns with the test's own feeds.
 func (r *rig) catchUp() error {
 	r.feedMu.Lock()
 	defer r.feedMu.Unlock()
@@ -133,15 +109,7 @@ func (r *rig) catchUp() error {
 
 func (r *rig) send(from, to, chat, content string) domain.MsgID {
 	r.t.Helper()
-	cmd, err := domain.NewSendCommand(from, to, chat, "txt", content, "ios", "")
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	res, err := r.l.Send(context.Background(), r.tenant, cmd)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return res.MsgID
+	return readmodeltest.Send(r.t, r.l, r.tenant, from, to, chat, content)
 }
 
 func (r *rig) setPolicy(spec domain.PolicySpec) {

@@ -37,28 +37,8 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	l := ledger.New(store, domain.SystemClock{})
-
 	modes := map[string]string{"none/app": "none", "sha/app": "sha256", "open/app": ""}
-	for name, mode := range modes {
-		if mode == "" {
-			continue
-		}
-		tn, _ := domain.ParseTenant(name)
-		p, err := domain.NewPolicy(domain.PolicySpec{FeedContent: &mode})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := l.SetPolicy(ctx, tn, p, "test"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name := range modes {
-		tn, _ := domain.ParseTenant(name)
-		cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", "SECRET of "+name, "ios", "")
-		if _, err := l.Send(ctx, tn, cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sendUnderEachFeedContent(t, l, modes)
 
 	fwd, err := natsbus.NewForwarder(url, l.Redactor(), quiet)
 	if err != nil {
@@ -70,35 +50,8 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 		t.Fatal(err)
 	}
 	go func() { _ = feedbus.Run(ctx, store, []*projections.Runner{runner}, quiet) }()
+	published := readTheBus(t, ctx, url, store.Head())
 
-	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	msgs, err := sub.Subscribe(ctx, natsbus.AllSubjects)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sends := map[string]domain.MessageSent{}
-	published := map[uint64][]byte{}
-	for seen := uint64(0); seen < store.Head(); {
-		select {
-		case m := <-msgs:
-			e, _, err := natsbus.Decode(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen = max(seen, e.Position)
-			published[e.Position] = m.Payload
-			if p, ok := e.Data.(domain.MessageSent); ok {
-				sends[e.Tenant] = p
-			}
-			m.Ack()
-		case <-time.After(20 * time.Second):
-			t.Fatalf("the bus stopped at position %d of %d", seen, store.Head())
-		}
-	}
 	cases := []struct {
 		tenant, content string
 		hash            bool
@@ -109,7 +62,13 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 		{"open/app", "SECRET of open/app", true, ""},
 	}
 	for _, c := range cases {
-		s, ok := sends[c.tenant]
+		var s domain.MessageSent
+		ok := false
+		for _, e := range published {
+			if p, isSend := e.Data.(domain.MessageSent); isSend && e.Tenant == c.tenant {
+				s, ok = p, true
+			}
+		}
 		if !ok {
 			t.Fatalf("no send of %s on the bus", c.tenant)
 		}
@@ -135,8 +94,68 @@ func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 			redacted, _ := domain.RedactForFeed(e, domain.FeedContent(mode))
 			want, _ = redacted.MarshalJSON()
 		}
-		if !bytes.Equal(published[e.Position], want) {
-			t.Errorf("published at %d:\n%s\nwant\n%s", e.Position, published[e.Position], want)
+		if !bytes.Equal(published[e.Position].payload, want) {
+			t.Errorf("published at %d:\n%s\nwant\n%s", e.Position, published[e.Position].payload, want)
 		}
 	}
+}
+
+// sendUnderEachFeedContent sets each tenant's feed_content (none left as
+// the default) and records a send of "SECRET of TENANT" in each.
+func sendUnderEachFeedContent(t *testing.T, l *ledger.Service, modes map[string]string) {
+	t.Helper()
+	ctx := context.Background()
+	for name, mode := range modes {
+		tn, _ := domain.ParseTenant(name)
+		if mode != "" {
+			p, err := domain.NewPolicy(domain.PolicySpec{FeedContent: &mode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := l.SetPolicy(ctx, tn, p, "test"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd, _ := domain.NewSendCommand("alice", "bob", "chat", "txt", "SECRET of "+name, "ios", "")
+		if _, err := l.Send(ctx, tn, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// published is an event as it came off the bus, with its payload's bytes.
+type published struct {
+	domain.Event
+	payload []byte
+}
+
+// readTheBus subscribes to every subject and reads until it has seen
+// position head, by position.
+func readTheBus(t *testing.T, ctx context.Context, url string, head uint64) map[uint64]published {
+	t.Helper()
+	sub, err := natsbus.NewSubscriber(url, "analytics", quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	msgs, err := sub.Subscribe(ctx, natsbus.AllSubjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[uint64]published{}
+	for seen := uint64(0); seen < head; {
+		select {
+		case m := <-msgs:
+			e, _, err := natsbus.Decode(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen = max(seen, e.Position)
+			out[e.Position] = published{e, m.Payload}
+			m.Ack()
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the bus stopped at position %d of %d", seen, head)
+		}
+	}
+	return out
 }

@@ -13,11 +13,11 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/recallledger/recall/adapters/datadir"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -135,18 +135,11 @@ func (r *Registry) Changed() <-chan struct{} { return r.changed }
 // refresh reads what was appended to the journal since the last read, or
 // all of it when the file was replaced (a compaction) or is new.
 func (r *Registry) refresh() error {
-	st, err := os.Stat(r.path)
-	var stamp fileStamp
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-	case err != nil:
+	st, err := datadir.StampOf(r.path)
+	if err != nil {
 		return fmt.Errorf("operator registry: %w", err)
-	default:
-		stamp.size = st.Size()
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			stamp.ino = sys.Ino
-		}
 	}
+	stamp := fileStamp{ino: st.Ino, size: st.Size}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tenants != nil && stamp == r.stamp {
@@ -269,15 +262,11 @@ func (r *Registry) apply(rec record) error {
 // everything already written. decide runs with the state up to date and
 // returns the records to write (none: nothing to do).
 func (r *Registry) append(decide func() ([]record, error)) error {
-	lock, err := os.OpenFile(r.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := datadir.LockFile(r.path + ".lock")
 	if err != nil {
 		return fmt.Errorf("lock operator registry: %w", err)
 	}
-	defer lock.Close()
-	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
-		return fmt.Errorf("lock operator registry: %w", err)
-	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	defer unlock()
 
 	f, err := os.OpenFile(r.path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -616,33 +605,10 @@ func (r *Registry) rewrite() error {
 			}
 		}
 	}
-	return writeAtomic(r.path, buf.Bytes())
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".operators-*")
-	if err != nil {
+	if err := datadir.WriteFile(r.path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("compact operator registry: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	for _, step := range []func() error{
-		func() error { _, err := tmp.Write(data); return err },
-		func() error { return tmp.Chmod(0o600) },
-		tmp.Sync,
-		tmp.Close,
-		func() error { return os.Rename(tmp.Name(), path) },
-	} {
-		if err := step(); err != nil {
-			tmp.Close()
-			return fmt.Errorf("compact operator registry: %w", err)
-		}
-	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return fmt.Errorf("compact operator registry: %w", err)
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Wait is how often a publisher looks for changes made by other processes

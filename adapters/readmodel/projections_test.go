@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +28,7 @@ type world struct {
 	t       *testing.T
 	dir     string
 	clock   *clocktest.Clock
+	stores  *readmodeltest.Stores
 	store   *embedded.Store
 	rm      *readmodel.Store
 	l       *ledger.Service
@@ -40,59 +40,19 @@ var start = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
 
 func newWorld(t *testing.T, dir string, clock *clocktest.Clock) *world {
 	t.Helper()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	runners, err := catalog.Runners(rm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := readmodeltest.OpenStores(t, dir, catalog.Projections()...)
 	tn, _ := domain.ParseTenant("acme/chat")
-	w := &world{t: t, dir: dir, clock: clock, store: store, rm: rm, l: ledger.New(store, clock), runners: runners, tenant: tn}
-	return w
+	return &world{t: t, dir: dir, clock: clock, stores: s, store: s.Events, rm: s.Models, l: ledger.New(s.Events, clock), runners: s.Runners, tenant: tn}
 }
 
-func (w *world) close() {
-	if err := w.rm.Close(); err != nil {
-		w.t.Error(err)
-	}
-	if err := w.store.Close(); err != nil {
-		w.t.Error(err)
-	}
-}
+func (w *world) close() { w.stores.Close() }
 
 // feed applies every stored event to every runner, one at a time.
-func (w *world) feed() {
-	w.t.Helper()
-	evs, err := w.store.ReadAll(context.Background(), 0, "", 1_000_000)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	for _, r := range w.runners {
-		for _, e := range evs {
-			if err := r.Handle(e); err != nil {
-				w.t.Fatal(err)
-			}
-		}
-	}
-}
+func (w *world) feed() { w.stores.Feed() }
 
 func (w *world) send(from, to, chat, content string) domain.MsgID {
 	w.t.Helper()
-	cmd, err := domain.NewSendCommand(from, to, chat, "txt", content, "ios", "")
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	res, err := w.l.Send(context.Background(), w.tenant, cmd)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	return res.MsgID
+	return readmodeltest.Send(w.t, w.l, w.tenant, from, to, chat, content)
 }
 
 // retainTwoDays sets the tenant's audit and message retention to two days.

@@ -89,14 +89,23 @@ func simSummary(s *domain.Simulation) string {
 	return out
 }
 
-func TestWhatIfFromTheReadModelEqualsReplayingTheLog(t *testing.T) {
-	clock := clocktest.New(start)
-	w := newWorld(t, t.TempDir(), clock)
-	defer w.close()
+// writeRecallAttempts records 300 messages of four users over a few
+// days, read or not, each tried from none to two times by its sender, a
+// group admin or another member, with now and then an attempt on a
+// message that does not exist; ten days on, an admin tries the first ten
+// messages again (their histories lie far before that day). It returns
+// those ten.
+func writeRecallAttempts(t *testing.T, w *world, clock *clocktest.Clock) (early []domain.MsgID) {
+	t.Helper()
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(3, 4))
 	users := []string{"alice", "bob", "carol", "dave"}
-	var early []domain.MsgID
+	recall := func(id domain.MsgID, actor domain.UserID, role domain.ActorRole, platform string) {
+		t.Helper()
+		if _, err := w.l.Recall(ctx, w.tenant, domain.RecallCommand{MsgID: id, Actor: actor, Role: role, Platform: platform}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := range 300 {
 		clock.Advance(time.Duration(1+rng.IntN(600)) * time.Second)
 		from, to, chat := users[rng.IntN(4)], users[rng.IntN(4)], "chat"
@@ -133,24 +142,25 @@ func TestWhatIfFromTheReadModelEqualsReplayingTheLog(t *testing.T) {
 			case 1:
 				role = domain.ActorGroupAdmin
 			}
-			if _, err := w.l.Recall(ctx, w.tenant, domain.RecallCommand{MsgID: sent.MsgID, Actor: actor, Role: role, Platform: "ios"}); err != nil {
-				t.Fatal(err)
-			}
+			recall(sent.MsgID, actor, role, "ios")
 		}
 		if rng.IntN(20) == 0 { // an attempt on a message that does not exist
-			if _, err := w.l.Recall(ctx, w.tenant, domain.RecallCommand{MsgID: domain.MsgID(uuid.NewString()), Actor: "alice", Role: domain.ActorMember, Platform: "ios"}); err != nil {
-				t.Fatal(err)
-			}
+			recall(domain.MsgID(uuid.NewString()), "alice", domain.ActorMember, "ios")
 		}
 	}
-	// ten days on, admins try the first messages again: their histories
-	// lie far before the period, read one by one
 	clock.Advance(10 * 24 * time.Hour)
 	for _, id := range early {
-		if _, err := w.l.Recall(ctx, w.tenant, domain.RecallCommand{MsgID: id, Actor: "admin", Role: domain.ActorTenantAdmin, Platform: "web"}); err != nil {
-			t.Fatal(err)
-		}
+		recall(id, "admin", domain.ActorTenantAdmin, "web")
 	}
+	return early
+}
+
+func TestWhatIfFromTheReadModelEqualsReplayingTheLog(t *testing.T) {
+	clock := clocktest.New(start)
+	w := newWorld(t, t.TempDir(), clock)
+	defer w.close()
+	ctx := context.Background()
+	early := writeRecallAttempts(t, w, clock)
 	w.feed()
 	// the same events fed in one batch, as a rebuild feeds them: a first
 	// attempt moves steps written earlier in the same batch

@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/adapters/retention"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
@@ -25,6 +25,7 @@ import (
 // audit log and the checkpoint signer. A "crash" is dropping it between
 // two steps of a purge and opening the directory again.
 type node struct {
+	stores *readmodeltest.Stores
 	store  *embedded.Store
 	rm     *readmodel.Store
 	audit  *projections.Runner
@@ -33,30 +34,18 @@ type node struct {
 
 func openNode(t *testing.T, dir string, clock domain.Clock) *node {
 	t.Helper()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rm, err := readmodel.Open(filepath.Join(dir, "rm"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	audit, err := projections.NewRunner(auditlog.Projection{}, rm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := readmodeltest.OpenStores(t, dir, auditlog.Projection{})
 	tn, _ := domain.ParseTenant("acme/chat")
-	signer, err := auditsign.New(rm, dir, func() ([]domain.Tenant, error) { return []domain.Tenant{tn}, nil }, auditsign.Config{Clock: clock})
+	signer, err := auditsign.New(s.Models, dir, func() ([]domain.Tenant, error) { return []domain.Tenant{tn}, nil }, auditsign.Config{Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &node{store: store, rm: rm, audit: audit, signer: signer}
+	return &node{stores: s, store: s.Events, rm: s.Models, audit: s.Runners[0], signer: signer}
 }
 
 func (n *node) close() {
 	n.signer.Close()
-	n.rm.Close()
-	n.store.Close()
+	n.stores.Close()
 }
 
 func (n *node) feed(t *testing.T) {

@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -40,18 +40,8 @@ func newLiveAudit(t *testing.T) *liveAudit {
 	t.Helper()
 	dir := t.TempDir()
 	a := &liveAudit{t: t, ctx: context.Background(), clock: clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))}
-	var err error
-	if a.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.store.Close() })
-	if a.rm, err = readmodel.Open(filepath.Join(dir, "rm")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.rm.Close() })
-	if a.runner, err = projections.NewRunner(auditlog.Projection{}, a.rm); err != nil {
-		t.Fatal(err)
-	}
+	stores := readmodeltest.OpenStores(t, dir, auditlog.Projection{})
+	a.store, a.rm, a.runner = stores.Events, stores.Models, stores.Runners[0]
 	a.l = ledger.New(a.store, a.clock)
 	a.tn, _ = domain.ParseTenant("acme/chat")
 	return a

@@ -2,7 +2,6 @@ package retention_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -33,18 +32,8 @@ type retentionRig struct {
 func newRetentionRig(t *testing.T, retentionS int64) *retentionRig {
 	dir := t.TempDir()
 	r := &retentionRig{t: t, clock: clocktest.New(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))}
-	var err error
-	if r.store, err = embedded.Open(filepath.Join(dir, "events")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.store.Close() })
-	if r.rm, err = readmodel.Open(filepath.Join(dir, "rm")); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.rm.Close() })
-	if r.runner, err = projections.NewRunner(auditlog.Projection{}, r.rm); err != nil {
-		t.Fatal(err)
-	}
+	stores := readmodeltest.OpenStores(t, dir, auditlog.Projection{})
+	r.store, r.rm, r.runner = stores.Events, stores.Models, stores.Runners[0]
 	r.l = ledger.New(r.store, r.clock)
 	r.tn, _ = domain.ParseTenant("acme/chat")
 	p, err := domain.NewPolicy(domain.PolicySpec{AuditRetentionS: &retentionS, MessageRetentionS: &retentionS})

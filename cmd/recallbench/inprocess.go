@@ -12,11 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/cmd/internal/synthetic"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -36,11 +35,7 @@ var benchContent = "see you at the station at nine, bring the tickets and the um
 
 // sendEvent is a ~320-byte MessageSent like a real one.
 func sendEvent(tn domain.Tenant, at time.Time, from, to domain.UserID, chat domain.ChatType, id domain.MsgID) domain.Event {
-	e := domain.NewEvent(uuid.NewString(), tn, at, domain.MessageSent{
-		MsgID: id, ConversationID: domain.ConversationID(chat, from, to), ChatType: chat, From: from, To: to,
-		MsgType: "txt", Content: benchContent, ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios",
-	})
-	return e
+	return traffic.Send(tn, at, from, to, chat, id)
 }
 
 // benchAppend measures durable single-event appends, each a send to its own
@@ -107,7 +102,7 @@ func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 // history writes about n events of a realistic mix straight into store:
 // several tenants, one-to-one and group chats, each message's history
-// (messageHistory) appended as one stream by 64 writers.
+// (traffic.Message) appended as one stream by 64 writers.
 func history(ctx context.Context, c *config, store *embedded.Store, n int) error {
 	tenants := make([]domain.Tenant, 20)
 	for i := range tenants {
@@ -125,7 +120,7 @@ func history(ctx context.Context, c *config, store *embedded.Store, n int) error
 	}
 	return pool(more, len(rngs), -1, func(w, i int) error {
 		rng := rngs[w]
-		stream, evs := messageHistory(rng, tenants[rng.IntN(len(tenants))], base.Add(time.Duration(i+1)*50*time.Millisecond))
+		stream, evs, _ := traffic.Message(rng, tenants[rng.IntN(len(tenants))], base.Add(time.Duration(i+1)*50*time.Millisecond))
 		if _, err := store.Append(ctx, stream, domain.NoStream, evs); err != nil {
 			return err
 		}
@@ -140,46 +135,10 @@ func history(ctx context.Context, c *config, store *embedded.Store, n int) error
 	})
 }
 
-// messageHistory is one message's events, appended as one stream: a send
-// at at, for half of them a read, for about 12% a recall attempt (some
+// traffic is what the history scenarios write: 500 users, 50
+// groups, a recall attempt on 12% of the messages within 200 s (some
 // refused, some after the window).
-func messageHistory(rng *rand.Rand, tn domain.Tenant, at time.Time) (string, []domain.Event) {
-	from := domain.UserID(fmt.Sprint("u", rng.IntN(500)))
-	to, chat := domain.UserID(fmt.Sprint("u", rng.IntN(500))), domain.ChatSingle
-	if to == from {
-		to += "x"
-	}
-	if rng.IntN(4) == 0 {
-		to, chat = domain.UserID(fmt.Sprint("g", rng.IntN(50))), domain.ChatGroup
-	}
-	id := domain.MsgID(uuid.NewString())
-	evs := []domain.Event{sendEvent(tn, at, from, to, chat, id)}
-	if rng.IntN(2) == 0 {
-		reader := to
-		if chat == domain.ChatGroup {
-			reader = domain.UserID(fmt.Sprint("u", rng.IntN(500)))
-		}
-		e := domain.NewEvent(uuid.NewString(), tn, at.Add(2*time.Second), domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"})
-		evs = append(evs, e)
-	}
-	if rng.IntN(100) < 12 {
-		elapsed := int64(rng.IntN(200_000))
-		var e domain.Event
-		switch {
-		case elapsed > 120_000:
-			e = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.RecallRejected{
-				MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios", Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000})
-		case rng.IntN(5) == 0:
-			e = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.RecallRejected{
-				MsgID: id, Actor: "u0", ActorRole: domain.ActorMember, Platform: "web", Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000})
-		default:
-			e = domain.NewEvent(uuid.NewString(), tn, at.Add(time.Duration(elapsed)*time.Millisecond), domain.MessageRecalled{
-				MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios", ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: []domain.UserID{}})
-		}
-		evs = append(evs, e)
-	}
-	return domain.MessageStream(tn, id), evs
-}
+var traffic = synthetic.Traffic{Users: 500, Groups: 50, Content: benchContent, AttemptsPercent: 12, MaxElapsed: 200 * time.Second, ForbiddenOneIn: 5}
 
 // stack is a fresh event store with the read models beside it.
 type stack struct {

@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -19,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -249,28 +247,12 @@ func exportEvents(ctx context.Context, data, server, token string, args []string
 }
 
 func exportFromServer(ctx context.Context, server, token, tenant string, from uint64, out io.Writer, line *progress.Line) error {
-	client := &http.Client{Timeout: time.Minute}
 	pos := from
 	for {
-		u := strings.TrimRight(server, "/") + "/v1/" + tenant + "/events?" + url.Values{
-			"from_position": {strconv.FormatUint(pos, 10)}, "limit": {strconv.Itoa(exportPage)},
-		}.Encode()
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := client.Do(req)
+		q := url.Values{"from_position": {strconv.FormatUint(pos, 10)}, "limit": {strconv.Itoa(exportPage)}}
+		body, header, err := remote(ctx, server, token, "/v1/"+tenant+"/events", q)
 		if err != nil {
 			return fmt.Errorf("export: %w", err)
-		}
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("export: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 		}
 		if len(body) == 0 {
 			line.Done()
@@ -279,9 +261,9 @@ func exportFromServer(ctx context.Context, server, token, tenant string, from ui
 		if _, err := out.Write(body); err != nil {
 			return err
 		}
-		next, err := strconv.ParseUint(resp.Header.Get("X-Next-Position"), 10, 64)
+		next, err := strconv.ParseUint(header.Get("X-Next-Position"), 10, 64)
 		if err != nil || next <= pos {
-			return fmt.Errorf("export: bad X-Next-Position %q", resp.Header.Get("X-Next-Position"))
+			return fmt.Errorf("export: bad X-Next-Position %q", header.Get("X-Next-Position"))
 		}
 		pos = next
 		line.Positions("exported", pos-1, 0)

@@ -386,25 +386,7 @@ func witness(ctx context.Context, server, token string, args []string, stdout, s
 	if err := os.MkdirAll(*state, 0o700); err != nil {
 		return err
 	}
-	var signed string
-	var err error
-	switch {
-	case p.fs.NArg() == 1:
-		signed, err = readCheckpoint(p.fs.Arg(0))
-	case p.fs.NArg() == 0 && server != "":
-		var latest auditsign.Signed
-		if *p.tenant == "" {
-			return errors.New("--server needs --tenant ORG/APP")
-		}
-		var body []byte
-		if body, _, err = remote(ctx, server, token, "/v1/"+*p.tenant+"/audit/checkpoint", nil); err == nil {
-			err = json.Unmarshal(body, &latest)
-		}
-		signed = latest.Checkpoint
-	default:
-		p.fs.Usage()
-		return errors.New("usage: recallctl " + doc("audit witness").synopsis)
-	}
+	signed, err := witnessed(ctx, p, server, token)
 	if err != nil {
 		return err
 	}
@@ -423,92 +405,104 @@ func witness(ctx context.Context, server, token string, args []string, stdout, s
 		if err != nil {
 			return fmt.Errorf("witness state %s: its latest checkpoint: %w", path, err)
 		}
-		var proof auditproof.ConsistencyAnswer
-		if next.Size > last.Size {
-			switch {
-			case *proofFile != "":
-				err = readJSONFile(*proofFile, &proof)
-			case server != "":
-				var body []byte
-				q := url.Values{"from": {strconv.FormatUint(last.Size, 10)}, "to": {strconv.FormatUint(next.Size, 10)}}
-				if body, _, err = remote(ctx, server, token, "/v1/"+next.Tenant()+"/audit/proof/consistency", q); err == nil {
-					err = json.Unmarshal(body, &proof)
-				}
-			default:
-				err = fmt.Errorf("a consistency proof from size %d to %d is needed: give --proof FILE, or --server to fetch it", last.Size, next.Size)
-			}
-			if err != nil {
-				return fmt.Errorf("checkpoint refused: no consistency proof from the checkpoint of size %d seen before: %w", last.Size, err)
-			}
-			if proof.From != last.Size || proof.To != next.Size {
-				return fmt.Errorf("the proof is from %d to %d, not from %d to %d", proof.From, proof.To, last.Size, next.Size)
-			}
-		}
-		if err := auditproof.CheckConsistency(last, next, proof.Proof); err != nil {
-			return fmt.Errorf("checkpoint refused: it is not consistent with the checkpoint of size %d seen before: %w", last.Size, err)
-		}
-		verdict = fmt.Sprintf("consistent with the checkpoint of size %d seen before: kept", last.Size)
-		if next.Size == last.Size {
-			verdict = "already seen"
+		if verdict, err = extends(ctx, last, next, *proofFile, server, token); err != nil {
+			return err
 		}
 	}
-	if st.Latest != signed {
-		st.Origin = next.Origin
-		if st.Latest != "" {
-			st.History = append(st.History, st.Latest)
-		}
-		st.Latest = signed
-		b, err := json.MarshalIndent(st, "", "  ")
-		if err != nil {
-			return err
-		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, b, 0o600); err != nil {
-			return err
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			return err
-		}
+	if err := st.keep(path, next.Origin, signed); err != nil {
+		return err
 	}
 	return printJSON(stdout, map[string]any{"ok": true, "origin": next.Origin, "size": next.Size, "root_hash": next.Root.String(), "verdict": verdict})
+}
+
+// witnessed is the signed checkpoint the witness is shown: the file named,
+// or the server's latest.
+func witnessed(ctx context.Context, p *proofFlags, server, token string) (string, error) {
+	switch {
+	case p.fs.NArg() == 1:
+		return readCheckpoint(p.fs.Arg(0))
+	case p.fs.NArg() == 0 && server != "":
+		if *p.tenant == "" {
+			return "", errors.New("--server needs --tenant ORG/APP")
+		}
+		var latest auditsign.Signed
+		body, _, err := remote(ctx, server, token, "/v1/"+*p.tenant+"/audit/checkpoint", nil)
+		if err == nil {
+			err = json.Unmarshal(body, &latest)
+		}
+		return latest.Checkpoint, err
+	default:
+		p.fs.Usage()
+		return "", errors.New("usage: recallctl " + doc("audit witness").synopsis)
+	}
+}
+
+// extends checks that next extends last, the checkpoint seen before, with
+// a consistency proof from the file or the server, and says so.
+func extends(ctx context.Context, last, next auditproof.Checkpoint, proofFile, server, token string) (string, error) {
+	var proof auditproof.ConsistencyAnswer
+	if next.Size > last.Size {
+		var err error
+		switch {
+		case proofFile != "":
+			err = readJSONFile(proofFile, &proof)
+		case server != "":
+			var body []byte
+			q := url.Values{"from": {strconv.FormatUint(last.Size, 10)}, "to": {strconv.FormatUint(next.Size, 10)}}
+			if body, _, err = remote(ctx, server, token, "/v1/"+next.Tenant()+"/audit/proof/consistency", q); err == nil {
+				err = json.Unmarshal(body, &proof)
+			}
+		default:
+			err = fmt.Errorf("a consistency proof from size %d to %d is needed: give --proof FILE, or --server to fetch it", last.Size, next.Size)
+		}
+		if err != nil {
+			return "", fmt.Errorf("checkpoint refused: no consistency proof from the checkpoint of size %d seen before: %w", last.Size, err)
+		}
+		if proof.From != last.Size || proof.To != next.Size {
+			return "", fmt.Errorf("the proof is from %d to %d, not from %d to %d", proof.From, proof.To, last.Size, next.Size)
+		}
+	}
+	if err := auditproof.CheckConsistency(last, next, proof.Proof); err != nil {
+		return "", fmt.Errorf("checkpoint refused: it is not consistent with the checkpoint of size %d seen before: %w", last.Size, err)
+	}
+	if next.Size == last.Size {
+		return "already seen", nil
+	}
+	return fmt.Sprintf("consistent with the checkpoint of size %d seen before: kept", last.Size), nil
+}
+
+// keep makes signed the latest checkpoint seen, the one before it history,
+// and writes the state to path (a new file renamed over the old one).
+func (st *witnessState) keep(path, origin, signed string) error {
+	if st.Latest == signed {
+		return nil
+	}
+	st.Origin = origin
+	if st.Latest != "" {
+		st.History = append(st.History, st.Latest)
+	}
+	st.Latest = signed
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // exportProven writes a verifiable export: the filtered log, page after
 // page, each asked with proofs=true and the first page's size, written in
 // format to out, and its manifest in the file (json) or beside it.
 func exportProven(ctx context.Context, server, token, tenant string, q url.Values, format, out string, stderr io.Writer) error {
-	q.Set("format", "json")
-	q.Set("proofs", "true")
-	q.Set("limit", "1000")
-	var m auditproof.Manifest
-	var rows []auditlog.Entry
-	for page := 0; ; page++ {
-		body, _, err := remote(ctx, server, token, "/v1/"+tenant+"/audit", q)
-		if err != nil {
-			return err
-		}
-		var p struct {
-			auditlog.Page
-			Manifest auditproof.Manifest `json:"manifest"`
-		}
-		if err := json.Unmarshal(body, &p); err != nil {
-			return fmt.Errorf("export page %d: %w", page+1, err)
-		}
-		rows = append(rows, p.Entries...)
-		if page == 0 {
-			m = p.Manifest
-			q.Set("size", strconv.FormatUint(m.TreeSize, 10))
-		} else if err := m.Merge(p.Manifest); err != nil {
-			return fmt.Errorf("export page %d: %w", page+1, err)
-		}
-		if p.NextCursor == 0 {
-			break
-		}
-		q.Set("cursor", strconv.FormatUint(p.NextCursor, 10))
-		fmt.Fprintf(stderr, "\rexported %d rows", len(rows))
-	}
 	if _, ok := auditproof.FormatOf("." + format); !ok {
 		return fmt.Errorf("--format %s: want csv, jsonl or json", format)
+	}
+	rows, m, err := provenPages(ctx, server, token, tenant, q, stderr)
+	if err != nil {
+		return err
 	}
 	if err := writeFileWith(out, func(w io.Writer) error { return auditproof.WriteRows(w, format, rows, m) }); err != nil {
 		return err
@@ -520,6 +514,41 @@ func exportProven(ctx context.Context, server, token, tenant string, q url.Value
 	}
 	fmt.Fprintf(stderr, "\rexported %d rows to %s, proven against the signed checkpoint of size %d\n", len(rows), out, m.TreeSize)
 	return nil
+}
+
+// provenPages asks the filtered log page after page with proofs, every
+// page against the first one's tree size, and merges their manifests.
+func provenPages(ctx context.Context, server, token, tenant string, q url.Values, stderr io.Writer) ([]auditlog.Entry, auditproof.Manifest, error) {
+	q.Set("format", "json")
+	q.Set("proofs", "true")
+	q.Set("limit", "1000")
+	var m auditproof.Manifest
+	var rows []auditlog.Entry
+	for page := 0; ; page++ {
+		body, _, err := remote(ctx, server, token, "/v1/"+tenant+"/audit", q)
+		if err != nil {
+			return nil, m, err
+		}
+		var p struct {
+			auditlog.Page
+			Manifest auditproof.Manifest `json:"manifest"`
+		}
+		if err := json.Unmarshal(body, &p); err != nil {
+			return nil, m, fmt.Errorf("export page %d: %w", page+1, err)
+		}
+		rows = append(rows, p.Entries...)
+		if page == 0 {
+			m = p.Manifest
+			q.Set("size", strconv.FormatUint(m.TreeSize, 10))
+		} else if err := m.Merge(p.Manifest); err != nil {
+			return nil, m, fmt.Errorf("export page %d: %w", page+1, err)
+		}
+		if p.NextCursor == 0 {
+			return rows, m, nil
+		}
+		q.Set("cursor", strconv.FormatUint(p.NextCursor, 10))
+		fmt.Fprintf(stderr, "\rexported %d rows", len(rows))
+	}
 }
 
 // verifyStoredCheckpoints adds the check of the data directory's signed

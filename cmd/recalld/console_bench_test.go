@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -16,11 +17,11 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/google/uuid"
 
 	"github.com/recallledger/recall/adapters/console/consoletest"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/cmd/internal/synthetic"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/projections/catalog"
@@ -121,63 +122,23 @@ func writeConsoleHistory(dir string, n int, now time.Time) (events, attempts int
 	var written, tried, next atomic.Int64
 	var wg sync.WaitGroup
 	errc := make(chan error, 64)
-	ctx := context.Background()
 	for w := range 64 {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), 11))
 			for written.Load() < int64(n) {
-				i := next.Add(1)
-				at := start.Add(time.Duration(i) * perMsg)
+				at := start.Add(time.Duration(next.Add(1)) * perMsg)
 				if !at.Before(now.Add(-10 * time.Minute)) {
 					return
 				}
-				from := domain.UserID(fmt.Sprint("u", rng.IntN(2000)))
-				to, chat := domain.UserID(fmt.Sprint("u", rng.IntN(2000))), domain.ChatSingle
-				if to == from {
-					to += "x"
-				}
-				if rng.IntN(4) == 0 {
-					to, chat = domain.UserID(fmt.Sprint("g", rng.IntN(100))), domain.ChatGroup
-				}
-				id := domain.MsgID(uuid.NewString())
-				mk := func(d time.Duration, p domain.Payload) domain.Event {
-					return domain.NewEvent(uuid.NewString(), tn, at.Add(d), p)
-				}
-				evs := []domain.Event{mk(0, domain.MessageSent{MsgID: id, ConversationID: domain.ConversationID(chat, from, to), ChatType: chat, From: from, To: to,
-					MsgType: "txt", Content: "see you at the station at nine", ContentSHA256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", Platform: "ios"})}
-				readAt := time.Duration(1+rng.IntN(100)) * time.Second
-				if rng.IntN(2) == 0 {
-					reader := to
-					if chat == domain.ChatGroup {
-						reader = domain.UserID(fmt.Sprint("u", rng.IntN(2000)))
-					}
-					evs = append(evs, mk(readAt, domain.MessageRead{MsgID: id, Reader: reader, Platform: "android"}))
-				}
-				if rng.IntN(100) < 27 {
-					elapsed := int64(rng.IntN(240_000))
-					d := time.Duration(elapsed) * time.Millisecond
-					switch {
-					case elapsed > 120_000:
-						evs = append(evs, mk(d, domain.RecallRejected{MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios",
-							Reason: domain.ReasonExceedTimeLimit, ElapsedMs: elapsed, WindowMs: 120_000}))
-					case rng.IntN(6) == 0:
-						evs = append(evs, mk(d, domain.RecallRejected{MsgID: id, Actor: "u0", ActorRole: domain.ActorMember, Platform: "web",
-							Reason: domain.ReasonForbidden, ElapsedMs: elapsed, WindowMs: 120_000}))
-					default:
-						var readBy []domain.UserID
-						if len(evs) == 2 && readAt < d {
-							readBy = []domain.UserID{to}
-						}
-						evs = append(evs, mk(d, domain.MessageRecalled{MsgID: id, Actor: from, ActorRole: domain.ActorMember, Platform: "ios",
-							ElapsedMs: elapsed, WindowMs: 120_000, ReadBy: append([]domain.UserID{}, readBy...)}))
-					}
-					tried.Add(1)
-				}
-				if _, err := store.Append(ctx, domain.MessageStream(tn, id), domain.NoStream, evs); err != nil {
+				stream, evs, attempt := consoleTraffic.Message(rng, tn, at)
+				if _, err := store.Append(context.Background(), stream, domain.NoStream, evs); err != nil {
 					errc <- err
 					return
 				}
 				written.Add(int64(len(evs)))
+				if attempt {
+					tried.Add(1)
+				}
 			}
 		})
 	}
@@ -186,27 +147,38 @@ func writeConsoleHistory(dir string, n int, now time.Time) (events, attempts int
 	if err := <-errc; err != nil {
 		return 0, 0, err
 	}
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
+	if err := catchUpReadModels(filepath.Join(dir, "readmodels"), store); err != nil {
 		return 0, 0, err
+	}
+	return int(written.Load()), int(tried.Load()), nil
+}
+
+// consoleTraffic is the benchmark tenant's: 2,000 users (a quarter of
+// the messages in one of 100 groups), and in 27 of 100 messages a recall
+// attempt within 240 s — a timeout past 120 s, one in six of the others
+// u0's, refused, the rest recalled.
+var consoleTraffic = synthetic.Traffic{Users: 2000, Groups: 100, Content: "see you at the station at nine",
+	AttemptsPercent: 27, MaxElapsed: 240 * time.Second, ForbiddenOneIn: 6}
+
+// catchUpReadModels brings every read model in dir up to date with store,
+// each on its own, as a rebuild does.
+func catchUpReadModels(dir string, store domain.EventStore) error {
+	rm, err := readmodel.Open(dir)
+	if err != nil {
+		return err
 	}
 	defer rm.Close()
 	runners, err := catalog.Runners(rm)
 	if err != nil {
-		return 0, 0, err
+		return err
 	}
-	var cwg sync.WaitGroup
-	cerr := make([]error, len(runners))
+	var wg sync.WaitGroup
+	errs := make([]error, len(runners))
 	for i, r := range runners {
-		cwg.Go(func() { _, cerr[i] = r.CatchUp(ctx, store, 2000, nil) })
+		wg.Go(func() { _, errs[i] = r.CatchUp(context.Background(), store, 2000, nil) })
 	}
-	cwg.Wait()
-	for _, err := range cerr {
-		if err != nil {
-			return 0, 0, err
-		}
-	}
-	return int(written.Load()), int(tried.Load()), nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // benchLine prints one figure as a JSON line.

@@ -100,6 +100,25 @@ func startServerConfigured(t testing.TB, dir string, set func(*Config), args ...
 	return s
 }
 
+// registerTenant registers tenant name in dir's token registry and
+// returns its tokens, by role.
+func registerTenant(t testing.TB, dir, name string) map[domain.AccessRole]string {
+	t.Helper()
+	reg, err := tenants.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn, err := domain.ParseTenant(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := reg.Create(tn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return toks
+}
+
 // String returns everything written so far.
 func (w *lineWriter) String() string {
 	w.mu.Lock()

@@ -19,7 +19,6 @@ import (
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/adapters/tenants"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/projections/auditlog"
@@ -95,6 +94,18 @@ func waitAudited(t *testing.T, s *server) {
 	})
 }
 
+// auditorWalk is the auditor's walk-through in progress: the built
+// recallctl, the server, the auditor's files (work) and "another
+// machine" holding only the exports, their manifests and the key.
+type auditorWalk struct {
+	t                    *testing.T
+	ctl                  func(args ...string) (string, error)
+	s                    *server
+	aud                  string
+	work, other          string
+	keyFile, kept, state string
+}
+
 // The auditor's walk-through, end to end, with the built recallctl in
 // separate processes that trust nothing but the verifier key: take the
 // key, keep a checkpoint, export the recalls as CSV, verify the export on
@@ -102,50 +113,72 @@ func waitAudited(t *testing.T, s *server) {
 // the log's consistency with the checkpoint kept, witness checkpoints;
 // then every tamper of an export is refused, naming the row.
 func TestAuditorVerifiesProofsAndExportsWithTheBuiltRecallctlAlone(t *testing.T) {
-	ctl := builtRecallctl(t)
-	s := startServer(t, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
-	admin, aud := s.token("a/a", domain.AccessAdmin), s.token("a/a", auditor)
+	w := &auditorWalk{t: t, ctl: builtRecallctl(t), work: t.TempDir(), other: t.TempDir()}
+	w.s = startServer(t, "--checkpoint-every", "1000", "--checkpoint-interval", "1h")
+	w.aud = w.s.token("a/a", auditor)
+	w.keepKeyAndACheckpoint()
+	recallStory(t, w.s, 6) // a month later
+	w.exportAndVerifyElsewhere()
+	w.verifyTheServersZip()
+	w.proveAnEntryAndTheLogsConsistency()
+	w.refuseEveryTamper()
+	// a key the auditor does not trust proves nothing
+	_, otherVKey, err := note.GenerateKey(rand.Reader, "another-deployment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.ctl("audit", "verify-export", filepath.Join(w.other, "recalls.csv"), "--key", otherVKey); err == nil || !strings.Contains(err.Error(), "no trusted key") {
+		t.Fatalf("another key: %v", err)
+	}
+}
+
+// keepKeyAndACheckpoint takes the verifier key while recalld runs,
+// records a first story, and has the witness keep its signed checkpoint.
+func (w *auditorWalk) keepKeyAndACheckpoint() {
+	t, s := w.t, w.s
+	t.Helper()
 	if !strings.Contains(s.printed(), "audit signing key created") {
 		t.Fatalf("the first start does not announce its key:\n%s", s.printed())
 	}
-	work := t.TempDir()
-	keys, err := ctl("--data", s.dir, "audit", "key") // works while recalld runs
+	keys, err := w.ctl("--data", s.dir, "audit", "key") // works while recalld runs
 	if err != nil || !strings.HasPrefix(keys, "recall-ledger-") {
 		t.Fatalf("audit key: %q %v", keys, err)
 	}
-	keyFile := writeFile(t, filepath.Join(work, "deployment.vkey"), keys)
-
+	w.keyFile = writeFile(t, filepath.Join(w.work, "deployment.vkey"), keys)
 	recallStory(t, s, 6)
-	r := s.do("POST", "/v1/a/a/audit/checkpoint", admin, "")
+	r := s.do("POST", "/v1/a/a/audit/checkpoint", s.token("a/a", domain.AccessAdmin), "")
 	if r.status != 200 {
 		t.Fatalf("sign: %d %s", r.status, r.body)
 	}
-	kept := writeFile(t, filepath.Join(work, "kept-checkpoint.json"), string(r.body))
-	state := filepath.Join(work, "witness")
-	if out, err := ctl("audit", "witness", "--key", keyFile, "--state", state, kept); err != nil || !strings.Contains(out, "first checkpoint") {
+	w.kept = writeFile(t, filepath.Join(w.work, "kept-checkpoint.json"), string(r.body))
+	w.state = filepath.Join(w.work, "witness")
+	if out, err := w.ctl("audit", "witness", "--key", w.keyFile, "--state", w.state, w.kept); err != nil || !strings.Contains(out, "first checkpoint") {
 		t.Fatalf("witness, first: %s %v", out, err)
 	}
-	recallStory(t, s, 6) // a month later
+}
 
-	csvFile := filepath.Join(work, "recalls.csv")
-	if out, err := ctl("--server", s.base, "--token", aud, "audit", "export", "--tenant", "a/a", "--action", "recall", "--format", "csv", "--out", csvFile); err != nil {
-		t.Fatalf("export: %s %v", out, err)
+// exportAndVerifyElsewhere exports the recalls as CSV and the sends as
+// JSON lines, copies them with their manifests and the key to the other
+// machine, and verifies them there.
+func (w *auditorWalk) exportAndVerifyElsewhere() {
+	t := w.t
+	t.Helper()
+	csvFile, sendsFile := filepath.Join(w.work, "recalls.csv"), filepath.Join(w.work, "sends.jsonl")
+	for _, e := range [][2]string{{"recall", "csv"}, {"send", "jsonl"}} {
+		out := map[string]string{"csv": csvFile, "jsonl": sendsFile}[e[1]]
+		if got, err := w.ctl("--server", w.s.base, "--token", w.aud, "audit", "export", "--tenant", "a/a", "--action", e[0], "--format", e[1], "--out", out); err != nil {
+			t.Fatalf("export: %s %v", got, err)
+		}
 	}
-	sendsFile := filepath.Join(work, "sends.jsonl")
-	if out, err := ctl("--server", s.base, "--token", aud, "audit", "export", "--tenant", "a/a", "--action", "send", "--format", "jsonl", "--out", sendsFile); err != nil {
-		t.Fatalf("export: %s %v", out, err)
-	}
-	// another machine: the export, its manifest and the key, nothing else
-	other := t.TempDir()
-	for _, f := range []string{csvFile, csvFile + ".manifest.json", sendsFile, sendsFile + ".manifest.json", keyFile} {
+	for _, f := range []string{csvFile, csvFile + ".manifest.json", sendsFile, sendsFile + ".manifest.json", w.keyFile} {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeFile(t, filepath.Join(other, filepath.Base(f)), string(b))
+		writeFile(t, filepath.Join(w.other, filepath.Base(f)), string(b))
 	}
-	otherCSV, otherKey := filepath.Join(other, "recalls.csv"), filepath.Join(other, "deployment.vkey")
-	out, err := ctl("audit", "verify-export", otherCSV, "--key", otherKey)
+	otherKey := filepath.Join(w.other, "deployment.vkey")
+	out, err := w.ctl("audit", "verify-export", filepath.Join(w.other, "recalls.csv"), "--key", otherKey)
 	var verified struct {
 		OK     bool                    `json:"ok"`
 		Report auditproof.ExportReport `json:"report"`
@@ -153,30 +186,40 @@ func TestAuditorVerifiesProofsAndExportsWithTheBuiltRecallctlAlone(t *testing.T)
 	if err != nil || json.Unmarshal([]byte(out), &verified) != nil || !verified.OK || verified.Report.Rows != 12 || !verified.Report.Complete {
 		t.Fatalf("verify-export of the recalls: %s %v", out, err)
 	}
-	out, err = ctl("audit", "verify-export", filepath.Join(other, "sends.jsonl"), "--key", otherKey, "--tenant", "a/a")
+	out, err = w.ctl("audit", "verify-export", filepath.Join(w.other, "sends.jsonl"), "--key", otherKey, "--tenant", "a/a")
 	if err != nil || !strings.Contains(out, `"content_checked":12`) {
 		t.Fatalf("verify-export of the sends (content checked against content_sha256): %s %v", out, err)
 	}
+}
 
-	// the console's download, the server's verified export as one zip, is
-	// verified as it is by recallctl, and holds the same CSV bytes as
-	// recallctl's own export
-	r = s.do("GET", "/v1/a/a/audit/export?action=recall&format=csv", aud, "")
+// verifyTheServersZip checks the console's download, the server's
+// verified export as one zip: recallctl verifies it as it is, and it holds
+// the same CSV bytes as recallctl's own export of the same filter.
+func (w *auditorWalk) verifyTheServersZip() {
+	t := w.t
+	t.Helper()
+	r := w.s.do("GET", "/v1/a/a/audit/export?action=recall&format=csv", w.aud, "")
 	if r.status != 200 || r.header.Get("Content-Type") != "application/zip" {
 		t.Fatalf("GET …/audit/export: %d %s", r.status, r.body)
 	}
-	zipped := writeFile(t, filepath.Join(other, "export.zip"), string(r.body))
-	if out, err := ctl("audit", "verify-export", zipped, "--key", otherKey); err != nil || !strings.Contains(out, `"rows":12`) {
+	zipped := writeFile(t, filepath.Join(w.other, "export.zip"), string(r.body))
+	if out, err := w.ctl("audit", "verify-export", zipped, "--key", filepath.Join(w.other, "deployment.vkey")); err != nil || !strings.Contains(out, `"rows":12`) {
 		t.Fatalf("verify-export of the server's zip: %s %v", out, err)
 	}
 	ex, err := auditproof.ReadZip(r.body)
-	if mine, _ := os.ReadFile(otherCSV); err != nil || string(ex.Data) != string(mine) {
+	if mine, _ := os.ReadFile(filepath.Join(w.other, "recalls.csv")); err != nil || string(ex.Data) != string(mine) {
 		t.Errorf("the zip's CSV differs from recallctl's export of the same filter (%v)", err)
 	}
+}
 
-	// an entry's inclusion, checked offline from the answer, and fetched
-	r = s.do("GET", "/v1/a/a/audit/proof/inclusion?seq=2", aud, "")
-	answer := writeFile(t, filepath.Join(work, "inclusion.json"), string(r.body))
+// proveAnEntryAndTheLogsConsistency checks an entry's inclusion offline
+// and fetched, refuses a forged one, and shows the log extends the
+// checkpoint kept, to verify-consistency and to the witness.
+func (w *auditorWalk) proveAnEntryAndTheLogsConsistency() {
+	t, ctl, s, aud, keyFile := w.t, w.ctl, w.s, w.aud, w.keyFile
+	t.Helper()
+	r := s.do("GET", "/v1/a/a/audit/proof/inclusion?seq=2", aud, "")
+	answer := writeFile(t, filepath.Join(w.work, "inclusion.json"), string(r.body))
 	if out, err := ctl("audit", "verify-inclusion", "--key", keyFile, "--tenant", "a/a", answer); err != nil || !strings.Contains(out, `"ok":true`) {
 		t.Fatalf("verify-inclusion: %s %v", out, err)
 	}
@@ -187,24 +230,30 @@ func TestAuditorVerifiesProofsAndExportsWithTheBuiltRecallctlAlone(t *testing.T)
 	if forged == string(r.body) {
 		t.Fatalf("entry 2 is not mallory's refused recall: %s", r.body)
 	}
-	if _, err := ctl("audit", "verify-inclusion", "--key", keyFile, writeFile(t, filepath.Join(work, "forged.json"), forged)); err == nil || !strings.Contains(err.Error(), "seq 2") {
+	if _, err := ctl("audit", "verify-inclusion", "--key", keyFile, writeFile(t, filepath.Join(w.work, "forged.json"), forged)); err == nil || !strings.Contains(err.Error(), "seq 2") {
 		t.Fatalf("a forged entry: %v", err)
 	}
 	// the log now extends the checkpoint kept a month ago
-	if out, err := ctl("--server", s.base, "--token", aud, "audit", "verify-consistency", "--key", keyFile, "--tenant", "a/a", "--old", kept); err != nil || !strings.Contains(out, `"ok":true`) {
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "verify-consistency", "--key", keyFile, "--tenant", "a/a", "--old", w.kept); err != nil || !strings.Contains(out, `"ok":true`) {
 		t.Fatalf("verify-consistency: %s %v", out, err)
 	}
-	if out, err := ctl("--server", s.base, "--token", aud, "audit", "witness", "--key", keyFile, "--state", state, "--tenant", "a/a"); err != nil || !strings.Contains(out, "consistent with the checkpoint") {
+	if out, err := ctl("--server", s.base, "--token", aud, "audit", "witness", "--key", keyFile, "--state", w.state, "--tenant", "a/a"); err != nil || !strings.Contains(out, "consistent with the checkpoint") {
 		t.Fatalf("witness, later: %s %v", out, err)
 	}
 	// an older checkpoint replayed as current is refused, naming what it hides
-	if _, err := ctl("audit", "witness", "--key", keyFile, "--state", state, kept); err == nil || !strings.Contains(err.Error(), "older") {
+	if _, err := ctl("audit", "witness", "--key", keyFile, "--state", w.state, w.kept); err == nil || !strings.Contains(err.Error(), "older") {
 		t.Fatalf("witness, replay: %v", err)
 	}
+}
 
-	// every tamper of the export is refused, naming the row
+// refuseEveryTamper changes the exported CSV on the other machine as a
+// forger would; verify-export refuses each, naming the row.
+func (w *auditorWalk) refuseEveryTamper() {
+	t := w.t
+	t.Helper()
+	otherCSV, otherKey := filepath.Join(w.other, "recalls.csv"), filepath.Join(w.other, "deployment.vkey")
 	rows := readCSV(t, otherCSV)
-	if rows[1][2] != "recall" || !strings.HasPrefix(readCSV(t, filepath.Join(work, "recalls.csv"))[0][0], "seq") {
+	if rows[1][2] != "recall" || !strings.HasPrefix(readCSV(t, filepath.Join(w.work, "recalls.csv"))[0][0], "seq") {
 		t.Fatalf("csv: %q", rows[:2])
 	}
 	tampers := []struct {
@@ -221,23 +270,15 @@ func TestAuditorVerifiesProofsAndExportsWithTheBuiltRecallctlAlone(t *testing.T)
 	for _, c := range tampers {
 		t.Run(c.name, func(t *testing.T) {
 			fresh := readCSV(t, otherCSV)
-			changed := filepath.Join(other, "tampered.csv")
+			changed := filepath.Join(w.other, "tampered.csv")
 			writeCSV(t, changed, c.change(fresh))
 			b, _ := os.ReadFile(otherCSV + ".manifest.json")
 			writeFile(t, changed+".manifest.json", string(b))
-			_, err := ctl("audit", "verify-export", changed, "--key", otherKey)
+			_, err := w.ctl("audit", "verify-export", changed, "--key", otherKey)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("verify-export: %v; want %q", err, c.want)
 			}
 		})
-	}
-	// a key the auditor does not trust proves nothing
-	_, otherVKey, err := note.GenerateKey(rand.Reader, "another-deployment")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ctl("audit", "verify-export", otherCSV, "--key", otherVKey); err == nil || !strings.Contains(err.Error(), "no trusted key") {
-		t.Fatalf("another key: %v", err)
 	}
 }
 
@@ -406,15 +447,7 @@ func TestTheREADMEAuditorWalkthroughRunsVerbatim(t *testing.T) {
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	reg, err := tenants.Open(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo, _ := domain.ParseTenant("demo/demo")
-	toks, err := reg.Create(demo)
-	if err != nil {
-		t.Fatal(err)
-	}
+	toks := registerTenant(t, data, "demo/demo")
 	s := startServerWith(t, data, clocktest.New(time.Date(2026, 11, 15, 10, 0, 0, 0, time.UTC)))
 	for i := 0; i < 3; i++ {
 		body, _ := json.Marshal(map[string]string{"from": "alice", "to": "bob", "chat_type": "chat", "type": "txt", "content": fmt.Sprint("note ", i)})

@@ -13,7 +13,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/catalog"
@@ -35,40 +35,15 @@ func buildRecalld(t *testing.T) string {
 func dataWithTenant(t *testing.T, name string) (string, map[domain.AccessRole]string) {
 	t.Helper()
 	dir := t.TempDir()
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, err := domain.ParseTenant(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir, toks
+	return dir, registerTenant(t, dir, name)
 }
 
 // openData opens the event store and the read models a stopped recalld
-// left in dir, with the projections' runners; the test closes them.
+// left in dir, with the projections' runners, closed when the test ends.
 func openData(t *testing.T, dir string) (*embedded.Store, *readmodel.Store, []*projections.Runner) {
 	t.Helper()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	rm, err := readmodel.Open(filepath.Join(dir, "readmodels"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rm.Close() })
-	runners, err := catalog.Runners(rm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store, rm, runners
+	s := readmodeltest.OpenStores(t, dir, catalog.Projections()...)
+	return s.Events, s.Models, s.Runners
 }
 
 // SIGTERM with a viewer on a live stream: the stream ends at once (the

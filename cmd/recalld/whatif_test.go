@@ -56,82 +56,111 @@ func (w whatIf) String() string {
 	return out
 }
 
-// TestPolicySimulateReplaysTheRecordedAttemptsOfAPeriod records a known
-// set of attempts under the default policy, then asks what other
-// policies would have decided, and holds the answer to a count by hand.
-func TestPolicySimulateReplaysTheRecordedAttemptsOfAPeriod(t *testing.T) {
-	clock := clocktest.New(t0)
-	s := startSignInServer(t, clock)
+// recordKnownAttempts records, under the default policy, a message alice
+// tries to recall at 150 s and at 200 s (two timeouts), one bob reads and
+// she recalls at 60 s, one she recalls unread at 30 s, and one bob may not
+// recall; it returns the first two.
+func recordKnownAttempts(s *server, clock *clocktest.Clock) (late, read string) {
+	s.t.Helper()
 	at := func(d time.Duration) { clock.Advance(d) }
-	// late: sent, alice tries at 150 s and at 200 s — two timeouts
-	late := s.send("alice", "bob", "chat", "txt", "late", "c-late")
+	late = s.send("alice", "bob", "chat", "txt", "late", "c-late")
 	at(150 * time.Second)
 	s.recallAs(late, "alice", "member")
 	at(50 * time.Second)
 	s.recallAs(late, "alice", "member")
-	// read: bob reads it, alice recalls at 60 s — recalled
 	at(time.Hour)
-	read := s.send("alice", "bob", "chat", "txt", "read", "c-read")
+	read = s.send("alice", "bob", "chat", "txt", "read", "c-read")
 	at(10 * time.Second)
 	s.readBy(read, "bob")
 	at(50 * time.Second)
 	s.recallAs(read, "alice", "member")
-	// quick: recalled at 30 s, unread
 	at(time.Hour)
 	quick := s.send("alice", "carol", "chat", "txt", "quick", "c-quick")
 	at(30 * time.Second)
 	s.recallAs(quick, "alice", "member")
-	// stranger: bob may not recall alice's message
 	at(time.Hour)
 	other := s.send("alice", "bob", "chat", "txt", "other", "c-other")
 	at(5 * time.Second)
 	s.recallAs(other, "bob", "member")
 	at(time.Hour)
 	s.caughtUp()
+	return late, read
+}
 
+// simulate asks for a what-if of policy (JSON) over [from, to) as a/a's admin.
+func (s *server) simulate(policy string, from, to time.Time) response {
+	s.t.Helper()
+	body := fmt.Sprintf(`{"policy":%s,"from":%q,"to":%q}`, policy, from.Format(time.RFC3339), to.Format(time.RFC3339))
+	return s.do("POST", "/v1/a/a/policy/simulate", s.token("a/a", domain.AccessAdmin), body)
+}
+
+// simulated is the what-if a simulate answered, which must be a 200.
+func (s *server) simulated(policy string, from, to time.Time) whatIf {
+	s.t.Helper()
+	r := s.simulate(policy, from, to)
+	var w whatIf
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &w) != nil {
+		s.t.Fatalf("simulate: %d %s", r.status, r.body)
+	}
+	return w
+}
+
+// TestPolicySimulateReplaysTheRecordedAttemptsOfAPeriod records a known
+// set of attempts under the default policy, then asks what other
+// policies would have decided, and holds the answer to a count by hand.
+func TestPolicySimulateReplaysTheRecordedAttemptsOfAPeriod(t *testing.T) {
+	clock := clocktest.New(t0)
+	s := startSignInServer(t, clock)
+	late, read := recordKnownAttempts(s, clock)
 	admin := s.token("a/a", domain.AccessAdmin)
-	simulate := func(policy string, from, to time.Time) response {
-		t.Helper()
-		body := fmt.Sprintf(`{"policy":%s,"from":%q,"to":%q}`, policy, from.Format(time.RFC3339), to.Format(time.RFC3339))
-		return s.do("POST", "/v1/a/a/policy/simulate", admin, body)
-	}
-	result := func(r response) whatIf {
-		t.Helper()
-		var w whatIf
-		if r.status != http.StatusOK || json.Unmarshal(r.body, &w) != nil {
-			t.Fatalf("simulate: %d %s", r.status, r.body)
-		}
-		return w
-	}
 	day := [2]time.Time{t0.Add(-time.Hour), t0.Add(24 * time.Hour)}
 	// the policy in force (as GET returns it, version and all) changes nothing
 	cur := s.do("GET", "/v1/a/a/policy", admin, "")
-	if w := result(simulate(string(cur.body), day[0], day[1])); w.String() != "0/5" {
+	if w := s.simulated(string(cur.body), day[0], day[1]); w.String() != "0/5" {
 		t.Errorf("the current policy: %s, want 0/5", w)
 	}
 	// by hand: a 300 s window lets the 150 s attempt through; the 200 s
 	// attempt then finds the message recalled
 	want := fmt.Sprintf("2/5 exceed_time_limit>already_recalled:1[%s] exceed_time_limit>recalled:1[%s]", late, late)
-	if w := result(simulate(`{"sender_window_s":300}`, day[0], day[1])); w.String() != want {
+	if w := s.simulated(`{"sender_window_s":300}`, day[0], day[1]); w.String() != want {
 		t.Errorf("a 300 s window: %s\nwant %s", w, want)
 	}
 	// block after read: only the read message's recall is refused
-	if w := result(simulate(`{"block_after_read":true}`, day[0], day[1])); w.String() != fmt.Sprintf("1/5 recalled>read_by_recipient:1[%s]", read) {
+	if w := s.simulated(`{"block_after_read":true}`, day[0], day[1]); w.String() != fmt.Sprintf("1/5 recalled>read_by_recipient:1[%s]", read) {
 		t.Errorf("block after read: %s", w)
 	}
 	// a 20 s window times out both in-time recalls (30 s and 60 s)
-	if w := result(simulate(`{"sender_window_s":20}`, day[0], day[1])); w.Changed != 2 || w.Transitions[0].From != "recalled" || w.Transitions[0].To != "exceed_time_limit" {
+	if w := s.simulated(`{"sender_window_s":20}`, day[0], day[1]); w.Changed != 2 || w.Transitions[0].From != "recalled" || w.Transitions[0].To != "exceed_time_limit" {
 		t.Errorf("a 20 s window: %s", w)
 	}
 	// only the period counts: the first hour holds the two timeouts alone
-	if w := result(simulate(`{"sender_window_s":300}`, t0, t0.Add(time.Hour))); w.Attempts != 2 {
+	if w := s.simulated(`{"sender_window_s":300}`, t0, t0.Add(time.Hour)); w.Attempts != 2 {
 		t.Errorf("the first hour: %s", w)
 	}
+	checkSimulateRefusals(t, s, day)
+	// nothing was written but the audit of each what-if
+	if n := s.countEvents(domain.TypeTenantPolicySet); n != 0 {
+		t.Fatalf("simulate recorded %d policy changes", n)
+	}
+	until(t, "the what-ifs in the audit log", func() bool {
+		n := 0
+		for _, e := range s.auditEntries("audit") {
+			if strings.Contains(e["detail"].(string), "format=simulate") {
+				n++
+			}
+		}
+		return n == 5
+	})
+}
 
-	// refused as PUT refuses it, with the same code and message
+// checkSimulateRefusals holds simulate's refusals to PUT's for an invalid
+// policy, and to a stable code for a bad period or body.
+func checkSimulateRefusals(t *testing.T, s *server, day [2]time.Time) {
+	t.Helper()
+	admin := s.token("a/a", domain.AccessAdmin)
 	bad := `{"sender_window_s":700000}`
 	put := s.do("PUT", "/v1/a/a/policy", admin, bad)
-	r := simulate(bad, day[0], day[1])
+	r := s.simulate(bad, day[0], day[1])
 	if r.status != http.StatusBadRequest || put.status != http.StatusBadRequest || string(r.body) != string(put.body) {
 		t.Errorf("invalid policy: simulate %d %s, PUT %d %s", r.status, r.body, put.status, put.body)
 	}
@@ -148,19 +177,6 @@ func TestPolicySimulateReplaysTheRecordedAttemptsOfAPeriod(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 %s", c.body, r.status, r.body, c.code)
 		}
 	}
-	// nothing was written but the audit of each what-if
-	if n := s.countEvents(domain.TypeTenantPolicySet); n != 0 {
-		t.Fatalf("simulate recorded %d policy changes", n)
-	}
-	until(t, "the what-ifs in the audit log", func() bool {
-		n := 0
-		for _, e := range s.auditEntries("audit") {
-			if strings.Contains(e["detail"].(string), "format=simulate") {
-				n++
-			}
-		}
-		return n == 5
-	})
 }
 
 func TestMessageHistoryIsTheMessagesEventsAndItsReadIsAudited(t *testing.T) {

@@ -109,7 +109,12 @@ func (s *Service) Send(ctx context.Context, t domain.Tenant, cmd domain.SendComm
 func (s *Service) Read(ctx context.Context, t domain.Tenant, cmd domain.ReadCommand) (bool, error) {
 	stream := domain.MessageStream(t, cmd.MsgID)
 	r, err := run(ctx, s, command[domain.Message]{
-		tenant: t, what: "read " + string(cmd.MsgID), load: s.message(stream),
+		tenant: t, what: "read " + string(cmd.MsgID),
+		load: func(ctx context.Context) (domain.Message, int64, error) {
+			// a repeat is caught by the event id: the readers need not be read
+			m, err := s.loadFor(ctx, stream, false)
+			return m, m.Version(), err
+		},
 		decide: func(m domain.Message, _ int64, _ time.Time) (change, error) {
 			read, err := domain.DecideRead(cmd, m)
 			c := appendTo(stream, domain.AnyVersion, read...)
@@ -329,13 +334,21 @@ func (s *Service) Message(ctx context.Context, t domain.Tenant, id domain.MsgID)
 // snapshotEvery is how many events a command's load may apply after the
 // stream's snapshot before it saves a newer one: a stream of any length is
 // then loaded from one snapshot and fewer than this many events.
-const snapshotEvery = 32
+const snapshotEvery = 16
 
 // load is a message's state for deciding a command: from the stream's
 // snapshot and the events after it when the store keeps snapshots
 // (without the message's content, which no decision reads), else from
 // every event.
 func (s *Service) load(ctx context.Context, stream string) (domain.Message, error) {
+	return s.loadFor(ctx, stream, true)
+}
+
+// loadFor is load; without readers, the snapshot's readers are not
+// decoded (ReadBy then holds only those who read after it), for a
+// decision that does not need them — unless the load is to save a new
+// snapshot, which must hold them all.
+func (s *Service) loadFor(ctx context.Context, stream string, readers bool) (domain.Message, error) {
 	if s.snapshots == nil {
 		return s.replay(ctx, stream)
 	}
@@ -343,9 +356,14 @@ func (s *Service) load(ctx context.Context, stream string) (domain.Message, erro
 	if err != nil {
 		return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
 	}
+	save := len(evs) >= snapshotEvery
+	decode := domain.MessageFromSnapshot
+	if !readers && !save {
+		decode = domain.MessageFromSnapshotWithoutReaders
+	}
 	var m domain.Message
 	if snap.Version != domain.NoStream {
-		if m, err = domain.MessageFromSnapshot(snap.State, snap.Version); err != nil {
+		if m, err = decode(snap.State, snap.Version); err != nil {
 			// one this version cannot read: the stream makes a new one
 			if evs, err = s.store.ReadStream(ctx, stream); err != nil {
 				return domain.Message{}, fmt.Errorf("read %s: %w", stream, err)
@@ -356,7 +374,7 @@ func (s *Service) load(ctx context.Context, stream string) (domain.Message, erro
 	if err := applyAll(&m, evs, stream); err != nil {
 		return domain.Message{}, err
 	}
-	if len(evs) >= snapshotEvery {
+	if save {
 		s.saveSnapshot(ctx, stream, m, evs[len(evs)-1].ID)
 	}
 	return m, nil

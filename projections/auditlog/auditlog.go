@@ -137,9 +137,15 @@ func indexKey(tenant, field, value string, seq uint64) []byte {
 	return tkey("i", tenant, []byte(field), []byte{0}, []byte(value), []byte{0}, seqBytes(seq))
 }
 
-// indexed lists the filterable fields of an entry.
+// indexed lists the indexes of an entry, field and value: one per
+// filterable field, and for a recall attempt its own indexes among the
+// attempts (recallindex.go).
 func indexed(e Entry) [][2]string {
-	return [][2]string{{"actor", e.Actor}, {"conversation_id", e.ConversationID}, {"msg_id", e.MsgID}, {"action", e.Action}, {"outcome", e.Outcome}}
+	ix := [][2]string{{"actor", e.Actor}, {"conversation_id", e.ConversationID}, {"msg_id", e.MsgID}, {"action", e.Action}, {"outcome", e.Outcome}}
+	if e.Action == ActionRecall {
+		ix = append(ix, [2]string{recallIndexField("actor"), e.Actor}, [2]string{recallIndexField("conversation_id"), e.ConversationID})
+	}
+	return ix
 }
 
 // Apply implements projections.Projection: each event that is audited
@@ -147,6 +153,9 @@ func indexed(e Entry) [][2]string {
 // one function per event type; appendEntry links them). Events of other
 // types are not audited.
 func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
+	if _, err := recallIndexesKept(tx); err != nil {
+		return err
+	}
 	switch p := ev.Data.(type) {
 	case domain.MessageSent:
 		content := p.Content

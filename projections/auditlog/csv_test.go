@@ -25,23 +25,7 @@ func TestCSVCellsRoundTripToTheHashedValues(t *testing.T) {
 		}
 		entries = append(entries, e)
 	}
-	var buf bytes.Buffer
-	cw, err := NewCSV(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if err := cw.Write(e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := cw.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	back, err := ReadCSV(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
+	back := throughCSV(t, entries...)
 	if len(back) != len(entries) {
 		t.Fatalf("%d rows read, %d written", len(back), len(entries))
 	}
@@ -65,24 +49,34 @@ func FuzzCSVRoundTrip(f *testing.F) {
 		if b == "" {
 			e.Content = nil
 		}
-		var buf bytes.Buffer
-		cw, err := NewCSV(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cw.Write(e); err != nil {
-			t.Fatal(err)
-		}
-		if err := cw.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		back, err := ReadCSV(&buf)
-		if err != nil {
-			t.Fatalf("%v:\n%q", err, buf.String())
-		}
+		back := throughCSV(t, e)
 		if len(back) != 1 || back[0].Actor != a || back[0].Detail != b || back[0].EventID != a || back[0].ReasonText != a+b ||
 			(e.Content == nil) != (back[0].Content == nil) || e.Content != nil && *back[0].Content != b {
 			t.Fatalf("%q %q came back as %+v", a, b, back)
 		}
 	})
+}
+
+// throughCSV writes entries as a CSV export and reads them back.
+func throughCSV(t *testing.T, entries ...Entry) []Entry {
+	t.Helper()
+	var buf bytes.Buffer
+	cw, err := NewCSV(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if err := cw.Write(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	written := buf.String()
+	back, err := ReadCSV(&buf)
+	if err != nil {
+		t.Fatalf("%v:\n%q", err, written)
+	}
+	return back
 }

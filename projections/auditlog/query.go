@@ -67,10 +67,22 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
 	}
+	p, err := query(store, tenant, f)
+	if err != nil {
+		return Page{}, fmt.Errorf("audit query %s: %w", tenant, err)
+	}
+	return p.page, nil
+}
+
+// query collects the page, with what it took to find it.
+func query(store projections.Store, tenant string, f Filter) (*pager, error) {
 	p := &pager{tenant: tenant, f: f, page: Page{Entries: []Entry{}}}
 	err := store.View(Name, func(tx projections.Tx) error {
-		var err error
-		if field, value := f.index(); field != "" {
+		recallIndexes, err := projections.Kept(tx, recallIndexesKey)
+		if err != nil {
+			return err
+		}
+		if field, value := f.index(recallIndexes); field != "" {
 			err = p.scanIndex(tx, field, value)
 		} else {
 			err = p.scanLog(tx)
@@ -78,19 +90,22 @@ func Query(store projections.Store, tenant string, f Filter) (Page, error) {
 		p.finish()
 		return err
 	})
-	if err != nil {
-		return Page{}, fmt.Errorf("audit query %s: %w", tenant, err)
-	}
-	return p.page, nil
+	return p, err
 }
 
-// index is the most selective indexed filter f has: its field and value,
-// or "" when it has none.
-func (f Filter) index() (field, value string) {
+// index is the most selective index for f: its field and value, or ""
+// when f filters on no indexed field. One actor's or one conversation's
+// recall attempts are read from the attempts' own index when the read
+// model keeps it (recallindex.go).
+func (f Filter) index(recallIndexes bool) (field, value string) {
 	for _, c := range [][2]string{{"msg_id", f.MsgID}, {"conversation_id", f.ConversationID}, {"actor", f.Actor}, {"action", f.Action}, {"outcome", f.Outcome}} {
-		if c[1] != "" {
-			return c[0], c[1]
+		if c[1] == "" {
+			continue
 		}
+		if recallIndexes && f.Action == ActionRecall && (c[0] == "conversation_id" || c[0] == "actor") {
+			return recallIndexField(c[0]), c[1]
+		}
+		return c[0], c[1]
 	}
 	return "", ""
 }
@@ -101,6 +116,7 @@ type pager struct {
 	f        Filter
 	page     Page
 	examined int
+	read     int    // entries read from the store, examined or not
 	last     uint64 // the last seq looked at
 }
 
@@ -136,6 +152,7 @@ func (p *pager) scanIndex(tx projections.Tx, field, value string) error {
 			keys[i] = entryKey(p.tenant, seq)
 		}
 		values, err := tx.GetMany(keys)
+		p.read += len(keys)
 		if err != nil {
 			fetchErr = err
 			return false
@@ -186,6 +203,7 @@ func (p *pager) scanLog(tx projections.Tx) error {
 	prefix := tkey("e", p.tenant)
 	var takeErr error
 	err := tx.Scan(append(append([]byte{}, prefix...), seqBytes(lo)...), append(append([]byte{}, prefix...), seqBytes(hi+1)...), false, func(k, v []byte) bool {
+		p.read++
 		more, err := p.take(binary.BigEndian.Uint64(k[len(prefix):]), v)
 		takeErr = err
 		return more

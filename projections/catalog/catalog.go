@@ -17,15 +17,24 @@ func Projections() []projections.Projection {
 	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}, recallhistory.Projection{}, messageindex.Projection{}}
 }
 
+// Served returns every projection as a server runs them: the
+// conversation view with a conversation.Live of its own, which the HTTP
+// API's live streams follow.
+func Served() []projections.Projection {
+	ps := Projections()
+	for i, p := range ps {
+		if _, ok := p.(conversation.Projection); ok {
+			ps[i] = conversation.Projection{Live: conversation.NewLive()}
+		}
+	}
+	return ps
+}
+
 // Runners opens a runner for each projection over store, as a server
-// runs them: the conversation view with a conversation.Live, which the
-// HTTP API's live streams follow.
+// runs them (Served).
 func Runners(store projections.Store) ([]*projections.Runner, error) {
 	var out []*projections.Runner
-	for _, p := range Projections() {
-		if _, ok := p.(conversation.Projection); ok {
-			p = conversation.Projection{Live: conversation.NewLive()}
-		}
+	for _, p := range Served() {
 		r, err := projections.NewRunner(p, store)
 		if err != nil {
 			return nil, err

@@ -7,7 +7,6 @@ package conversation
 import (
 	"encoding/binary"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -38,11 +37,15 @@ type record struct {
 	Recalled   bool        `json:"recalled,omitempty"`
 	RecalledBy string      `json:"recalled_by,omitempty"`
 	RecalledAt domain.Time `json:"recalled_at"`
-	ReadBy     []string    `json:"read_by"`
+	// ReadBy is who had read the message when reads were kept in its
+	// record; a read is now a key of its own (readers.go), so that a
+	// message read by a thousand members is not rewritten a thousand times.
+	ReadBy []string `json:"read_by"`
 	// Erased is a message whose content an erasure request destroyed.
 	Erased bool `json:"erased,omitempty"`
-	// Log is the position of every update logged about the message, so
-	// its expiry can take them out of the change log too.
+	// Log is the position of every update logged about the message but
+	// its reads (whose keys hold theirs), so its expiry can take them out
+	// of the change log too.
 	Log []uint64 `json:"log,omitempty"`
 }
 
@@ -105,18 +108,12 @@ func (p Projection) Apply(tx projections.Tx, e domain.Event) error {
 		}
 		return logUpdate(tx, live, t, Update{ID: e.Position, Kind: "sent", ConversationID: p.ConversationID, MsgID: r.MsgID, Actor: r.From, At: e.OccurredAt}, r.SentAt)
 	case domain.MessageRead:
-		return change(tx, live, t, string(p.MsgID), func(r *record) (string, string, tallyChange) {
-			if slices.Contains(r.ReadBy, string(p.Reader)) {
-				return "", "", nil
-			}
-			r.ReadBy = append(r.ReadBy, string(p.Reader))
-			return "read", string(p.Reader), func(tl *tally) { tl.read(*r, string(p.Reader)) }
-		}, e)
+		return read(tx, live, t, string(p.MsgID), string(p.Reader), e)
 	case domain.MessageRecalled:
-		return change(tx, live, t, string(p.MsgID), func(r *record) (string, string, tallyChange) {
+		return change(tx, live, t, string(p.MsgID), func(r *record, readBy []string) (string, string, tallyChange) {
 			before := *r
 			r.Recalled, r.RecalledBy, r.RecalledAt, r.Content = true, string(p.Actor), e.OccurredAt, ""
-			return "recalled", string(p.Actor), func(tl *tally) { tl.hide(before) }
+			return "recalled", string(p.Actor), func(tl *tally) { tl.hide(before, readBy) }
 		}, e)
 	case domain.MessageExpired:
 		return expire(tx, live, t, string(p.MsgID), e)
@@ -151,12 +148,21 @@ func expire(tx projections.Tx, live *Live, tenant, msg string, e domain.Event) e
 	if err != nil || !found {
 		return err
 	}
-	if err := countChange(tx, tenant, ptr.Conv, func(tl *tally) { tl.hide(r) }); err != nil {
+	readBy, readAt, err := readers(tx, tenant, ptr.Conv, ptr.Pos, r)
+	if err != nil {
 		return err
+	}
+	if err := countChange(tx, tenant, ptr.Conv, func(tl *tally) { tl.hide(r, readBy) }); err != nil {
+		return err
+	}
+	for _, reader := range readBy[len(r.ReadBy):] {
+		if err := tx.Delete(readerKey(tenant, ptr.Conv, ptr.Pos, reader)); err != nil {
+			return err
+		}
 	}
 	// a record written before Log existed still has its "sent" update at
 	// the send's position
-	for _, pos := range append(r.Log, ptr.Pos) {
+	for _, pos := range append(append(r.Log, readAt...), ptr.Pos) {
 		if err := tx.Delete(key('u', tenant, ptr.Conv, pos)); err != nil {
 			return err
 		}
@@ -173,12 +179,16 @@ func expire(tx projections.Tx, live *Live, tenant, msg string, e domain.Event) e
 // change rewrites a message's record with fn and logs the update it names;
 // the tally change fn returns (nil: nothing changed) is applied to the
 // conversation's counts.
-func change(tx projections.Tx, live *Live, tenant, msg string, fn func(*record) (kind, actor string, counts tallyChange), e domain.Event) error {
+func change(tx projections.Tx, live *Live, tenant, msg string, fn func(r *record, readBy []string) (kind, actor string, counts tallyChange), e domain.Event) error {
 	ptr, r, found, err := find(tx, tenant, msg)
 	if err != nil || !found {
 		return err
 	}
-	kind, actor, counts := fn(&r)
+	readBy, _, err := readers(tx, tenant, ptr.Conv, ptr.Pos, r)
+	if err != nil {
+		return err
+	}
+	kind, actor, counts := fn(&r, readBy)
 	if counts == nil {
 		return nil
 	}
@@ -295,7 +305,12 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 				v.NextCursor = strconv.FormatUint(lastPos, 10) // more follow
 				return false
 			}
-			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: r.ReadBy}
+			pos := binary.BigEndian.Uint64(k[len(prefix):])
+			var readBy []string
+			if readBy, _, decodeErr = readers(tx, tenant, conv, pos, r); decodeErr != nil {
+				return false
+			}
+			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: readBy}
 			switch {
 			case r.Recalled:
 				m.Status, m.Notice = "recalled", Notice(locale, r.RecalledBy, viewer)
@@ -306,7 +321,7 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 				m.Content = &c
 			}
 			v.Messages = append(v.Messages, m)
-			lastPos = binary.BigEndian.Uint64(k[len(prefix):])
+			lastPos = pos
 			return true
 		})
 	})

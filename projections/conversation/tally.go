@@ -71,15 +71,15 @@ func (tl *tally) read(r record, reader string) {
 	}
 }
 
-// hide takes r out of the counts (it was recalled, or it expired) unless
-// it was out already.
-func (tl *tally) hide(r record) {
+// hide takes r, read by readBy, out of the counts (it was recalled, or it
+// expired) unless it was out already.
+func (tl *tally) hide(r record, readBy []string) {
 	if r.Recalled {
 		return
 	}
 	tl.visible--
 	tl.viewer(r.From)[0]--
-	for _, reader := range r.ReadBy {
+	for _, reader := range readBy {
 		if reader != r.From {
 			tl.viewer(reader)[1]--
 		}
@@ -157,12 +157,16 @@ func countRecords(tx projections.Tx, tenant, conv string) (tally, error) {
 	var tl tally
 	prefix := convPrefix('c', tenant, conv)
 	var decodeErr error
-	err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(_, b []byte) bool {
+	err := tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
 		var r record
 		if decodeErr = codec.Unmarshal(b, &r); decodeErr != nil {
 			return false
 		}
-		countRecord(&tl, r)
+		var readBy []string
+		if readBy, _, decodeErr = readers(tx, tenant, conv, binary.BigEndian.Uint64(k[len(prefix):]), r); decodeErr != nil {
+			return false
+		}
+		countRecord(&tl, r, readBy)
 		return true
 	})
 	if err == nil {
@@ -171,13 +175,13 @@ func countRecords(tx projections.Tx, tenant, conv string) (tally, error) {
 	return tl, err
 }
 
-// countRecord adds one record, as it stands, to tl.
-func countRecord(tl *tally, r record) {
+// countRecord adds one record, as it stands, read by readBy, to tl.
+func countRecord(tl *tally, r record, readBy []string) {
 	if r.Recalled {
 		return
 	}
 	tl.sent(r)
-	for _, reader := range r.ReadBy {
+	for _, reader := range readBy {
 		if reader != r.From {
 			tl.viewer(reader)[1]++
 		}
@@ -244,7 +248,7 @@ func unread(tx projections.Tx, tenant, conv, viewer string, retainedSince time.T
 	until := retainedSince.Add(retentionSlack)
 	prefix := convPrefix('c', tenant, conv)
 	var decodeErr error
-	err = tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(_, b []byte) bool {
+	err = tx.Scan(prefix, projections.PrefixEnd(prefix), false, func(k, b []byte) bool {
 		var r record
 		if decodeErr = codec.Unmarshal(b, &r); decodeErr != nil {
 			return false
@@ -253,8 +257,14 @@ func unread(tx projections.Tx, tenant, conv, viewer string, retainedSince time.T
 		if !at.Before(until) {
 			return false
 		}
-		if at.Before(retainedSince) && !r.Recalled && r.From != viewer && !slices.Contains(r.ReadBy, viewer) {
-			n--
+		if at.Before(retainedSince) && !r.Recalled && r.From != viewer {
+			var read bool
+			if read, decodeErr = hasRead(tx, tenant, conv, binary.BigEndian.Uint64(k[len(prefix):]), r, viewer); decodeErr != nil {
+				return false
+			}
+			if !read {
+				n--
+			}
 		}
 		return true
 	})

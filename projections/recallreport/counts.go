@@ -43,21 +43,10 @@ func countPrefix(tenant string, dim byte) []byte {
 }
 
 // counted reports whether the namespace keeps counts, deciding it on the
-// first event a namespace sees: an empty one does from then on.
+// first event a namespace sees (attempt rows and messages are under "a"
+// and "m").
 func counted(tx projections.Tx) (bool, error) {
-	v, err := tx.Get(countedKey)
-	if err != nil || v != nil {
-		return string(v) == "y", err
-	}
-	empty := true
-	if err := tx.Scan([]byte("a"), []byte("n"), false, func(_, _ []byte) bool { empty = false; return false }); err != nil {
-		return false, err
-	}
-	mark := "n"
-	if empty {
-		mark = "y"
-	}
-	return empty, tx.Set(countedKey, []byte(mark))
+	return projections.KeptFromTheStart(tx, countedKey, []byte("a"), []byte("n"))
 }
 
 // tally is one total: attempts, recalled, refused, timeouts.

@@ -168,11 +168,11 @@ func (b *builder) read(tx projections.Tx, from, to time.Time) error {
 	if _, ok := dimensions[b.groupBy]; !ok || !whole.Before(end) {
 		return b.scan(tx, from, to)
 	}
-	v, err := tx.Get(countedKey)
+	counts, err := projections.Kept(tx, countedKey)
 	if err != nil {
 		return err
 	}
-	if string(v) != "y" {
+	if !counts {
 		return b.scan(tx, from, to) // written before the counts: the rows alone
 	}
 	if err := b.scan(tx, from, whole); err != nil {

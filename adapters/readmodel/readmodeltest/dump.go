@@ -1,5 +1,6 @@
-// Package readmodeltest helps tests compare read models; only tests
-// import it.
+// Package readmodeltest helps tests of what reads the read models: the
+// stores of a data directory with runners the test feeds (Stores), and
+// read models compared byte for byte (Dump). Only tests import it.
 package readmodeltest
 
 import (
