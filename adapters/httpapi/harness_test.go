@@ -13,6 +13,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/tenants/tenantstest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/clocktest"
 	"github.com/recallledger/recall/domain/ledger"
@@ -63,18 +64,8 @@ func newTestAPI(t *testing.T, wrap func(domain.EventStore) domain.EventStore) *t
 // returns the tenant's tokens, by role.
 func registerTenant(t *testing.T, dir, name string) (*tenants.Registry, domain.Tenant, map[domain.AccessRole]string) {
 	t.Helper()
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, err := domain.ParseTenant(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokens, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, tokens := tenantstest.Register(t, dir, name)
+	tn, _ := domain.ParseTenant(name)
 	return reg, tn, tokens
 }
 

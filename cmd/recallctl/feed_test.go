@@ -11,7 +11,7 @@ import (
 
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/httpapi"
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/tenants/tenantstest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 )
@@ -77,14 +77,7 @@ func TestExportEventsCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 		}
 	}
 
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := reg.Create(guarded)
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, toks := tenantstest.Register(t, dir, guarded.String())
 	t.Run("from a running server", func(t *testing.T) {
 		srv := httptest.NewServer(httpapi.New(l, reg, httpapi.NewMetrics(), slog.New(slog.DiscardHandler), httpapi.Config{}, nil, nil))
 		defer srv.Close()

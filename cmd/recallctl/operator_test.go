@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/recallledger/recall/adapters/operators"
-	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/tenants/tenantstest"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -25,14 +25,7 @@ func ctlIn(t *testing.T, stdin string, args ...string) (string, error) {
 func withTenant(t *testing.T, name string) string {
 	t.Helper()
 	dir := t.TempDir()
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, _ := domain.ParseTenant(name)
-	if _, err := reg.Create(tn); err != nil {
-		t.Fatal(err)
-	}
+	tenantstest.Register(t, dir, name)
 	return dir
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/recallledger/recall/adapters/tenants"
+	"github.com/recallledger/recall/adapters/tenants/tenantstest"
 	"github.com/recallledger/recall/domain"
 )
 
@@ -104,18 +105,7 @@ func startServerConfigured(t testing.TB, dir string, set func(*Config), args ...
 // returns its tokens, by role.
 func registerTenant(t testing.TB, dir, name string) map[domain.AccessRole]string {
 	t.Helper()
-	reg, err := tenants.Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tn, err := domain.ParseTenant(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := reg.Create(tn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, toks := tenantstest.Register(t, dir, name)
 	return toks
 }
 
