@@ -63,6 +63,7 @@ bench: build ## recallbench's scenarios at a size that takes a few minutes, then
 	$(GO) test -run '^$$' -bench BenchmarkProofs -benchtime 5000x ./projections/auditlog/
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./adapters/auditsign/
 	$(GO) test -run '^$$' -bench . -benchtime 20000x ./adapters/keystore/
+	$(GO) test -run '^$$' -bench BenchmarkEraseAUser -benchtime 1x ./adapters/erasure/
 
 bench-console: console ## the console's benchmarks over a tenant of 1 million events: each page's data, the overview in Chromium, a 30-day what-if (a quarter of an hour on 2 cores)
 	$(GO) test -run '^$$' -bench 'ConsolePageData|ConsoleOverviewRender|PolicySimulate30Days' -benchtime 1x -timeout 60m ./cmd/recalld/

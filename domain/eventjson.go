@@ -43,7 +43,8 @@ func (e *UnknownTypeError) Error() string {
 const eventTypeList = TypeMessageSent + ", " + TypeMessageRead + ", " + TypeMessageRecalled + ", " + TypeRecallRejected + ", " +
 	TypeMessageExpired + ", " + TypeTenantPolicySet + ", " + TypeAuditQueried + ", " +
 	TypeOperatorCreated + ", " + TypeOperatorRoleChanged + ", " + TypeOperatorDisabled + ", " +
-	TypeOperatorEnabled + " and " + TypeOperatorPasswordReset
+	TypeOperatorEnabled + ", " + TypeOperatorPasswordReset + ", " + TypeLegalHoldPlaced + ", " + TypeLegalHoldReleased + ", " +
+	TypeErasureRequested + " and " + TypeContentErased
 
 // MarshalJSON is the event's v1 JSON: the envelope, its type named by the
 // payload, and the payload as data.
@@ -74,7 +75,8 @@ func (e Event) AppendJSON(b []byte) ([]byte, error) {
 func (e Event) AppendData(b []byte) ([]byte, error) {
 	switch e.Data.(type) {
 	case MessageSent, MessageRead, MessageRecalled, RecallRejected, MessageExpired, TenantPolicySet, AuditQueried,
-		OperatorCreated, OperatorRoleChanged, OperatorDisabled, OperatorEnabled, OperatorPasswordReset:
+		OperatorCreated, OperatorRoleChanged, OperatorDisabled, OperatorEnabled, OperatorPasswordReset,
+		LegalHoldPlaced, LegalHoldReleased, ErasureRequested, ContentErased:
 	case nil:
 		return nil, fmt.Errorf("encode event %s: %w", e.ID, ErrNoPayload)
 	default:
@@ -152,6 +154,14 @@ func decodePayload(id, typ string, data []byte) (Payload, error) {
 		return decodeAs[OperatorEnabled](id, data)
 	case TypeOperatorPasswordReset:
 		return decodeAs[OperatorPasswordReset](id, data)
+	case TypeLegalHoldPlaced:
+		return decodeAs[LegalHoldPlaced](id, data)
+	case TypeLegalHoldReleased:
+		return decodeAs[LegalHoldReleased](id, data)
+	case TypeErasureRequested:
+		return decodeAs[ErasureRequested](id, data)
+	case TypeContentErased:
+		return decodeAs[ContentErased](id, data)
 	}
 	return nil, &UnknownTypeError{ID: id, Type: typ}
 }

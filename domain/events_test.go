@@ -42,9 +42,13 @@ func goldenEvents(t *testing.T) map[string]Event {
 	for typ, p := range operatorPayloads() {
 		payloads[typ] = p
 	}
+	for typ, p := range compliancePayloads() {
+		payloads[typ] = p
+	}
 	out := map[string]Event{}
 	i := 0
-	for _, typ := range append([]string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried}, operatorTypes...) {
+	types := append([]string{TypeMessageSent, TypeMessageRead, TypeMessageRecalled, TypeRecallRejected, TypeMessageExpired, TypeTenantPolicySet, TypeAuditQueried}, operatorTypes...)
+	for _, typ := range append(types, complianceTypes...) {
 		i++
 		e := NewEvent(fmt.Sprintf("0b4c6c1e-1d1f-4a43-9d55-5a7e2a1d%04d", i), tn, at, payloads[typ])
 		e.Stream, e.StreamVersion, e.Position = MessageStream(tn, "m-1"), int64(i-1), uint64(100+i)
@@ -56,6 +60,12 @@ func goldenEvents(t *testing.T) map[string]Event {
 		}
 		if slices.Contains(operatorTypes, typ) {
 			e.Stream, e.StreamVersion = OperatorStream(tn), int64(slices.Index(operatorTypes, typ))
+		}
+		switch typ {
+		case TypeLegalHoldPlaced, TypeLegalHoldReleased:
+			e.Stream, e.StreamVersion = HoldStream(tn), int64(slices.Index(complianceTypes, typ))
+		case TypeErasureRequested, TypeContentErased:
+			e.Stream, e.StreamVersion = ErasureStream(tn, "5d9f0c1e-7b7a-5b43-8d55-1a7e2a1d0001"), int64(slices.Index(complianceTypes, typ)-2)
 		}
 		out[typ] = e
 	}

@@ -100,6 +100,8 @@ func FuzzEventDecode(f *testing.F) {
 	f.Add([]byte(`{"type":"RecallRejected","data":{"reason":7}}`))
 	f.Add([]byte(`{"type":"TenantPolicySet","occurred_at":"bad","data":null}`))
 	f.Add([]byte(`{"event_id":"o","type":"OperatorRoleChanged","tenant":"a/b","stream":"operator-a/b","data":{"name":"alice","role":"auditor","previous_role":"admin","by":"recallctl"}}`))
+	f.Add([]byte(`{"event_id":"h","type":"LegalHoldPlaced","tenant":"a/b","stream":"hold-a/b","data":{"hold_id":"h1","scope":"user","subject":"alice","from":"2026-11-01T00:00:00.000Z","case":"c","reason":"","by":"token:admin"}}`))
+	f.Add([]byte(`{"event_id":"e","type":"ContentErased","tenant":"a/b","stream":"erasure-a/b.x","data":{"erasure_id":"x","user":"alice","erased":["m1"],"held":[{"msg_id":"m2","hold_ids":["h1"]}],"final":true}}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		e, err := DecodeEvent(raw)
 		var std Event
@@ -113,6 +115,11 @@ func FuzzEventDecode(f *testing.F) {
 		_ = m.Apply(e)
 		var o Operator
 		_ = o.Apply(e)
+		var hs Holds
+		_ = hs.Apply(e)
+		_ = hs.Covering(ContentRef{From: "alice", ConversationID: "chat:a:b"})
+		var er Erasure
+		_ = er.Apply(e)
 		again, err := json.Marshal(e)
 		if err != nil {
 			t.Fatalf("a decoded event does not encode: %v", err)

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -61,11 +62,19 @@ type RawFollower interface {
 // TenantPurger is a store that can remove a tenant's old history, for
 // audit retention. PurgeTenant removes the tenant's events at or before
 // upTo except its policy history (its tenant- stream, from which the
-// policy in force is read), leaves other tenants, later positions and
-// stream versions alone, and returns how many events it removed; purging
-// again up to the same position removes nothing.
+// policy in force is read), its legal holds (hold-: a hold outlives every
+// retention until it is released) and its erasure records (erasure-…:
+// what was erased, and why, is kept), leaves other tenants, later
+// positions and stream versions alone, and returns how many events it
+// removed; purging again up to the same position removes nothing.
 type TenantPurger interface {
 	PurgeTenant(ctx context.Context, tenant string, upTo uint64) (int, error)
+}
+
+// IsKeptStream reports whether audit retention keeps a stream of tenant:
+// its policy history, its legal holds and its erasure records.
+func IsKeptStream(tenant, stream string) bool {
+	return stream == "tenant-"+tenant || stream == "hold-"+tenant || strings.HasPrefix(stream, "erasure-"+tenant+".")
 }
 
 // StreamWrite is one stream's part of an AppendInOrder: what one Append

@@ -47,7 +47,7 @@ func validate(s *jsonschema.Schema, raw []byte) error {
 func TestGoldenEventsMatchTheSchema(t *testing.T) {
 	s := compileSchema(t)
 	files, err := filepath.Glob(filepath.Join("testdata", "*.golden.json"))
-	if err != nil || len(files) != 12 {
+	if err != nil || len(files) != 16 {
 		t.Fatalf("golden files: %v %v", files, err)
 	}
 	redacted, err := filepath.Glob(filepath.Join("testdata", "feed", "*.golden.json"))

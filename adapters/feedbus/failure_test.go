@@ -132,7 +132,7 @@ func TestStalledProjectionIsReportedUntilItAppliesAgain(t *testing.T) {
 		stalled []string // the feed is shared: when it fails, it fails for all
 		cause   string
 	}{
-		{"the feed fails", StageFeed, []string{"conversations", "audit_log", "recall_reports", "recall_history", feedbustest.PoisonName}, feedbustest.FeedError},
+		{"the feed fails", StageFeed, []string{"conversations", "audit_log", "recall_reports", "recall_history", "message_index", feedbustest.PoisonName}, feedbustest.FeedError},
 		{"the handler fails on one event", StageApply, []string{feedbustest.PoisonName}, feedbustest.ApplyError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -96,13 +96,25 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 	if s.readSideMissing(w) {
 		return
 	}
+	// the live view is the IM backend's; the view at a time, an auditor's
+	asOf := r.URL.Query().Get("as_of")
+	switch {
+	case c.Role == domain.AccessAuditor && asOf == "":
+		writeError(w, http.StatusForbidden, "forbidden_role", "an auditor reads a conversation as it was at a time: give as_of")
+		return
+	case c.Role != domain.AccessAuditor && asOf != "":
+		writeError(w, http.StatusForbidden, "forbidden_role", "as_of admits the auditor token or an auditor operator, not the "+string(c.Role)+" "+c.kind())
+		return
+	case asOf != "":
+		s.conversationAsOf(w, r, c, asOf)
+		return
+	}
 	conv, viewer, locale, ok := s.viewerParams(w, r)
 	if !ok {
 		return
 	}
-	limit, err := uintParam(r.URL.Query().Get("limit"), 50, 500)
-	if err != nil || limit == 0 {
-		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
+	limit, ok := conversationLimit(w, r)
+	if !ok {
 		return
 	}
 	since, err := s.ledger.RetainedSince(r.Context(), c.Tenant)
@@ -119,6 +131,33 @@ func (s *Server) conversationMessages(w http.ResponseWriter, r *http.Request, c 
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// conversationLimit reads a conversation page's limit: 1 to 500, 50 when
+// not given; false once it answered 400.
+func conversationLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	limit, err := uintParam(r.URL.Query().Get("limit"), 50, 500)
+	if err != nil || limit == 0 {
+		writeError(w, http.StatusBadRequest, "invalid_limit", "limit: want 1 to 500")
+		return 0, false
+	}
+	return int(limit), true
+}
+
+// timeParams reads the RFC 3339 instants named into their destinations,
+// leaving those not given as they are; false once it answered 400.
+func timeParams(w http.ResponseWriter, q url.Values, dst map[string]*time.Time) bool {
+	for name, d := range dst {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, "invalid_"+name, name+": want RFC 3339, e.g. 2026-11-24T10:00:00Z")
+				return false
+			}
+			*d = t
+		}
+	}
+	return true
 }
 
 // streamUpdate is an update as one viewer is told it.
@@ -336,8 +375,8 @@ func auditFilter(q url.Values) (auditlog.Filter, string, error) {
 		}
 		f.ConversationID = conv
 	}
-	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit, auditlog.ActionOperator}, f.Action) {
-		return bad("invalid_action", "action: want send, read, recall, expire, policy, audit or operator")
+	if f.Action != "" && !slices.Contains([]string{auditlog.ActionSend, auditlog.ActionRead, auditlog.ActionRecall, auditlog.ActionExpire, auditlog.ActionPolicy, auditlog.ActionAudit, auditlog.ActionOperator, auditlog.ActionHold, auditlog.ActionErasure}, f.Action) {
+		return bad("invalid_action", "action: want send, read, recall, expire, policy, audit, operator, hold or erasure")
 	}
 	if c := q.Get("cursor"); c != "" {
 		v, err := strconv.ParseUint(c, 10, 64)
@@ -454,15 +493,8 @@ func (s *Server) recallReport(w http.ResponseWriter, r *http.Request, c caller) 
 	q := r.URL.Query()
 	to := time.Now()
 	from := to.Add(-24 * time.Hour)
-	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				writeError(w, http.StatusBadRequest, "invalid_"+name, name+": want RFC 3339")
-				return
-			}
-			*dst = t
-		}
+	if !timeParams(w, q, map[string]*time.Time{"from": &from, "to": &to}) {
+		return
 	}
 	loc := time.UTC
 	if tz := q.Get("tz"); tz != "" {

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/recallledger/recall/adapters/auditsign"
+	"github.com/recallledger/recall/adapters/erasure"
 	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/readmodel"
 	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
@@ -41,6 +43,7 @@ type rig struct {
 	base    string
 	signer  *auditsign.Signer // the audit checkpoints' signer, over dir's key
 	api     *Server
+	feedMu  sync.Mutex // the test and a handler (an erasure) may feed
 }
 
 func newRig(t *testing.T) *rig {
@@ -64,14 +67,45 @@ func newRigWith(t *testing.T, cfg Config) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api := New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: stores.Runner(conversation.Name), Checkpoints: signer})
-	srv := httptest.NewServer(api)
+	r := &rig{t: t, clock: clock, stores: stores, store: store, rm: rm, l: l, runners: stores.Runners, tenant: tn, tokens: toks, signer: signer}
+	if cfg.Compliance == nil {
+		// erasures wait for the message index: the rig feeds it then
+		cfg.Compliance = erasure.New(l, rm, nil, func(context.Context, uint64) error { return r.catchUp() }, slog.New(slog.DiscardHandler))
+	}
+	r.api = New(l, reg, NewMetrics(), slog.New(slog.DiscardHandler), cfg, nil, &ReadSide{Store: rm, Conversations: stores.Runner(conversation.Name), Checkpoints: signer})
+	srv := httptest.NewServer(r.api)
 	t.Cleanup(srv.Close)
-	return &rig{t: t, clock: clock, stores: stores, store: store, rm: rm, l: l, runners: stores.Runners, tenant: tn, tokens: toks, base: srv.URL, signer: signer, api: api}
+	r.base = srv.URL
+	return r
 }
 
 // feed applies every stored event the read models have not applied yet.
-func (r *rig) feed() { r.stores.Feed() }
+func (r *rig) feed() {
+	r.t.Helper()
+	if err := r.catchUp(); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// catchUp is feed for a caller off the test's goroutine (a handler
+// carrying out an erasure): it reports what failed instead of failing
+// the test, and takes turns with the test's own feeds.
+func (r *rig) catchUp() error {
+	r.feedMu.Lock()
+	defer r.feedMu.Unlock()
+	for _, run := range r.runners {
+		evs, err := r.store.ReadAll(context.Background(), run.Position()+1, "", 1_000_000)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := run.Handle(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 func (r *rig) send(from, to, chat, content string) domain.MsgID {
 	r.t.Helper()
@@ -98,11 +132,21 @@ func (r *rig) get(role domain.AccessRole, path string) (int, []byte) {
 // do calls path (after /v1/acme/chat) with method, without a body.
 func (r *rig) do(method string, role domain.AccessRole, path string) (int, []byte) {
 	r.t.Helper()
-	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, nil)
+	return r.post(method, role, path, "")
+}
+
+// post calls path (after /v1/acme/chat) with method and a JSON body
+// (none when body is empty).
+func (r *rig) post(method string, role domain.AccessRole, path, body string) (int, []byte) {
+	r.t.Helper()
+	req, err := http.NewRequest(method, r.base+"/v1/acme/chat"+path, strings.NewReader(body))
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+r.tokens[role])
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		r.t.Fatal(err)

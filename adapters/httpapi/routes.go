@@ -60,6 +60,9 @@ var (
 	service      = []domain.AccessRole{domain.AccessService}
 	admin        = []domain.AccessRole{domain.AccessAdmin}
 	adminAuditor = []domain.AccessRole{domain.AccessAdmin, domain.AccessAuditor}
+	// the live conversation is the service's; as it was at a time (as_of),
+	// the auditor's
+	serviceAuditor = []domain.AccessRole{domain.AccessService, domain.AccessAuditor}
 )
 
 func (s *Server) register() {
@@ -76,7 +79,7 @@ func (s *Server) register() {
 		{method: "POST", pattern: "/v1/{org}/{app}/policy/simulate", roles: admin, handle: s.simulatePolicy},
 		{method: "GET", pattern: "/v1/{org}/{app}/messages/{msg_id}/history", roles: adminAuditor, handle: s.messageHistory},
 		{method: "GET", pattern: "/v1/{org}/{app}/events", roles: adminAuditor, handle: s.events},
-		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/messages", roles: service, handle: s.conversationMessages},
+		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/messages", roles: serviceAuditor, handle: s.conversationMessages},
 		{method: "GET", pattern: "/v1/{org}/{app}/conversations/{conversation_id}/stream", roles: service, handle: s.conversationStream},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit", roles: adminAuditor, handle: s.audit},
 		{method: "GET", pattern: "/v1/{org}/{app}/audit/export", roles: adminAuditor, handle: s.auditExport},
@@ -92,6 +95,11 @@ func (s *Server) register() {
 		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/enable", roles: admin, handle: s.changeOperator(domain.OperatorEnable)},
 		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/reset", roles: admin, handle: s.changeOperator(domain.OperatorReset)},
 		{method: "POST", pattern: "/v1/{org}/{app}/operators/{name}/role", roles: admin, handle: s.changeOperator(domain.OperatorSetRole)},
+		{method: "POST", pattern: "/v1/{org}/{app}/holds", roles: admin, handle: s.placeHold},
+		{method: "GET", pattern: "/v1/{org}/{app}/holds", roles: adminAuditor, handle: s.listHolds},
+		{method: "DELETE", pattern: "/v1/{org}/{app}/holds/{id}", roles: admin, handle: s.releaseHold},
+		{method: "POST", pattern: "/v1/{org}/{app}/erasures", roles: admin, handle: s.requestErasure},
+		{method: "GET", pattern: "/v1/{org}/{app}/erasures/{id}", roles: admin, handle: s.getErasure},
 		{method: "POST", pattern: "/console/api/login", handle: s.login},
 		{method: "POST", pattern: "/console/api/logout", handle: s.logout},
 		{method: "GET", pattern: "/console/api/session", handle: s.session},

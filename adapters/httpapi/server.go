@@ -31,6 +31,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// SignIn is the console's operator sign-in; nil: bearer tokens only.
 	SignIn *SignIn
+	// Compliance serves legal holds and erasure requests; nil: those
+	// routes answer 503.
+	Compliance Compliance
 	// MaxStreams and MaxStreamsPerTenant cap the live conversation
 	// streams open at once in this server (default 10000) and for one
 	// tenant (default 2000): beyond them a new stream gets 429.

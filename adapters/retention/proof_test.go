@@ -153,7 +153,7 @@ func TestProofsAndConsistencyHoldAcrossAPurgeAndACrashInTheMiddleOfOne(t *testin
 
 	// the next run finishes the job and goes on: day 1 and day 2 go
 	clock.Advance(24 * time.Hour)
-	res, err := retention.Apply(ctx, n.rm, n.store, tn.String(), clock.Now())
+	res, err := retention.Apply(ctx, n.rm, n.store, nil, domain.NoHolds{}, tn.String(), clock.Now())
 	if err != nil || res.Entries == 0 || res.Events == 0 {
 		t.Fatalf("retention after the restart: %+v %v", res, err)
 	}

@@ -63,7 +63,7 @@ func TestPurgeNeverRemovesWhatMayStillBeRecalled(t *testing.T) {
 			a.legacyPolicy(c.auditS, c.adminS, c.msgS)
 			id := a.send("the message an admin must still be able to recall")
 			a.clock.Advance(2 * 24 * time.Hour)
-			if _, err := retention.Apply(a.ctx, a.rm, a.store, a.tn.String(), a.clock.Now()); err != nil {
+			if _, err := retention.Apply(a.ctx, a.rm, a.store, nil, domain.NoHolds{}, a.tn.String(), a.clock.Now()); err != nil {
 				t.Fatal(err)
 			}
 			d := a.adminRecall(id)
@@ -74,7 +74,7 @@ func TestPurgeNeverRemovesWhatMayStillBeRecalled(t *testing.T) {
 				t.Fatalf("the purge removed a message inside its retention (%v)", err)
 			}
 			a.clock.Advance(c.purgeAfterMsgRetention - 2*24*time.Hour)
-			res, err := retention.Apply(a.ctx, a.rm, a.store, a.tn.String(), a.clock.Now())
+			res, err := retention.Apply(a.ctx, a.rm, a.store, nil, domain.NoHolds{}, a.tn.String(), a.clock.Now())
 			if err != nil || res.Entries == 0 || res.Events == 0 {
 				t.Fatalf("past the message retention nothing was purged: %+v %v", res, err)
 			}

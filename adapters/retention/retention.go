@@ -25,24 +25,30 @@ type Result struct {
 	Events  int    // events in the store
 	UpTo    uint64 // the anchor's position
 	// Shredded counts the sends whose content keys were destroyed, Held
-	// those whose keys a legal hold kept.
+	// those whose keys a legal hold kept (a hold placed while the purge
+	// ran: the purge itself stops before what a hold covers).
 	Shredded, Held int
+	// HeldBy names the legal holds that kept entries past retention: the
+	// purge stopped at the first one they keep.
+	HeldBy []string
 }
 
-// Apply runs the tenant's retention at now.
-func Apply(ctx context.Context, rm projections.Store, store domain.TenantPurger, tenant string, now time.Time) (Result, error) {
-	return ApplyShredding(ctx, rm, store, nil, tenant, now)
-}
-
-// ApplyShredding is Apply that destroys, through keys, the content keys
-// (audit and live) of every send whose audit entry goes, before the entry
-// goes: retention is key destruction, on every event store — on
-// EventStoreDB, whose log keeps the sealed sends, the ciphertext left
-// there no longer opens. A legal hold keeps its content's keys (Shred
-// asks it). keys nil destroys none (content recorded in plaintext).
-func ApplyShredding(ctx context.Context, rm projections.Store, store domain.TenantPurger, keys *keyring.Keyring, tenant string, now time.Time) (Result, error) {
+// Apply runs the tenant's retention at now. What a legal hold covers
+// (holds asks; nil: nothing is held) is kept, with its events and its
+// content keys, until the hold is released. The content keys (audit and
+// live) of every send whose audit entry goes are destroyed through keys
+// before the entry goes: retention is key destruction, on every event
+// store — on EventStoreDB, whose log keeps the sealed sends, the
+// ciphertext left there no longer opens. keys nil destroys none (content
+// recorded in plaintext); its ShredAll asks its own hold checker again,
+// which recalld sets to the same holds.
+func Apply(ctx context.Context, rm projections.Store, store domain.TenantPurger, keys *keyring.Keyring, holds domain.HoldChecker, tenant string, now time.Time) (Result, error) {
 	var res Result
-	var shred func([]auditlog.Entry) error
+	var held auditlog.HeldFunc
+	if holds != nil {
+		held = func(ref domain.ContentRef) ([]string, error) { return holds.Held(ctx, ref) }
+	}
+	var shred auditlog.ShredFunc
 	if keys != nil {
 		tn, err := domain.ParseTenant(tenant)
 		if err != nil {
@@ -66,11 +72,11 @@ func ApplyShredding(ctx context.Context, rm projections.Store, store domain.Tena
 			return err
 		}
 	}
-	n, _, err := auditlog.PurgeShredding(rm, tenant, now, shred)
+	n, _, heldBy, err := auditlog.PurgeHeld(rm, tenant, now, held, shred)
 	if err != nil {
 		return res, err
 	}
-	res.Entries = n
+	res.Entries, res.HeldBy = n, heldBy
 	if res.UpTo, err = auditlog.Anchor(rm, tenant); err != nil || res.UpTo == 0 {
 		return res, err
 	}

@@ -89,12 +89,12 @@ func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	recent := send(tn, "recent")
 	feed()
 
-	res, err := retention.Apply(ctx, rm, store, tn.String(), clock.Now())
+	res, err := retention.Apply(ctx, rm, store, nil, domain.NoHolds{}, tn.String(), clock.Now())
 	if err != nil || res.Entries != 0 || res.Events != 0 {
 		t.Fatalf("within retention: %+v %v", res, err)
 	}
 	clock.Advance(24 * time.Hour)
-	res, err = retention.Apply(ctx, rm, store, tn.String(), clock.Now())
+	res, err = retention.Apply(ctx, rm, store, nil, domain.NoHolds{}, tn.String(), clock.Now())
 	if err != nil || res.Entries != 3 || res.Events != 2 {
 		t.Fatalf("purge: %+v %v; want 3 entries (policy, send, recall) and 2 events (the policy event stays)", res, err)
 	}
@@ -114,7 +114,7 @@ func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	if pol, _ := ledger.New(store, clock).Policy(ctx, tn); pol.AuditRetentionS != twoDays || pol.Version != 1 {
 		t.Fatalf("policy after purge: %+v", pol)
 	}
-	if again, err := retention.Apply(ctx, rm, store, tn.String(), clock.Now()); err != nil || again.Entries != 0 || again.Events != 0 {
+	if again, err := retention.Apply(ctx, rm, store, nil, domain.NoHolds{}, tn.String(), clock.Now()); err != nil || again.Entries != 0 || again.Events != 0 {
 		t.Fatalf("second run: %+v %v", again, err)
 	}
 	live := dump()
@@ -140,7 +140,7 @@ func TestRetentionRemovesOldHistoryAndRebuildStillMatches(t *testing.T) {
 	if n, _, err := auditlog.Purge(rm, tn.String(), clock.Now()); err != nil || n != 1 {
 		t.Fatalf("read-model purge alone: %d %v", n, err)
 	}
-	res, err = retention.Apply(ctx, rm, store, tn.String(), clock.Now())
+	res, err = retention.Apply(ctx, rm, store, nil, domain.NoHolds{}, tn.String(), clock.Now())
 	if err != nil || res.Entries != 0 || res.Events != 1 {
 		t.Fatalf("catch-up run: %+v %v", res, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -27,7 +28,7 @@ func (h holdsSender) Held(_ context.Context, ref domain.ContentRef) ([]string, e
 
 // Audit retention is key destruction: the content keys (live and audit)
 // of every send whose entry it removes are destroyed first — except what a
-// legal hold covers, whose keys it keeps and counts.
+// legal hold covers, whose entry and keys it keeps, naming the hold.
 func TestRetentionDestroysTheKeysOfWhatItPurgesUnlessHeld(t *testing.T) {
 	const twoDays = 2 * 86400
 	r := newRetentionRig(t, twoDays)
@@ -40,7 +41,8 @@ func TestRetentionDestroysTheKeysOfWhatItPurgesUnlessHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := keyring.New(st, set, holdsSender("mallory"))
+	holds := holdsSender("mallory")
+	keys := keyring.New(st, set, holds)
 	r.l = ledger.New(r.store, r.clock, ledger.WithKeyring(keys))
 	ctx := context.Background()
 	sealedBy := map[domain.UserID]domain.MessageSent{}
@@ -58,12 +60,14 @@ func TestRetentionDestroysTheKeysOfWhatItPurgesUnlessHeld(t *testing.T) {
 	}
 	r.feed()
 	r.clock.Advance(3 * 24 * time.Hour)
-	res, err := retention.ApplyShredding(ctx, r.rm, r.store, keys, r.tn.String(), r.clock.Now())
+	res, err := retention.Apply(ctx, r.rm, r.store, keys, holds, r.tn.String(), r.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Shredded != 1 || res.Held != 1 || res.Entries == 0 {
-		t.Fatalf("retention: %+v, want one send shredded and one held", res)
+	// alice's send went first (its keys with it); the purge stopped at
+	// mallory's, which the hold keeps, so the shredder never met it
+	if res.Shredded != 1 || res.Held != 0 || res.Entries == 0 || !slices.Equal(res.HeldBy, []string{"case-7"}) {
+		t.Fatalf("retention: %+v, want one send shredded and the purge held by case-7", res)
 	}
 	for from, want := range map[domain.UserID]domain.KeyState{"alice": domain.KeyDestroyed, "mallory": domain.KeyLive} {
 		s := sealedBy[from]

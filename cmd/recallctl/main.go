@@ -121,6 +121,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return witness(ctx, *server, *token, rest[2:], stdout, stderr)
 	case "report recalls":
 		return reportRecalls(ctx, data, *server, *token, rest[2:], stdout, stderr)
+	case "hold place", "hold list", "hold release", "erasure request", "erasure show", "conversation as-of":
+		return complianceCmd(ctx, *server, *token, name, rest[2:], stdout, stderr)
 	case "operator add", "operator list", "operator disable", "operator enable", "operator reset", "operator role":
 		return operatorCmd(ctx, data, *server, *token, rest[1], rest[2:], stdin, stdout, stderr)
 	}

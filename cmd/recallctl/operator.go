@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/recallledger/recall/adapters/operators"
 	"github.com/recallledger/recall/adapters/tenants"
@@ -167,7 +165,7 @@ func printOperator(stdout io.Writer, t domain.Tenant, info any, pw string, chose
 
 // operatorOnServer asks a running recalld, with the tenant's admin token.
 func operatorOnServer(ctx context.Context, server, token, verb string, t domain.Tenant, op domain.OperatorName, role string, stdout io.Writer) error {
-	base := strings.TrimRight(server, "/") + "/v1/" + t.Org() + "/" + t.App() + "/operators"
+	base := "/v1/" + t.Org() + "/" + t.App() + "/operators"
 	method, path, body := http.MethodPost, base+"/"+url.PathEscape(string(op))+"/"+verb, any(nil)
 	switch verb {
 	case "list":
@@ -177,33 +175,9 @@ func operatorOnServer(ctx context.Context, server, token, verb string, t domain.
 	case "role":
 		body = map[string]string{"role": role}
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
+	raw, err := request(ctx, server, token, method, path, nil, body)
 	if err != nil {
 		return fmt.Errorf("operator %s: %w", verb, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("operator %s: %w", verb, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("operator %s: %s: %s", verb, resp.Status, strings.TrimSpace(string(raw)))
 	}
 	var reply struct {
 		Operators []json.RawMessage `json:"operators"`

@@ -125,10 +125,11 @@ func registerProjectionMetrics(m *httpapi.Metrics, store domain.EventStore, runn
 
 // purgeAuditLoop applies every tenant's audit retention at start and then
 // hourly: old audit entries, their content keys and the events behind
-// them go. Then the key store is compacted if any key was destroyed since
-// the last pass (by retention, recalls or expiries), so destroyed keys'
-// bytes leave its files within the hour.
-func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, keys *contentkeys.Keys, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
+// them go, but for what a legal hold keeps (holds). Then the key store is
+// compacted if any key was destroyed since the last pass (by retention,
+// recalls, expiries or erasures), so destroyed keys' bytes leave its files
+// within the hour.
+func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.TenantPurger, keys *contentkeys.Keys, holds domain.HoldChecker, reg *tenants.Registry, clock domain.Clock, log *slog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -137,13 +138,13 @@ func purgeAuditLoop(ctx context.Context, rm projections.Store, store domain.Tena
 			log.Warn("audit retention", slog.Any("err", err))
 		}
 		for _, tn := range ts {
-			res, err := retention.ApplyShredding(ctx, rm, store, keys.Keyring, tn.String(), clock.Now())
+			res, err := retention.Apply(ctx, rm, store, keys.Keyring, holds, tn.String(), clock.Now())
 			if err != nil {
 				log.Warn("audit retention", slog.String("tenant", tn.String()), slog.Any("err", err))
-			} else if res.Entries+res.Events > 0 {
+			} else if res.Entries+res.Events > 0 || len(res.HeldBy) > 0 {
 				log.Info("audit retention", slog.String("tenant", tn.String()), slog.Int("entries", res.Entries),
 					slog.Int("events", res.Events), slog.Uint64("up_to_position", res.UpTo),
-					slog.Int("content_shredded", res.Shredded), slog.Int("content_held", res.Held))
+					slog.Int("content_shredded", res.Shredded), slog.Int("content_held", res.Held), slog.Any("held_by", res.HeldBy))
 			}
 		}
 		if compacted, err := keys.Store.CompactIfDestroyed(); err != nil {

@@ -251,7 +251,7 @@ func TestReadinessAndProjectionMetrics(t *testing.T) {
 	s.send("alice", "bob", "chat", "txt", "x", "c1")
 	eventually(t, func() string {
 		m := string(s.do("GET", "/metrics", "", "").body)
-		for _, p := range []string{"conversations", "audit_log", "recall_reports", "recall_history"} {
+		for _, p := range []string{"conversations", "audit_log", "recall_reports", "recall_history", "message_index"} {
 			if !strings.Contains(m, `recall_projection_lag_events{projection="`+p+`"} 0`) || !strings.Contains(m, `recall_projection_position{projection="`+p+`"} 1`) {
 				return "metrics: " + m
 			}

@@ -17,6 +17,7 @@ import (
 	"github.com/recallledger/recall/adapters/auditsign"
 	"github.com/recallledger/recall/adapters/console"
 	"github.com/recallledger/recall/adapters/contentshred"
+	"github.com/recallledger/recall/adapters/erasure"
 	"github.com/recallledger/recall/adapters/expiry"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/httpapi"
@@ -30,6 +31,7 @@ import (
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/catalog"
 	"github.com/recallledger/recall/projections/conversation"
+	"github.com/recallledger/recall/projections/messageindex"
 )
 
 // Config is what a Server is built from: recalld's flags and environment
@@ -181,6 +183,7 @@ type Server struct {
 	runners    []*projections.Runner
 	feed       *feedbus.Feed
 	signer     *auditsign.Signer
+	erasures   *erasure.Service
 	metrics    *httpapi.Metrics
 	api        *httpapi.Server
 	console    *console.Handler
@@ -306,6 +309,10 @@ func (s *Server) openStores(ctx context.Context) error {
 	}
 	s.metrics = httpapi.NewMetrics()
 	s.ledger = ledger.New(s.metrics.InstrumentStore(store), s.cfg.Clock, sealed)
+	// the legal holds are the ledger's (its hold streams): from here on a
+	// recall's, an expiry's, retention's or an erasure's shred is refused
+	// for what a hold covers
+	s.keys.Keyring.SetHoldChecker(s.ledger)
 	policies.Store(s.ledger)
 	s.policyFrom = store.Head() + 1 // before anything loads a policy into the ledger's cache
 	if s.sched, err = expiry.Open(filepath.Join(s.cfg.Data, "expiry"), s.ledger, s.cfg.Clock, s.log); err != nil {
@@ -356,8 +363,11 @@ func (s *Server) openReadSide() error {
 	if err := s.openSignIn(); err != nil {
 		return err
 	}
+	// an erasure destroys both copies' keys through the keyring, which
+	// asks the ledger's holds again for each
+	s.erasures = erasure.New(s.ledger, s.rm, s.keys.Keyring, s.indexCaughtUp, s.log)
 	s.api = httpapi.New(s.ledger, s.reg, s.metrics, s.log, httpapi.Config{RatePerTenant: s.cfg.RatePerTenant, SignIn: s.signIn,
-		MaxStreams: s.cfg.MaxStreams, MaxStreamsPerTenant: s.cfg.MaxStreamsPerTenant},
+		MaxStreams: s.cfg.MaxStreams, MaxStreamsPerTenant: s.cfg.MaxStreamsPerTenant, Compliance: s.erasures},
 		readiness(s.store, s.runners, s.feed), &httpapi.ReadSide{Store: s.rm, Conversations: s.runner(conversation.Name), Checkpoints: s.signer})
 	return nil
 }
@@ -376,6 +386,20 @@ func (s *Server) openSignIn() error {
 	s.signIn = httpapi.NewSignIn(s.operators, s.cfg.Clock, httpapi.SignInConfig{
 		SessionIdle: s.cfg.SessionIdle, SessionMax: s.cfg.SessionMax, SecureCookies: s.cfg.TLSProxy,
 	})
+	return nil
+}
+
+// indexCaughtUp returns once the message index has applied the log up to
+// position: an erasure lists the user's messages from it. It waits at most
+// 30 s (a stalled projection): the erasure is then refused, and a repeat
+// of the request carries it out.
+func (s *Server) indexCaughtUp(ctx context.Context, position uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r := s.runner(messageindex.Name)
+	if !waitCaughtUp(ctx, position, []*projections.Runner{r}, s.feed, s.log) || r.Position() < position {
+		return fmt.Errorf("message index at %d, behind position %d: %w", r.Position(), position, domain.ErrUnavailable)
+	}
 	return nil
 }
 
@@ -418,9 +442,10 @@ func (s *Server) runLoops() {
 	s.run("checkpoint signer", s.signer.Run) // checkpoints are signed off the append path
 	s.run("operator publisher", operators.NewPublisher(s.operators, s.store, s.log).Run)
 	s.run("audit retention", func(ctx context.Context) error {
-		purgeAuditLoop(ctx, s.rm, s.store, s.keys, s.reg, s.cfg.Clock, s.log)
+		purgeAuditLoop(ctx, s.rm, s.store, s.keys, s.ledger, s.reg, s.cfg.Clock, s.log)
 		return nil
 	})
+	s.run("erasures", s.erasures.Run) // finish what a crash cut short, or a release let go while down
 	if s.cfg.Store == "esdb" {
 		// other nodes write to the same log; the embedded store has one writer
 		s.run("policy follower", func(ctx context.Context) error {

@@ -67,6 +67,11 @@ const (
 	// outcome says which (created, role_changed, disabled, enabled,
 	// password_reset) and actor who made it.
 	ActionOperator = "operator"
+	// ActionHold is a legal hold placed or released (outcome placed,
+	// released); ActionErasure an erasure request (outcome requested) and
+	// each chunk of its passes (erased, or deferred when a hold kept some).
+	ActionHold    = "hold"
+	ActionErasure = "erasure"
 )
 
 // Projection builds the audit log.
@@ -184,11 +189,7 @@ func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
 	case domain.MessageRead:
 		return pr.appendOnly(tx, ev, readEntry(p))
 	case domain.MessageRecalled:
-		e, ok, err := pr.appendEntry(tx, ev, recallEntry(p), nil)
-		if err != nil || !ok {
-			return err
-		}
-		return dropContentIfPolicySaysSo(tx, ev.Tenant, e.MsgID)
+		return pr.recalled(tx, ev, p)
 	case domain.RecallRejected:
 		return pr.appendOnly(tx, ev, refusalEntry(p))
 	case domain.MessageExpired:
@@ -204,6 +205,30 @@ func (pr Projection) Apply(tx projections.Tx, ev domain.Event) error {
 		return pr.appendOnly(tx, ev, auditEntry(p))
 	case domain.OperatorPayload:
 		return pr.appendOnly(tx, ev, operatorEntry(p))
+	case domain.LegalHoldPlaced:
+		// the holds the log follows, kept even for an event the retention
+		// purge has passed (the hold stream is never purged)
+		if err := placeHold(tx, ev.Tenant, p); err != nil {
+			return err
+		}
+		return pr.appendOnly(tx, ev, holdPlacedEntry(p))
+	case domain.LegalHoldReleased:
+		if err := releaseHold(tx, ev.Tenant, p.HoldID); err != nil {
+			return err
+		}
+		return pr.appendOnly(tx, ev, holdReleasedEntry(p))
+	case domain.ErasureRequested:
+		return pr.appendOnly(tx, ev, erasureRequestedEntry(p))
+	case domain.ContentErased:
+		if _, ok, err := pr.appendEntry(tx, ev, contentErasedEntry(p), nil); err != nil || !ok {
+			return err
+		}
+		for _, id := range p.Erased {
+			if err := dropContent(tx, ev.Tenant, string(id)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return nil
 }
@@ -270,17 +295,9 @@ func (pr Projection) appendEntry(tx projections.Tx, ev domain.Event, e Entry, co
 	return e, true, setState(tx, headKey(t), link{Seq: e.Seq, Hash: e.Hash})
 }
 
-// dropContentIfPolicySaysSo removes a recalled message's content from its
-// send entry when the tenant does not keep recalled content; the entry's
-// hash covers content_sha256, not content, so the chain still verifies.
-func dropContentIfPolicySaysSo(tx projections.Tx, tenant, msg string) error {
-	pol := tenantPolicy{KeepContent: true}
-	if _, err := getState(tx, policyKey(tenant), &pol); err != nil {
-		return err
-	}
-	if pol.KeepContent {
-		return nil
-	}
+// dropContent removes a message's content from its send entry (the hash
+// covers content_sha256, not content, so the chain still verifies).
+func dropContent(tx projections.Tx, tenant, msg string) error {
 	var info msgInfo
 	found, err := getState(tx, msgKey(tenant, msg), &info)
 	if err != nil || !found {
@@ -288,7 +305,7 @@ func dropContentIfPolicySaysSo(tx projections.Tx, tenant, msg string) error {
 	}
 	var send Entry
 	found, err = projections.GetJSON(tx, entryKey(tenant, info.SendSeq), &send)
-	if err != nil || !found {
+	if err != nil || !found || send.Content == nil {
 		return err
 	}
 	// a sealed copy stays: the recall destroyed its key (unless a legal

@@ -2,7 +2,9 @@ package auditlog
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/recallledger/recall/domain"
 )
@@ -90,6 +92,64 @@ func operatorEntry(p domain.OperatorPayload) Entry {
 		e.Outcome, e.Actor = "enabled", p.By
 	case domain.OperatorPasswordReset:
 		e.Outcome, e.Actor = "password_reset", p.By
+	}
+	return e
+}
+
+// holdPlacedEntry is a legal hold placed: its id, what it covers, its
+// case and reason.
+func holdPlacedEntry(p domain.LegalHoldPlaced) Entry {
+	e := Entry{Action: ActionHold, Outcome: "placed", Actor: p.By, ActorRole: string(domain.AccessAdmin), ReasonText: p.Reason,
+		Detail: "hold=" + p.HoldID + " scope=" + string(p.Scope) + " id=" + p.Subject + " case=" + p.Case}
+	if p.Scope == domain.HoldConversation {
+		e.ConversationID = p.Subject
+	}
+	if p.From != nil {
+		e.Detail += " from=" + p.From.String()
+	}
+	if p.To != nil {
+		e.Detail += " to=" + p.To.String()
+	}
+	return e
+}
+
+func holdReleasedEntry(p domain.LegalHoldReleased) Entry {
+	return Entry{Action: ActionHold, Outcome: "released", Actor: p.By, ActorRole: string(domain.AccessAdmin), ReasonText: p.Reason,
+		Detail: "hold=" + p.HoldID}
+}
+
+func erasureRequestedEntry(p domain.ErasureRequested) Entry {
+	e := Entry{Action: ActionErasure, Outcome: "requested", Actor: p.By, ActorRole: string(domain.AccessAdmin), ReasonText: p.Reason,
+		Detail: "erasure=" + p.ErasureID + " user=" + string(p.User)}
+	if p.RequestID != "" {
+		e.Detail += " request_id=" + p.RequestID
+	}
+	return e
+}
+
+// contentErasedEntry is one chunk of an erasure's pass: how many messages
+// it erased, how many a hold kept and which holds (every decision a hold
+// changed names the hold).
+func contentErasedEntry(p domain.ContentErased) Entry {
+	e := Entry{Action: ActionErasure, Outcome: "erased", Actor: "system", ActorRole: "system",
+		Detail: fmt.Sprintf("erasure=%s user=%s erased=%d held=%d", p.ErasureID, p.User, len(p.Erased), len(p.Held))}
+	if len(p.Held) > 0 {
+		e.Outcome = "deferred"
+		var holds []string
+		for _, h := range p.Held {
+			for _, id := range h.HoldIDs {
+				if !slices.Contains(holds, id) {
+					holds = append(holds, id)
+				}
+			}
+		}
+		e.Detail += " holds=" + strings.Join(holds, ",")
+	}
+	if p.ReleasedHold != "" {
+		e.Detail += " released_hold=" + p.ReleasedHold
+	}
+	if p.Final {
+		e.Detail += " final=true"
 	}
 	return e
 }

@@ -24,32 +24,67 @@ const purgeBatch = 10_000
 // the namespace's Updates one at a time (projections.Store), so a purge
 // never sees a head or an entry the runner is about to change.
 func Purge(store projections.Store, tenant string, now time.Time) (int, uint64, error) {
-	return PurgeShredding(store, tenant, now, nil)
+	n, pos, _, err := PurgeHeld(store, tenant, now, nil, nil)
+	return n, pos, err
 }
 
-// PurgeShredding is Purge that first hands each batch of entries about to
-// go to shred, which destroys their content keys (adapters/retention): a
-// batch's entries are deleted only once shred returned nil, so a crash
-// between the two leaves entries whose keys are gone, and the next run
-// deletes them. shred nil shreds nothing.
-func PurgeShredding(store projections.Store, tenant string, now time.Time, shred func(doomed []Entry) error) (int, uint64, error) {
+// HeldFunc tells which legal holds keep the content ref names (and its
+// audit entries): their ids, none when nothing keeps it.
+type HeldFunc func(ref domain.ContentRef) ([]string, error)
+
+// ShredFunc destroys the content keys of entries about to be purged
+// (adapters/retention hands it the keyring's ShredAll).
+type ShredFunc func(doomed []Entry) error
+
+// PurgeHeld is Purge that keeps what a legal hold keeps and destroys the
+// content keys of what it removes.
+//
+// It stops at the first entry past retention that held names a hold for,
+// and returns those holds (keptBy; none when nothing held the purge
+// back). The chain is purged from its start, so the entries after a held
+// one wait too, until the hold is released: a hold keeps its entries, and
+// the events behind them in the store, whatever the retention (kept
+// longer, never shorter). held nil holds nothing.
+//
+// Each batch of entries about to go is first handed to shred: a batch's
+// entries are deleted only once shred returned nil, so a crash between the
+// two leaves entries whose keys are gone, and the next run deletes them.
+// shred nil shreds nothing (content recorded in plaintext).
+func PurgeHeld(store projections.Store, tenant string, now time.Time, held HeldFunc, shred ShredFunc) (removed int, upTo uint64, keptBy []string, err error) {
 	// entries written before the tree existed join it before any goes
 	if _, err := MigrateTree(store, tenant); err != nil {
-		return 0, 0, err
+		return 0, 0, nil, err
 	}
-	total, lastPos := 0, uint64(0)
+	var tn domain.Tenant
+	if held != nil {
+		if tn, err = domain.ParseTenant(tenant); err != nil {
+			return 0, 0, nil, fmt.Errorf("purge audit log: %w", err)
+		}
+	}
 	for {
-		n, pos, err := purgeSome(store, tenant, now, shred)
-		total += n
-		lastPos = max(lastPos, pos)
-		if err != nil || n < purgeBatch {
-			return total, lastPos, err
+		n, pos, by, err := purgeSome(store, tenant, tn, now, held, shred)
+		removed += n
+		upTo = max(upTo, pos)
+		if err != nil || n < purgeBatch || len(by) > 0 {
+			return removed, upTo, by, err
 		}
 	}
 }
 
-func purgeSome(store projections.Store, tenant string, now time.Time, shred func([]Entry) error) (int, uint64, error) {
+// entryRef is the content an audit entry is about, as a hold matches it:
+// a send's sender, conversation and time; any other entry's conversation
+// and time (a tenant hold over its time keeps it).
+func entryRef(t domain.Tenant, e Entry) domain.ContentRef {
+	ref := domain.ContentRef{Tenant: t, MsgID: domain.MsgID(e.MsgID), ConversationID: e.ConversationID, SentAt: e.At.Time()}
+	if e.Action == ActionSend {
+		ref.From = domain.UserID(e.Actor)
+	}
+	return ref
+}
+
+func purgeSome(store projections.Store, tenant string, tn domain.Tenant, now time.Time, held HeldFunc, shred ShredFunc) (int, uint64, []string, error) {
 	n, lastPos := 0, uint64(0)
+	var keptBy []string
 	err := store.Update(Name, func(tx projections.Tx) error {
 		pol := policyState(domain.DefaultPolicy())
 		if _, err := getState(tx, policyKey(tenant), &pol); err != nil {
@@ -70,6 +105,11 @@ func purgeSome(store projections.Store, tenant string, now time.Time, shred func
 			}
 			if !e.At.Time().Before(cutoff) || len(doomed) == purgeBatch {
 				return false
+			}
+			if held != nil {
+				if keptBy, scanErr = held(entryRef(tn, e)); scanErr != nil || len(keptBy) > 0 {
+					return false
+				}
 			}
 			doomed = append(doomed, e)
 			return true
@@ -123,9 +163,9 @@ func purgeSome(store projections.Store, tenant string, now time.Time, shred func
 		return setState(tx, anchorKey(tenant), link{Seq: last.Seq, Hash: last.Hash, Position: last.Position})
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("purge audit log of %s: %w", tenant, err)
+		return 0, 0, nil, fmt.Errorf("purge audit log of %s: %w", tenant, err)
 	}
-	return n, lastPos, nil
+	return n, lastPos, keptBy, nil
 }
 
 // Anchor returns the position of the tenant's anchor: events at or before

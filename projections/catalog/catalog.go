@@ -7,13 +7,14 @@ import (
 	"github.com/recallledger/recall/projections"
 	"github.com/recallledger/recall/projections/auditlog"
 	"github.com/recallledger/recall/projections/conversation"
+	"github.com/recallledger/recall/projections/messageindex"
 	"github.com/recallledger/recall/projections/recallhistory"
 	"github.com/recallledger/recall/projections/recallreport"
 )
 
 // Projections returns every projection.
 func Projections() []projections.Projection {
-	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}, recallhistory.Projection{}}
+	return []projections.Projection{conversation.Projection{}, auditlog.Projection{}, recallreport.Projection{}, recallhistory.Projection{}, messageindex.Projection{}}
 }
 
 // Served returns every projection as a server runs them: the

@@ -45,6 +45,8 @@ type record struct {
 	// record; a read is now a key of its own (readers.go), so that a
 	// message read by a thousand members is not rewritten a thousand times.
 	ReadBy []string `json:"read_by"`
+	// Erased is a message whose content an erasure request destroyed.
+	Erased bool `json:"erased,omitempty"`
 	// Log is the position of every update logged about the message but
 	// its reads (whose keys hold theirs), so its expiry can take them out
 	// of the change log too.
@@ -124,8 +126,28 @@ func (p Projection) Apply(tx projections.Tx, e domain.Event) error {
 		}, e)
 	case domain.MessageExpired:
 		return expire(tx, live, t, string(p.MsgID), e)
+	case domain.ContentErased:
+		// an erasure request destroyed the content: the message stays in
+		// the view, its content does not
+		for _, id := range p.Erased {
+			if err := erase(tx, t, string(id)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// erase drops a message's content from its record; nothing is logged for
+// live clients (the message is still there, as it was, without content).
+func erase(tx projections.Tx, tenant, msg string) error {
+	ptr, r, found, err := find(tx, tenant, msg)
+	if err != nil || !found || r.Erased {
+		return err
+	}
+	// the sealed copy goes too: the erasure destroyed its key
+	r.Content, r.Sealed, r.Erased = "", nil, true
+	return projections.SetJSON(tx, key('c', tenant, ptr.Conv, ptr.Pos), r)
 }
 
 // expire takes a message out of the view: its record, its pointer and
@@ -210,6 +232,9 @@ type Message struct {
 	ContentRedacted string   `json:"content_redacted,omitempty"`
 	Notice          string   `json:"notice,omitempty"`
 	ReadBy          []string `json:"read_by"`
+	// ContentErased is a visible message whose content an erasure
+	// request destroyed: it has no content.
+	ContentErased bool `json:"content_erased,omitempty"`
 	// Sealed is the sealed live copy a reader opens (Open) before the
 	// message is shown; never served.
 	Sealed *domain.SealedContent `json:"-"`
@@ -302,11 +327,14 @@ func Query(store projections.Store, tenant, conv, viewer, locale, cursor string,
 				return false
 			}
 			m := Message{MsgID: r.MsgID, From: r.From, SentAt: r.SentAt, Status: "visible", ReadBy: readBy}
-			if r.Recalled {
+			switch {
+			case r.Recalled:
 				m.Status, m.Notice = "recalled", Notice(locale, r.RecalledBy, viewer)
-			} else if r.Sealed != nil {
+			case r.Erased:
+				m.ContentErased = true
+			case r.Sealed != nil:
 				m.Sealed = r.Sealed
-			} else {
+			default:
 				c := r.Content
 				m.Content = &c
 			}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble"
+
+	"github.com/recallledger/recall/domain"
 )
 
 // PurgedUpTo is the position up to which the tenant's history was purged,
@@ -34,7 +36,6 @@ func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (in
 	if tenant == "" || strings.IndexByte(tenant, 0) >= 0 {
 		return 0, fmt.Errorf("purge: invalid tenant %q", tenant)
 	}
-	keep := "tenant-" + tenant
 	b := s.db.NewBatch()
 	defer b.Close()
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: tenantKey(tenant, done+1), UpperBound: tenantKey(tenant, upTo+1)})
@@ -54,7 +55,7 @@ func (s *Store) PurgeTenant(ctx context.Context, tenant string, upTo uint64) (in
 			it.Close()
 			return 0, fmt.Errorf("purge %s: %w", tenant, err)
 		}
-		if e.Stream == keep {
+		if domain.IsKeptStream(tenant, e.Stream) {
 			continue
 		}
 		// the stream's snapshot goes too: it would no longer match the

@@ -65,7 +65,8 @@ type Options struct {
 	// Namespace prefixes every stream name in EventStoreDB, so several
 	// deployments (or tests) can share a server. Empty in production: the
 	// streams are then named by our categories (message-…, tenant-…,
-	// recall-…, audit-…, operator-…) and the subscription filters on those.
+	// recall-…, audit-…, operator-…, hold-…, erasure-…) and the
+	// subscription filters on those.
 	Namespace string
 	// MaxAge is the $maxAge to set on a tenant's new streams; nil or a
 	// result of 0 sets none.
@@ -97,7 +98,7 @@ type Index interface {
 
 // categories are the stream prefixes the subscription keeps when there is
 // no namespace.
-var categories = []string{"message-", "tenant-", "recall-", "audit-", "operator-"}
+var categories = []string{"message-", "tenant-", "recall-", "audit-", "operator-", "hold-", "erasure-"}
 
 // Store is the EventStoreDB event store.
 type Store struct {
@@ -474,6 +475,9 @@ func (s *Store) healthy() error {
 func (s *Store) setMaxAge(ctx context.Context, stream, tenant string) {
 	if s.o.MaxAge == nil {
 		return
+	}
+	if strings.HasPrefix(stream, "hold-") || strings.HasPrefix(stream, "erasure-") {
+		return // legal holds and erasure records outlive every retention
 	}
 	age := s.o.MaxAge(tenant)
 	if age <= 0 {

@@ -192,18 +192,20 @@ func purgeTenant(t *testing.T, s domain.EventStore) {
 	for i := range 12 {
 		tenant, stream := []string{"a/a", "b/b", "a/a"}[i%3], fmt.Sprint("message-x.", i)
 		if i%3 == 2 {
-			stream = "tenant-a/a" // a/a's policy history: kept
+			// a/a's policy history, legal holds and an erasure's record: kept
+			stream = []string{"tenant-a/a", "hold-a/a", "erasure-a/a.e1", "tenant-a/a"}[i/3]
 		}
 		mustAppend(t, s, stream, domain.AnyVersion, Event(t, tenant, i))
 	}
 	ctx := context.Background()
-	// a/a holds positions 1, 3, 4, 6, 7, 9, 10, 12; 3, 6, 9, 12 its policy
+	// a/a holds positions 1, 3, 4, 6, 7, 9, 10, 12; 3, 6, 9, 12 its policy,
+	// holds and erasure
 	n, err := p.PurgeTenant(ctx, "a/a", 7)
 	if err != nil || n != 3 {
 		t.Fatalf("purge a/a up to 7: removed %d (%v), want 3 (positions 1, 4, 7)", n, err)
 	}
 	if got := fmt.Sprint(positions(readAll(t, s, 0, "a/a", 100))); got != "[3 6 9 10 12]" {
-		t.Fatalf("a/a after the purge: %v, want its policy events and what came after 7", got)
+		t.Fatalf("a/a after the purge: %v, want its policy, hold and erasure events and what came after 7", got)
 	}
 	if got := len(readAll(t, s, 0, "b/b", 100)); got != 4 {
 		t.Fatalf("b/b after a/a's purge: %d events, want its 4", got)
