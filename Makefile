@@ -42,7 +42,7 @@ screenshots: console ## take the README's console screenshots (docs/console/*.pn
 	RECALL_CONSOLE_SHOTS=$(CURDIR)/docs/console $(GO) test -count=1 -run '^TestConsole' ./cmd/recalld/
 
 soak: ## the crash loop with 200 SIGKILL cycles, then every fuzz target for 2 minutes
-	RECALL_CRASH_CYCLES=200 $(GO) test -count=1 -timeout 30m -run CrashLoop -v ./cmd/recalld/
+	RECALL_CRASH_CYCLES=200 RECALL_CRASH_SHRED=1 $(GO) test -count=1 -timeout 30m -run CrashLoop -v ./cmd/recalld/
 	$(MAKE) fuzz FUZZTIME=2m
 
 FUZZTIME ?= 30s
