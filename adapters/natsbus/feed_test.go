@@ -3,16 +3,14 @@ package natsbus_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
-	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/ledger"
 	"github.com/recallledger/recall/projections"
@@ -24,16 +22,8 @@ import (
 func TestBusCarriesContentAsTheTenantsFeedContentSays(t *testing.T) {
 	url := natsbustest.StartServer(t)
 	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
+	stores := readmodeltest.OpenStores(t, dir) // closed when the test ends
+	store, rm := stores.Events, stores.Models
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	l := ledger.New(store, domain.SystemClock{})

@@ -7,13 +7,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/recallledger/recall/adapters/eventstore/embedded"
 	"github.com/recallledger/recall/adapters/feedbus"
 	"github.com/recallledger/recall/adapters/kek"
 	"github.com/recallledger/recall/adapters/keystore"
 	"github.com/recallledger/recall/adapters/natsbus"
 	"github.com/recallledger/recall/adapters/natsbus/natsbustest"
-	"github.com/recallledger/recall/adapters/readmodel"
+	"github.com/recallledger/recall/adapters/readmodel/readmodeltest"
 	"github.com/recallledger/recall/domain"
 	"github.com/recallledger/recall/domain/keyring"
 	"github.com/recallledger/recall/domain/ledger"
@@ -26,16 +25,8 @@ import (
 func TestBusNeverCarriesShreddedContent(t *testing.T) {
 	url := natsbustest.StartServer(t)
 	dir := t.TempDir()
-	store, err := embedded.Open(filepath.Join(dir, "events"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rm, err := readmodel.Open(filepath.Join(dir, "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rm.Close()
+	stores := readmodeltest.OpenStores(t, dir) // closed when the test ends
+	store, rm := stores.Events, stores.Models
 	keys, err := keystore.Open(filepath.Join(dir, "keys"))
 	if err != nil {
 		t.Fatal(err)
